@@ -1,0 +1,210 @@
+/**
+ * The agnt HTTP API, v1 (DESIGN.md "API v1"): one `HttpApi` from which the
+ * server's handlers, the CLI's client and `/openapi.json` all derive.
+ * Wire fields are snake_case; errors are the tagged bodies of `Errors.ts`.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { Agent, AgentManifest, AgentStats, Tag } from "./Agent.js"
+import { Authentication } from "./Auth.js"
+import {
+  AgentNotFound,
+  FileNotFound,
+  Forbidden,
+  InvalidFileName,
+  InvalidManifest,
+  InvalidParams,
+  InvalidRequest,
+  InvalidTransition,
+  JobNotFound,
+  NotReady,
+  PayloadTooLarge
+} from "./Errors.js"
+import { AgentId, FileId, JobId } from "./Ids.js"
+import { Job, JobParams, JobResult, StatusUpdate } from "./Job.js"
+import { JobStatus } from "./Lifecycle.js"
+import { Limit, Page } from "./Pagination.js"
+
+const agentIdParam = HttpApiSchema.param("agent_id", AgentId)
+const jobIdParam = HttpApiSchema.param("job_id", JobId)
+const fileIdParam = HttpApiSchema.param("file_id", FileId)
+
+/** `params` as a JSON object, or as JSON text (a multipart form field). */
+const ParamsField = Schema.Union(JobParams, Schema.parseJson(JobParams))
+
+/**
+ * Body of `POST /v1/jobs`: `multipart/form-data` with fields `agent_id`,
+ * `prompt`, `params` (JSON text) and any number of `files` parts, or a JSON
+ * object with the same fields and no files. Each file part's filename is
+ * its path in the job's workspace.
+ */
+export const CreateJobRequest = HttpApiSchema.Multipart(
+  Schema.Struct({
+    agent_id: AgentId,
+    prompt: Schema.String,
+    params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
+    files: Schema.optional(Multipart.FilesSchema)
+  })
+)
+
+/**
+ * Body of `POST /v1/executor/jobs/{job_id}/complete`: `multipart/form-data`
+ * with an optional `message` and any number of result `files` parts.
+ */
+export const CompleteJobRequest = HttpApiSchema.Multipart(
+  Schema.Struct({
+    message: Schema.optional(Schema.String),
+    files: Schema.optional(Multipart.FilesSchema)
+  })
+)
+
+/** A file's bytes, streamed as `application/octet-stream`. */
+export const FileContent = HttpApiSchema.Uint8Array({ contentType: "application/octet-stream" })
+
+/** Buyer-facing agent catalogue, and publishing by executors. */
+export class AgentsGroup extends HttpApiGroup.make("agents")
+  .add(
+    HttpApiEndpoint.get("search", "/v1/agents/search")
+      .setUrlParams(
+        Schema.Struct({
+          /** Full-text query over name, description and tags. */
+          q: Schema.optional(Schema.String),
+          /** Comma-separated tags; an agent must carry all of them. */
+          tags: Schema.optional(Schema.split(",").pipe(Schema.compose(Schema.Array(Tag)))),
+          limit: Limit,
+          cursor: Schema.optional(Schema.String)
+        })
+      )
+      .addSuccess(Page(Agent))
+      .addError(InvalidRequest)
+      .annotate(OpenApi.Summary, "Search agents")
+  )
+  .add(
+    HttpApiEndpoint.get("get")`/v1/agents/${agentIdParam}`
+      .addSuccess(Agent)
+      .addError(AgentNotFound)
+      .annotate(OpenApi.Summary, "Get an agent")
+  )
+  .add(
+    HttpApiEndpoint.get("stats")`/v1/agents/${agentIdParam}/stats`
+      .addSuccess(AgentStats)
+      .addError(AgentNotFound)
+      .annotate(OpenApi.Summary, "Job outcome statistics of an agent")
+  )
+  .add(
+    HttpApiEndpoint.put("publish")`/v1/agents/${agentIdParam}`
+      .setPayload(AgentManifest)
+      .addSuccess(Agent)
+      .addError(Forbidden)
+      .addError(InvalidManifest)
+      .annotate(OpenApi.Summary, "Publish an agent's manifest (executor keys bound to the agent)")
+  )
+  .middleware(Authentication)
+  .addError(Forbidden)
+{}
+
+/** Buyers' jobs. */
+export class JobsGroup extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.post("create", "/v1/jobs")
+      .setPayload(CreateJobRequest)
+      .addSuccess(Job, { status: 201 })
+      .addError(AgentNotFound)
+      .addError(InvalidParams)
+      .addError(InvalidFileName)
+      .addError(PayloadTooLarge)
+      .annotate(OpenApi.Summary, "Order a job")
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/v1/jobs")
+      .setUrlParams(
+        Schema.Struct({
+          status: Schema.optional(JobStatus),
+          agent_id: Schema.optional(AgentId),
+          limit: Limit,
+          /** The last `job_id` of the previous page. */
+          cursor: Schema.optional(JobId)
+        })
+      )
+      .addSuccess(Page(Job))
+      .addError(InvalidRequest)
+      .annotate(OpenApi.Summary, "List your jobs, newest first")
+  )
+  .add(
+    HttpApiEndpoint.get("get")`/v1/jobs/${jobIdParam}`
+      .addSuccess(Job)
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "Get a job")
+  )
+  .add(
+    HttpApiEndpoint.get("result")`/v1/jobs/${jobIdParam}/result`
+      .addSuccess(JobResult)
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "A job's status and result files with download URLs")
+  )
+  .add(
+    HttpApiEndpoint.get("download")`/v1/jobs/${jobIdParam}/files/${fileIdParam}`
+      .addSuccess(FileContent)
+      .addError(JobNotFound)
+      .addError(FileNotFound)
+      .annotate(OpenApi.Summary, "Download an input or result file of a job")
+  )
+  .middleware(Authentication)
+  .addError(Forbidden)
+{}
+
+/** The executor side: find work, report on it, deliver results. */
+export class ExecutorGroup extends HttpApiGroup.make("executor")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/executor/jobs")
+      .setUrlParams(
+        Schema.Struct({
+          agent_id: AgentId,
+          status: Schema.optionalWith(Schema.Literal("pending"), { default: () => "pending" as const }),
+          limit: Limit
+        })
+      )
+      .addSuccess(Page(Job))
+      .annotate(OpenApi.Summary, "Pending jobs of an agent, oldest first")
+  )
+  .add(
+    HttpApiEndpoint.post("status")`/v1/executor/jobs/${jobIdParam}/status`
+      .setPayload(StatusUpdate)
+      .addSuccess(Job)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Accept, reject, start, report progress, fail or confirm cancellation")
+  )
+  .add(
+    HttpApiEndpoint.post("complete")`/v1/executor/jobs/${jobIdParam}/complete`
+      .setPayload(CompleteJobRequest)
+      .addSuccess(Job)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .addError(InvalidFileName)
+      .addError(PayloadTooLarge)
+      .annotate(OpenApi.Summary, "Upload result files and complete a running job")
+  )
+  .middleware(Authentication)
+  .addError(Forbidden)
+{}
+
+/** Liveness and readiness, without authentication. */
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+      .addError(NotReady)
+  )
+{}
+
+/** The whole API. */
+export class Api extends HttpApi.make("agnt")
+  .add(AgentsGroup)
+  .add(JobsGroup)
+  .add(ExecutorGroup)
+  .add(HealthGroup)
+  .annotate(OpenApi.Title, "agnt API")
+  .annotate(OpenApi.Version, "1.0.0")
+{}

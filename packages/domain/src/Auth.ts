@@ -1,0 +1,33 @@
+/**
+ * Authentication (DESIGN.md "Auth"): `Authorization: Bearer <key>`. The
+ * middleware resolves the key to a `Principal` that handlers read from
+ * `CurrentPrincipal`; a missing, unknown or revoked key is `Unauthorized`.
+ */
+import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import { Context, Schema } from "effect"
+import { Unauthorized } from "./Errors.js"
+import { AgentId, ApiKeyId } from "./Ids.js"
+
+/** Roles of an API key. */
+export const Role = Schema.Literal("buyer", "executor", "admin")
+export type Role = typeof Role.Type
+
+/**
+ * Who is calling: the key's id and role. An executor key is bound to
+ * `agent_ids`, the agents it may publish and serve; other roles have none.
+ */
+export class Principal extends Schema.Class<Principal>("Principal")({
+  key_id: ApiKeyId,
+  role: Role,
+  agent_ids: Schema.Array(AgentId)
+}) {}
+
+/** The authenticated caller of the current request. */
+export class CurrentPrincipal extends Context.Tag("@agnt/domain/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
+
+/** Bearer-key authentication for every endpoint but health checks. */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@agnt/domain/Authentication", {
+  failure: Unauthorized,
+  provides: CurrentPrincipal,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}

@@ -1,0 +1,123 @@
+/**
+ * Typed errors of the API. Each is a `Schema.TaggedError` whose wire body is
+ * `{"_tag": "<Name>", …fields}` and whose HTTP status is annotated on the
+ * class (DESIGN.md "API v1": 400 invalid input · 401 missing/bad key ·
+ * 403 wrong role · 404 not found or not yours · 409 conflict · 413 too large ·
+ * 503 not ready), so an endpoint only says `.addError(JobNotFound)` and the
+ * CLI matches on `_tag`.
+ */
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+import { JobId } from "./Ids.js"
+import { JobStatus } from "./Lifecycle.js"
+
+/** 404: no agent with this id. */
+export class AgentNotFound extends Schema.TaggedError<AgentNotFound>()(
+  "AgentNotFound",
+  { agent_id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(agent_id: string) {
+    return new AgentNotFound({ agent_id, message: `agent ${agent_id} not found` })
+  }
+}
+
+/** 404: no job with this id that the caller may see (OWASP API1: never reveal others' jobs). */
+export class JobNotFound extends Schema.TaggedError<JobNotFound>()(
+  "JobNotFound",
+  { job_id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(job_id: string) {
+    return new JobNotFound({ job_id, message: `job ${job_id} not found` })
+  }
+}
+
+/** 404: no file with this id on this job. */
+export class FileNotFound extends Schema.TaggedError<FileNotFound>()(
+  "FileNotFound",
+  { file_id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(file_id: string) {
+    return new FileNotFound({ file_id, message: `file ${file_id} not found` })
+  }
+}
+
+/**
+ * 409: the job is not in a state from which `to` is allowed (see
+ * `Lifecycle.canTransition`), or the caller no longer holds it.
+ * `status` is the job's state when the change was refused.
+ */
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()(
+  "InvalidTransition",
+  { job_id: JobId, status: JobStatus, to: JobStatus, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  static of(job_id: JobId, status: JobStatus, to: JobStatus) {
+    return new InvalidTransition({ job_id, status, to, message: `job ${job_id} is ${status}; cannot become ${to}` })
+  }
+}
+
+/** One failing location in a validated document: a JSON Pointer (RFC 6901) and what is wrong there. */
+export const ValidationIssue = Schema.Struct({
+  path: Schema.String,
+  message: Schema.String
+})
+export type ValidationIssue = typeof ValidationIssue.Type
+
+/** 400: `params` do not match the agent's `input_schema` (JSON Schema); `issues` names each failing path. */
+export class InvalidParams extends Schema.TaggedError<InvalidParams>()(
+  "InvalidParams",
+  { message: Schema.String, issues: Schema.Array(ValidationIssue) },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** 400: an agent manifest is not acceptable (e.g. its `input_schema` is not a valid JSON Schema). */
+export class InvalidManifest extends Schema.TaggedError<InvalidManifest>()(
+  "InvalidManifest",
+  { message: Schema.String, issues: Schema.Array(ValidationIssue) },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** 400: a file name is absolute, contains `..`, a NUL byte, or is too long (DESIGN.md "Storage"). */
+export class InvalidFileName extends Schema.TaggedError<InvalidFileName>()(
+  "InvalidFileName",
+  { path: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** 400: any other malformed request (a bad cursor, a missing field). */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
+  "InvalidRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** 401: no `Authorization: Bearer` key, or a key that is unknown or revoked. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}
+
+/** 403: the key is valid but its role may not call this endpoint. */
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/** 413: a body, file or field is over its limit; `limit` is in the unit `message` names (bytes unless said). */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String, limit: Schema.Number },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/** 503: the server cannot serve yet (database unreachable, migrations not done). */
+export class NotReady extends Schema.TaggedError<NotReady>()(
+  "NotReady",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}

@@ -1,0 +1,35 @@
+/**
+ * Identifiers. Every id is a TypeID (https://github.com/jetify-com/typeid,
+ * spec v0.3): a lowercase type prefix, `_`, then a 26-character Crockford
+ * base32 UUIDv7 suffix, so ids sort by creation time and say what they name
+ * (`agent_01jq…`, `job_01jq…`). Generation lives in the server; the domain
+ * only validates.
+ */
+import { Schema } from "effect"
+
+const typeIdPattern = (prefix: string) => new RegExp(`^${prefix}_[0-7][0-9a-hjkmnp-tv-z]{25}$`)
+
+const typeId = <const Brand extends string>(prefix: string, brand: Brand) =>
+  Schema.String.pipe(
+    Schema.pattern(typeIdPattern(prefix), {
+      message: () => `expected a ${prefix}_… TypeID`
+    }),
+    Schema.brand(brand),
+    Schema.annotations({ title: brand, description: `TypeID with prefix "${prefix}"` })
+  )
+
+/** An agent: `agent_` + 26 base32 characters. */
+export const AgentId = typeId("agent", "AgentId")
+export type AgentId = typeof AgentId.Type
+
+/** A job: `job_` + 26 base32 characters. */
+export const JobId = typeId("job", "JobId")
+export type JobId = typeof JobId.Type
+
+/** A stored file (input or result) of a job: `file_` + 26 base32 characters. */
+export const FileId = typeId("file", "FileId")
+export type FileId = typeof FileId.Type
+
+/** An API key's public id (not the secret): `key_` + 26 base32 characters. */
+export const ApiKeyId = typeId("key", "ApiKeyId")
+export type ApiKeyId = typeof ApiKeyId.Type

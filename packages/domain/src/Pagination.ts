@@ -1,0 +1,25 @@
+/**
+ * Cursor pagination (DESIGN.md "Lists"): `limit` defaults to 20, at most 100,
+ * newest first; a page carries `next_cursor`, `null` on the last page. A
+ * cursor is opaque to clients.
+ */
+import { Schema } from "effect"
+
+/** `limit` as a URL parameter: an integer 1–100, default 20. */
+export const Limit = Schema.optionalWith(
+  Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100, { message: () => "limit is an integer from 1 to 100" })),
+  { default: () => 20 }
+)
+
+/** One page of `A`s. */
+export const Page = <A, I, R>(item: Schema.Schema<A, I, R>) =>
+  Schema.Struct({
+    data: Schema.Array(item),
+    next_cursor: Schema.NullOr(Schema.String)
+  })
+
+/** The TypeScript shape of a page. */
+export interface Page<A> {
+  readonly data: ReadonlyArray<A>
+  readonly next_cursor: string | null
+}

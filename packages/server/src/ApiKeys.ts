@@ -1,0 +1,96 @@
+/**
+ * API keys (DESIGN.md "Auth"): `agnt_<role>_<key id suffix>_<64 hex>` — a
+ * type prefix, the key's public id, and 32 random bytes. Only the SHA-256
+ * of the whole key is stored; the key is shown once, at creation. A key is
+ * looked up by its id (primary key) and its hash compared in constant time.
+ */
+import { Principal, type Role } from "@agnt/domain/Auth"
+import { Unauthorized } from "@agnt/domain/Errors"
+import { AgentId, ApiKeyId } from "@agnt/domain/Ids"
+import { SqlClient } from "@effect/sql"
+import { Effect, Option, Redacted, Schema } from "effect"
+import * as NodeCrypto from "node:crypto"
+import { makeApiKeyId } from "./Ids.js"
+
+const keyPattern = /^agnt_(buyer|executor|admin)_([0-7][0-9a-hjkmnp-tv-z]{25})_([0-9a-f]{64})$/
+
+const sha256 = (text: string) => NodeCrypto.createHash("sha256").update(text).digest()
+
+/** A key as listed (never its secret). */
+export class ApiKeyInfo extends Schema.Class<ApiKeyInfo>("ApiKeyInfo")({
+  key_id: ApiKeyId,
+  role: Schema.Literal("buyer", "executor", "admin"),
+  agent_ids: Schema.Array(AgentId),
+  label: Schema.String,
+  created_at: Schema.String,
+  revoked_at: Schema.NullOr(Schema.String)
+}) {}
+
+/** A newly created key: its info and the secret, to be shown once. */
+export interface CreatedApiKey {
+  readonly info: ApiKeyInfo
+  readonly key: Redacted.Redacted
+}
+
+const unauthorized = (message: string) => new Unauthorized({ message })
+
+/** Creating, listing, revoking and checking API keys. */
+export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    /** Make a key of `role`; an executor key serves `agent_ids`. */
+    const create = Effect.fn("ApiKeys.create")(function*(input: {
+      readonly role: Role
+      readonly agent_ids?: ReadonlyArray<AgentId>
+      readonly label?: string
+    }) {
+      const keyId = makeApiKeyId()
+      const key = `agnt_${input.role}_${keyId.slice("key_".length)}_${NodeCrypto.randomBytes(32).toString("hex")}`
+      const rows = yield* sql`
+        INSERT INTO api_keys (key_id, role, secret_sha256, agent_ids, label)
+        VALUES (${keyId}, ${input.role}, ${sha256(key)}, ${[...(input.agent_ids ?? [])]}::text[], ${input.label ?? ""})
+        RETURNING key_id, role, agent_ids, label, created_at, revoked_at`
+      const info = yield* Schema.decodeUnknown(ApiKeyInfo)(rows[0])
+      return { info, key: Redacted.make(key) } satisfies CreatedApiKey
+    }, Effect.orDie)
+
+    /** All keys, newest first. */
+    const list = Effect.fn("ApiKeys.list")(function*() {
+      const rows = yield* sql`
+        SELECT key_id, role, agent_ids, label, created_at, revoked_at FROM api_keys ORDER BY key_id DESC`
+      return yield* Schema.decodeUnknown(Schema.Array(ApiKeyInfo))(rows)
+    }, Effect.orDie)
+
+    /** Revoke a key at once; `false` when no such live key exists. */
+    const revoke = Effect.fn("ApiKeys.revoke")(function*(keyId: ApiKeyId) {
+      const rows = yield* sql`
+        UPDATE api_keys SET revoked_at = now() WHERE key_id = ${keyId} AND revoked_at IS NULL RETURNING key_id`
+      return rows.length > 0
+    }, Effect.orDie)
+
+    /**
+     * The principal a bearer key stands for.
+     *
+     * @fails Unauthorized when the key is missing, malformed, unknown or revoked.
+     */
+    const authenticate = (token: Redacted.Redacted): Effect.Effect<Principal, Unauthorized> =>
+      Effect.gen(function*() {
+        const key = Redacted.value(token)
+        if (key === "") return yield* unauthorized("missing API key: send Authorization: Bearer <key>")
+        const match = keyPattern.exec(key)
+        if (match === null) return yield* unauthorized("malformed API key")
+        const rows = yield* sql`
+          SELECT key_id, role, agent_ids, secret_sha256 FROM api_keys
+          WHERE key_id = ${`key_${match[2]}`} AND revoked_at IS NULL`.pipe(Effect.orDie)
+        const row = Option.fromNullable(rows[0])
+        const stored = Option.flatMap(row, (r) => Option.liftPredicate(r["secret_sha256"], Buffer.isBuffer))
+        if (Option.isNone(row) || Option.isNone(stored) || !NodeCrypto.timingSafeEqual(stored.value, sha256(key))) {
+          return yield* unauthorized("unknown or revoked API key")
+        }
+        return yield* Schema.decodeUnknown(Principal)(row.value).pipe(Effect.orDie)
+      }).pipe(Effect.withSpan("ApiKeys.authenticate"))
+
+    return { create, list, revoke, authenticate } as const
+  })
+}) {}

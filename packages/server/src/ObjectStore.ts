@@ -1,0 +1,104 @@
+/**
+ * Object storage for job files (DESIGN.md "Storage"). Keys are made by the
+ * server (`jobs/{job_id}/{input|result}/{file_id}`); a client's file name
+ * is metadata only. Two layers: a local directory (the embedded default;
+ * the API streams downloads itself) and S3.
+ */
+import { Context, Data, Effect, Layer, Option, Stream } from "effect"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
+import * as NodePath from "node:path"
+import * as NodeStreamP from "node:stream/promises"
+import { ServerConfig } from "./ServerConfig.js"
+
+/** An object-store operation failed; `key` names the object. */
+export class ObjectStoreError extends Data.TaggedError("ObjectStoreError")<{
+  readonly key: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** What `put` measured while storing: `size` in bytes, `sha256` lowercase hex. */
+export interface StoredObject {
+  readonly size: number
+  readonly sha256: string
+}
+
+/** The operations every object-store layer provides. */
+export interface ObjectStoreService {
+  /** Store the file at `sourcePath` under `key`, measuring size and SHA-256 as it streams. */
+  readonly put: (key: string, sourcePath: string, mime: string) => Effect.Effect<StoredObject, ObjectStoreError>
+  /** The object's bytes as a stream. */
+  readonly get: (key: string) => Stream.Stream<Uint8Array, ObjectStoreError>
+  /**
+   * A time-limited URL a client can fetch the object from without an API
+   * key, or `None` when the store has no such URLs (local directory).
+   * `expiresInSeconds` bounds its life.
+   */
+  readonly presignedUrl: (
+    key: string,
+    options: { readonly fileName: string; readonly expiresInSeconds: number }
+  ) => Effect.Effect<Option.Option<string>, ObjectStoreError>
+  /** Remove the object; removing a missing object succeeds. */
+  readonly remove: (key: string) => Effect.Effect<void, ObjectStoreError>
+}
+
+/** The configured object store. */
+export class ObjectStore extends Context.Tag("@agnt/server/ObjectStore")<ObjectStore, ObjectStoreService>() {}
+
+/** Keys are server-made `[a-z0-9_/]` paths; anything else is a bug, refused before touching disk. */
+const checkedKey = (key: string) =>
+  /^[a-z0-9_]+(\/[a-z0-9_]+)*$/.test(key)
+    ? Effect.succeed(key)
+    : Effect.fail(new ObjectStoreError({ key, message: "malformed object key" }))
+
+/**
+ * A store in a local directory: each object a file at `<root>/<key>`,
+ * written to a temporary name and renamed into place, so a reader never
+ * sees half an object.
+ */
+export const makeLocal = (root: string): ObjectStoreService => {
+  const pathOf = (key: string) => NodePath.join(root, ...key.split("/"))
+  return {
+    put: (key, sourcePath) =>
+      Effect.flatMap(checkedKey(key), () =>
+        Effect.tryPromise({
+          try: async () => {
+            const target = pathOf(key)
+            await NodeFsP.mkdir(NodePath.dirname(target), { recursive: true, mode: 0o700 })
+            const temporary = `${target}.${NodeCrypto.randomBytes(6).toString("hex")}.part`
+            const hash = NodeCrypto.createHash("sha256")
+            let size = 0
+            const source = NodeFs.createReadStream(sourcePath)
+            source.on("data", (chunk) => {
+              hash.update(chunk)
+              size += chunk.length
+            })
+            await NodeStreamP.pipeline(source, NodeFs.createWriteStream(temporary, { mode: 0o600 }))
+            await NodeFsP.rename(temporary, target)
+            return { size, sha256: hash.digest("hex") }
+          },
+          catch: (cause) => new ObjectStoreError({ key, message: "cannot store object", cause })
+        })),
+    get: (key) =>
+      Stream.unwrap(Effect.map(checkedKey(key), () =>
+        Stream.fromAsyncIterable(
+          NodeFs.createReadStream(pathOf(key)),
+          (cause) => new ObjectStoreError({ key, message: "cannot read object", cause })
+        ).pipe(Stream.map((chunk) => chunk as Uint8Array)))),
+    presignedUrl: () => Effect.succeed(Option.none()),
+    remove: (key) =>
+      Effect.flatMap(checkedKey(key), () =>
+        Effect.tryPromise({
+          try: () => NodeFsP.rm(pathOf(key), { force: true }),
+          catch: (cause) => new ObjectStoreError({ key, message: "cannot remove object", cause })
+        }))
+  }
+}
+
+/** The local store in `<dataDir>/objects`. */
+export const LocalObjectStoreLive = Layer.effect(
+  ObjectStore,
+  Effect.map(ServerConfig, (settings) => makeLocal(NodePath.join(settings.dataDir, "objects")))
+)

@@ -1,0 +1,36 @@
+/**
+ * The whole server as one layer: database (migrated), object store, the
+ * API with `/openapi.json` and `/docs`, and dev keys on a first embedded
+ * start. Composed once here; `bin.ts` launches it, tests build it on port 0.
+ */
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import * as NodeHttp from "node:http"
+import { ApiKeys } from "./ApiKeys.js"
+import { DatabaseLive } from "./Database.js"
+import { DevKeysLive } from "./DevKeys.js"
+import { ApiLive, withRequestLimits } from "./Http.js"
+import { LocalObjectStoreLive } from "./ObjectStore.js"
+import { ServerConfig } from "./ServerConfig.js"
+
+const NodeServerLive = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (settings) =>
+    NodeHttpServer.layer(NodeHttp.createServer, { port: settings.port, host: settings.host }))
+)
+
+/**
+ * The HTTP API serving on the configured port, with everything it needs
+ * but `ServerConfig`. Outputs the `HttpServer` (for its address) and the
+ * services tests drive directly.
+ */
+export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
+  Layer.provide([HttpApiSwagger.layer({ path: "/docs" }), HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })]),
+  Layer.provide(ApiLive),
+  HttpServer.withLogAddress,
+  Layer.merge(DevKeysLive),
+  Layer.provideMerge(NodeServerLive),
+  Layer.provideMerge(ApiKeys.Default),
+  Layer.provide(LocalObjectStoreLive),
+  Layer.provideMerge(DatabaseLive)
+)
