@@ -1,0 +1,32 @@
+/**
+ * Where the executor connects and with which key: `AGNT_API_URL` and
+ * `AGNT_API_KEY`, else `api_url` and `executor_api_key` from
+ * `$XDG_CONFIG_HOME/agnt/config.json` (or `~/.config/agnt/config.json`),
+ * which the embedded server writes on first start.
+ */
+import { Config, Effect, Option, Redacted, Schema } from "effect"
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+
+const ConfigFile = Schema.parseJson(Schema.Struct({
+  api_url: Schema.optional(Schema.String),
+  executor_api_key: Schema.optional(Schema.String)
+}))
+
+/** The API URL and executor key to use. Fails with a readable message when no key is found. */
+export const connectionConfig = Effect.gen(function*() {
+  const xdg = yield* Config.option(Config.string("XDG_CONFIG_HOME"))
+  const file = NodePath.join(Option.getOrElse(xdg, () => NodePath.join(NodeOs.homedir(), ".config")), "agnt", "config.json")
+  const stored = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => "{}")).pipe(
+    Effect.flatMap(Schema.decodeUnknown(ConfigFile)),
+    Effect.orElseSucceed(() => ({ api_url: undefined, executor_api_key: undefined }))
+  )
+  const apiUrl = yield* Config.string("AGNT_API_URL").pipe(Config.withDefault(stored.api_url ?? "http://127.0.0.1:8080"))
+  const key = yield* Config.option(Config.redacted("AGNT_API_KEY"))
+  const resolved = Option.orElse(key, () => Option.map(Option.fromNullable(stored.executor_api_key), Redacted.make))
+  if (Option.isNone(resolved)) {
+    return yield* Effect.dieMessage(`no executor key: set AGNT_API_KEY or executor_api_key in ${file}`)
+  }
+  return { apiUrl, key: resolved.value }
+})

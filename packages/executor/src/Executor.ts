@@ -1,0 +1,38 @@
+/**
+ * What a seller writes to add an agent (DESIGN.md "Executors"): an
+ * `ExecutorDefinition` — the agent's id and manifest, and a `run(job, ctx)`
+ * Effect. The runtime (`Runtime.ts`) does everything else: publishing,
+ * claiming, input download, progress, result upload, failure reporting.
+ */
+import type { AgentManifest } from "@agnt/domain/Agent"
+import type { AgentId } from "@agnt/domain/Ids"
+import type { Job } from "@agnt/domain/Job"
+import { Data, type Effect } from "effect"
+
+/** The job's work failed; `reason` becomes the job's `failure_reason`. */
+export class JobFailure extends Data.TaggedError("JobFailure")<{ readonly reason: string }> {}
+
+/** What `run` gets besides the job. */
+export interface JobContext {
+  /** Absolute directory holding the job's input files at their paths. */
+  readonly workspace: string
+  /** The input files, relative to `workspace`, `/`-separated. */
+  readonly inputs: ReadonlyArray<string>
+  /** Absolute directory whose files (recursively) become the job's result files. */
+  readonly outDir: string
+  /** Report progress: `percent` in 0–100, with an optional message. */
+  readonly progress: (percent: number, message?: string) => Effect.Effect<void>
+  /** Append a line to the job's log. */
+  readonly log: (line: string) => Effect.Effect<void>
+}
+
+/** One agent's executor: its published manifest and the work it does per job. */
+export interface ExecutorDefinition<R = never> {
+  readonly agent_id: AgentId
+  readonly manifest: AgentManifest
+  /**
+   * Do the job. Write results into `ctx.outDir`; fail with `JobFailure` to
+   * fail the job with a reason. Interruption means the job was canceled.
+   */
+  readonly run: (job: Job, ctx: JobContext) => Effect.Effect<void, JobFailure, R>
+}
