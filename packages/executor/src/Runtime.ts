@@ -13,6 +13,7 @@ import { FileSystem, type HttpClient, Path } from "@effect/platform"
 import { Cause, Duration, Effect, Either, FiberSet, Predicate, type Redacted, Ref, Schedule, type Scope } from "effect"
 import mime from "mime"
 import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
 import { type ApiClient, makeApiClient, retryTransient } from "./ApiClient.js"
 import type { ExecutorDefinition, JobContext } from "./Executor.js"
 
@@ -34,19 +35,19 @@ const maxReasonLength = 4000
 const describe = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some" && Predicate.isTagged(failure.value, "JobFailure") && Predicate.hasProperty(failure.value, "reason")) {
-    return String(failure.value.reason)
+    return String(failure.value.reason).slice(0, maxReasonLength)
   }
   return `executor error: ${Cause.pretty(cause)}`.slice(0, maxReasonLength)
 }
 
-/** Every regular file under `dir`, relative and `/`-separated, sorted. */
+/** Every regular file under `dir` (symlinks are never followed), relative and `/`-separated, sorted. */
 const listFiles = (dir: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const entries = yield* fs.readDirectory(dir, { recursive: true })
     const files = yield* Effect.filter(entries, (entry) =>
-      fs.stat(path.join(dir, entry)).pipe(Effect.map((info) => info.type === "File")))
+      Effect.promise(() => NodeFsP.lstat(path.join(dir, entry)).then((info) => info.isFile())))
     return files.map((file) => file.split(path.sep).join("/")).sort()
   })
 

@@ -70,6 +70,19 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
     }, Effect.orDie)
 
     /**
+     * Revoke every live key labelled `label` and yield the agents they
+     * served, so that a replacement key can take them over.
+     */
+    const retire = Effect.fn("ApiKeys.retire")(function*(label: string) {
+      const rows = yield* sql<{ agent_id: string }>`
+        WITH retired AS (
+          UPDATE api_keys SET revoked_at = now() WHERE label = ${label} AND revoked_at IS NULL RETURNING agent_ids
+        )
+        SELECT DISTINCT unnest(agent_ids) AS agent_id FROM retired`
+      return yield* Schema.decodeUnknown(Schema.Array(AgentId))(rows.map((row) => row.agent_id))
+    }, Effect.orDie)
+
+    /**
      * The principal a bearer key stands for.
      *
      * @fails Unauthorized when the key is missing, malformed, unknown or revoked.
@@ -91,6 +104,6 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
         return yield* Schema.decodeUnknown(Principal)(row.value).pipe(Effect.orDie)
       }).pipe(Effect.withSpan("ApiKeys.authenticate"))
 
-    return { create, list, revoke, authenticate } as const
+    return { create, list, revoke, retire, authenticate } as const
   })
 }) {}

@@ -1,14 +1,15 @@
 /**
- * First start of the embedded default (DESIGN.md "Auth"): with no key in
- * the database, make a dev buyer key and a dev executor key and write them,
- * with the API's URL, into the client config file. Later starts only update
- * the URL there (the port may differ), when that file exists.
+ * Dev keys of the embedded default (DESIGN.md "Auth"): on start without
+ * `DATABASE_URL`, make sure the client config file holds a working dev
+ * buyer key and dev executor key — made on first start, or again if the
+ * file lost them (a replacement executor key takes over the agents its
+ * predecessor served) — and the API's current URL.
  */
+import type { Role } from "@agnt/domain/Auth"
 import { HttpServer } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { ApiKeys } from "./ApiKeys.js"
-import { updateClientConfig } from "./ClientConfig.js"
+import { readClientConfig, updateClientConfig } from "./ClientConfig.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 const apiUrl = (address: HttpServer.Address) =>
@@ -16,27 +17,33 @@ const apiUrl = (address: HttpServer.Address) =>
     ? `http://${address.hostname === "0.0.0.0" || address.hostname === "::" ? "127.0.0.1" : address.hostname}:${address.port}`
     : `http+unix://${address.path}`
 
-/** Runs once the server listens; only in embedded mode (no `DATABASE_URL`). */
+/** Runs once the server listens; only in embedded mode. */
 export const DevKeysLive = Layer.effectDiscard(
   Effect.gen(function*() {
     const settings = yield* ServerConfig
     if (Option.isSome(settings.databaseUrl)) return
-    const sql = yield* SqlClient.SqlClient
     const keys = yield* ApiKeys
     const server = yield* HttpServer.HttpServer
-    const url = apiUrl(server.address)
-    const rows = yield* sql<{ count: number }>`SELECT count(*)::int AS count FROM api_keys`
-    if ((rows[0]?.count ?? 0) > 0) {
-      yield* updateClientConfig({ api_url: url }).pipe(Effect.ignore)
-      return
-    }
-    const buyer = yield* keys.create({ role: "buyer", label: "dev buyer (embedded default)" })
-    const executor = yield* keys.create({ role: "executor", label: "dev executor (embedded default)" })
-    const path = yield* updateClientConfig({
-      api_url: url,
-      api_key: Redacted.value(buyer.key),
-      executor_api_key: Redacted.value(executor.key)
-    })
-    yield* Effect.logInfo(`first start: dev buyer and executor keys written to ${path}`)
+    const stored = yield* readClientConfig
+
+    const ensure = (role: Role, key: string | undefined) =>
+      Effect.gen(function*() {
+        const label = `dev ${role} (embedded default)`
+        const working = key === undefined
+          ? false
+          : yield* keys.authenticate(Redacted.make(key)).pipe(
+            Effect.map((principal) => principal.role === role),
+            Effect.orElseSucceed(() => false)
+          )
+        if (working && key !== undefined) return { key, created: false }
+        const agentIds = yield* keys.retire(label)
+        const created = yield* keys.create({ role, agent_ids: agentIds, label })
+        return { key: Redacted.value(created.key), created: true }
+      })
+
+    const buyer = yield* ensure("buyer", stored.api_key)
+    const executor = yield* ensure("executor", stored.executor_api_key)
+    const path = yield* updateClientConfig({ api_url: apiUrl(server.address), api_key: buyer.key, executor_api_key: executor.key })
+    if (buyer.created || executor.created) yield* Effect.logInfo(`dev buyer and executor keys written to ${path}`)
   }).pipe(Effect.orDie)
 )

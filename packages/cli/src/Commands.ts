@@ -1,0 +1,249 @@
+/**
+ * The `agnt` commands. Each prints one JSON document on stdout and fails with
+ * a `Failure` (reported on stderr by `bin.ts`):
+ *
+ * - `search [query] [--tag T]... [--limit N] [--cursor C]` → page of agents
+ * - `info <agent-id>` → agent · `stats <agent-id>` → agent stats
+ * - `order <agent-id> --prompt TEXT [--param k=v]... [--file PATH]... [--wait] [--out DIR]` → job
+ * - `jobs [--status S] [--agent ID] [--limit N] [--cursor C]` → page of jobs
+ * - `status <job-id>` → job
+ * - `result <job-id> [--out DIR]` → job result, or the files saved
+ */
+import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
+import { AgentId, JobId } from "@agnt/domain/Ids"
+import { Job, JobResult } from "@agnt/domain/Job"
+import { isTerminal, JobStatus } from "@agnt/domain/Lifecycle"
+import { Page } from "@agnt/domain/Pagination"
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Effect, Option, Schedule, Schema } from "effect"
+import { AgntClient, retryTransient } from "./Client.js"
+import { collectInputFiles } from "./InputFiles.js"
+import { JobFailed, printJson, UsageError } from "./Output.js"
+import { parseParams } from "./Params.js"
+import { downloadResults, SavedFile } from "./Results.js"
+
+// ---------------------------------------------------------------------------
+// Shared arguments and options
+// ---------------------------------------------------------------------------
+
+const agentIdArg = Args.text({ name: "agent-id" }).pipe(
+  Args.withSchema(AgentId),
+  Args.withDescription("the agent's id (agent_…)")
+)
+
+const jobIdArg = Args.text({ name: "job-id" }).pipe(
+  Args.withSchema(JobId),
+  Args.withDescription("the job's id (job_…)")
+)
+
+const limitOption = Options.integer("limit").pipe(
+  Options.withSchema(Schema.Int.pipe(Schema.between(1, 100, { message: () => "--limit is an integer from 1 to 100" }))),
+  Options.withDefault(20),
+  Options.withDescription("page size, 1–100 (default 20)")
+)
+
+const cursorOption = Options.text("cursor").pipe(
+  Options.optional,
+  Options.withDescription("the next_cursor of the previous page")
+)
+
+const outOption = Options.text("out").pipe(
+  Options.optional,
+  Options.withDescription("directory to save the result files in (created as needed)")
+)
+
+// ---------------------------------------------------------------------------
+// Catalogue
+// ---------------------------------------------------------------------------
+
+const AgentPage = Page(Agent)
+const JobPage = Page(Job)
+
+/** `agnt search [query] [--tag T]... [--limit N] [--cursor C]`: a page of agents, best match first. */
+export const search = Command.make("search", {
+  query: Args.text({ name: "query" }).pipe(
+    Args.withSchema(Schema.String.pipe(Schema.filter((text) => !text.startsWith("-"), {
+      message: (issue) => `unknown option ${String(issue.actual)}`
+    }))),
+    Args.optional,
+    Args.withDescription("full-text query")
+  ),
+  tags: Options.text("tag").pipe(
+    Options.repeated,
+    Options.withSchema(Schema.mutable(Schema.Array(Tag))),
+    Options.withDescription("only agents carrying this tag (repeatable; all must match)")
+  ),
+  limit: limitOption,
+  cursor: cursorOption
+}, ({ cursor, limit, query, tags }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    const page = yield* client.agents.search({
+      urlParams: {
+        limit,
+        ...(Option.isSome(query) ? { q: query.value } : {}),
+        ...(tags.length > 0 ? { tags } : {}),
+        ...(Option.isSome(cursor) ? { cursor: cursor.value } : {})
+      }
+    })
+    yield* printJson(AgentPage, page)
+  })).pipe(Command.withDescription("Search the agent catalogue"))
+
+/** `agnt info <agent-id>`: the agent. */
+export const info = Command.make("info", { agentId: agentIdArg }, ({ agentId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    yield* printJson(Agent, yield* client.agents.get({ path: { agent_id: agentId } }))
+  })).pipe(Command.withDescription("Show an agent"))
+
+/** `agnt stats <agent-id>`: the agent's job outcome statistics. */
+export const stats = Command.make("stats", { agentId: agentIdArg }, ({ agentId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    yield* printJson(AgentStats, yield* client.agents.stats({ path: { agent_id: agentId } }))
+  })).pipe(Command.withDescription("Show an agent's job statistics"))
+
+// ---------------------------------------------------------------------------
+// Jobs
+// ---------------------------------------------------------------------------
+
+/** How often `--wait` polls the job. */
+const pollSchedule = Schedule.spaced("500 millis")
+
+/**
+ * Poll `jobs.get` every 500 ms (retrying transient failures) until the job is
+ * terminal; the result is the terminal job.
+ */
+const waitForJob = (client: AgntClient, jobId: JobId) =>
+  client.jobs.get({ path: { job_id: jobId } }).pipe(
+    Effect.retry(retryTransient),
+    Effect.repeat(
+      pollSchedule.pipe(
+        Schedule.whileInput((job: Job) => !isTerminal(job.status)),
+        Schedule.passthrough
+      )
+    )
+  )
+
+/** `failed`, `rejected` and `canceled` end a `--wait` with exit 1. */
+const failureOf = (job: Job): Option.Option<JobFailed> =>
+  job.status === "completed"
+    ? Option.none()
+    : Option.some(
+      new JobFailed({
+        job_id: job.job_id,
+        status: job.status,
+        failure_reason: job.failure_reason,
+        message: `job ${job.job_id} ended ${job.status}${job.failure_reason === null ? "" : `: ${job.failure_reason}`}`
+      })
+    )
+
+/** Output of `order --wait --out`: the final job, the local paths written, and the directory. */
+const WaitedOrder = Schema.Struct({ job: Job, files: Schema.Array(Schema.String), out: Schema.String })
+
+/** Output of `result --out`. */
+const SavedResult = Schema.Struct({
+  job_id: JobId,
+  status: JobStatus,
+  out: Schema.String,
+  files: Schema.Array(SavedFile)
+})
+
+/** `agnt order <agent-id> --prompt TEXT …`: create a job, optionally wait for it and fetch its results. */
+export const order = Command.make("order", {
+  agentId: agentIdArg,
+  prompt: Options.text("prompt").pipe(Options.withDescription("what the agent should do")),
+  params: Options.text("param").pipe(
+    Options.repeated,
+    Options.withDescription("a parameter key=value; the value is JSON if it parses, else a string (repeatable)")
+  ),
+  files: Options.text("file").pipe(
+    Options.repeated,
+    Options.withDescription("an input file, or a directory sent recursively without node_modules and .git (repeatable)")
+  ),
+  wait: Options.boolean("wait").pipe(Options.withDescription("wait until the job ends and print the final job")),
+  out: outOption
+}, ({ agentId, files, out, params, prompt, wait }) =>
+  Effect.gen(function*() {
+    if (Option.isSome(out) && !wait) {
+      return yield* new UsageError({ message: "--out needs --wait (or use `agnt result <job-id> --out DIR` later)" })
+    }
+    const jobParams = yield* parseParams(params)
+    const inputs = yield* collectInputFiles(process.cwd(), files)
+    const fs = yield* FileSystem.FileSystem
+    const form = new FormData()
+    form.append("agent_id", agentId)
+    form.append("prompt", prompt)
+    form.append("params", JSON.stringify(jobParams))
+    for (const input of inputs) {
+      const bytes = yield* fs.readFile(input.path).pipe(
+        Effect.mapError((error) => new UsageError({ message: `cannot read ${input.path}: ${error.message}` }))
+      )
+      form.append("files", new Blob([new Uint8Array(bytes)]), input.name)
+    }
+
+    const client = yield* AgntClient
+    const created = yield* client.jobs.create({ payload: form })
+    if (!wait) return yield* printJson(Job, created)
+
+    const job = yield* waitForJob(client, created.job_id)
+    const failure = failureOf(job)
+    if (Option.isNone(out)) {
+      yield* printJson(Job, job)
+    } else {
+      const saved = Option.isNone(failure)
+        ? yield* downloadResults(yield* client.jobs.result({ path: { job_id: job.job_id } }), out.value)
+        : []
+      yield* printJson(WaitedOrder, { job, files: saved.map((file) => file.local_path), out: out.value })
+    }
+    if (Option.isSome(failure)) return yield* failure.value
+  })).pipe(Command.withDescription("Order a job from an agent"))
+
+/** `agnt jobs [--status S] [--agent ID] [--limit N] [--cursor C]`: a page of your jobs, newest first. */
+export const jobs = Command.make("jobs", {
+  status: Options.choice("status", JobStatus.literals).pipe(Options.optional, Options.withDescription("only jobs in this state")),
+  agent: Options.text("agent").pipe(Options.withSchema(AgentId), Options.optional, Options.withDescription("only jobs of this agent")),
+  limit: limitOption,
+  cursor: Options.text("cursor").pipe(
+    Options.withSchema(JobId),
+    Options.optional,
+    Options.withDescription("the next_cursor of the previous page")
+  )
+}, ({ agent, cursor, limit, status }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    const page = yield* client.jobs.list({
+      urlParams: {
+        limit,
+        ...(Option.isSome(status) ? { status: status.value } : {}),
+        ...(Option.isSome(agent) ? { agent_id: agent.value } : {}),
+        ...(Option.isSome(cursor) ? { cursor: cursor.value } : {})
+      }
+    })
+    yield* printJson(JobPage, page)
+  })).pipe(Command.withDescription("List your jobs"))
+
+/** `agnt status <job-id>`: the job. */
+export const status = Command.make("status", { jobId: jobIdArg }, ({ jobId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    yield* printJson(Job, yield* client.jobs.get({ path: { job_id: jobId } }))
+  })).pipe(Command.withDescription("Show a job"))
+
+/** `agnt result <job-id> [--out DIR]`: the job's result manifest, or with `--out` the files saved locally. */
+export const result = Command.make("result", { jobId: jobIdArg, out: outOption }, ({ jobId, out }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    const jobResult = yield* client.jobs.result({ path: { job_id: jobId } })
+    if (Option.isNone(out)) return yield* printJson(JobResult, jobResult)
+    const files = yield* downloadResults(jobResult, out.value)
+    yield* printJson(SavedResult, { job_id: jobResult.job_id, status: jobResult.status, out: out.value, files })
+  })).pipe(Command.withDescription("Show a job's result files, or download them with --out"))
+
+/** `agnt` itself: without a subcommand it is a usage error. */
+export const agnt = Command.make("agnt", {}, () =>
+  Effect.fail(new UsageError({ message: "missing command: one of search, info, stats, order, jobs, status, result (see agnt --help)" }))).pipe(
+    Command.withDescription("The agnt marketplace from the command line: find agents, order jobs, fetch results"),
+    Command.withSubcommands([search, info, stats, order, jobs, status, result])
+  )

@@ -1,0 +1,287 @@
+/**
+ * What `agnt` prints and how it exits. stdout carries exactly one JSON
+ * document per command (pretty-printed, 2 spaces); every failure is one JSON
+ * document on stderr — the API's typed error body as the server sent it, or
+ * one of the CLI's own errors below — and its kind decides the exit code
+ * (table in `packages/cli/README.md`).
+ */
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import type { HttpClientError } from "@effect/platform/HttpClientError"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import {
+  AgentNotFound,
+  FileNotFound,
+  Forbidden,
+  InvalidFileName,
+  InvalidManifest,
+  InvalidParams,
+  InvalidRequest,
+  InvalidTransition,
+  JobNotFound,
+  NotReady,
+  PayloadTooLarge,
+  Unauthorized
+} from "@agnt/domain/Errors"
+import { JobId } from "@agnt/domain/Ids"
+import { JobStatus } from "@agnt/domain/Lifecycle"
+import { Cause, Console, Data, Effect, Exit, Option, ParseResult, Predicate, Schema } from "effect"
+
+// ---------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------
+
+/** Process exit codes, one per kind of outcome. */
+export const ExitCode = {
+  /** The command did what it was asked. */
+  Ok: 0,
+  /** `--wait` saw the job end `failed`, `rejected` or `canceled`. */
+  JobFailed: 1,
+  /** Bad arguments or configuration, detected before any request. */
+  Usage: 2,
+  /** The server refused the input (400 / 413). */
+  InvalidInput: 3,
+  /** The agent, job or file does not exist or is not yours (404). */
+  NotFound: 4,
+  /** The job is not in a state that allows this (409). */
+  Conflict: 5,
+  /** Missing, unknown or revoked key, or a key of the wrong role (401 / 403). */
+  Auth: 6,
+  /** The server failed, is not ready, or answered something undecodable (5xx, 503, bad body, bad checksum). */
+  Server: 7,
+  /** The server could not be reached (connection refused, DNS, reset). */
+  Network: 8,
+  /** A bug in `agnt` itself (an unexpected defect). */
+  Internal: 9,
+  /** Interrupted (Ctrl-C / SIGTERM). */
+  Interrupted: 130
+} as const
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+// ---------------------------------------------------------------------------
+// The CLI's own errors
+// ---------------------------------------------------------------------------
+
+/** Bad arguments or configuration found locally (exit 2). */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  message: Schema.String
+}) {}
+
+/** The API could not be reached at all (exit 8). */
+export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
+  message: Schema.String
+}) {}
+
+/** The server failed or answered something the CLI cannot decode (exit 7). `status` is the HTTP status when there was one. */
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", {
+  message: Schema.String,
+  status: Schema.optional(Schema.Number)
+}) {}
+
+/** A downloaded result file does not match the manifest's size or sha256 (exit 7); nothing was written for it. */
+export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()("ChecksumMismatch", {
+  path: Schema.String,
+  expected_sha256: Schema.String,
+  actual_sha256: Schema.String,
+  expected_size: Schema.Number,
+  actual_size: Schema.Number,
+  message: Schema.String
+}) {}
+
+/** A result file's path would land outside the output directory (exit 7): the server sent a path it should have refused. */
+export class UnsafePath extends Schema.TaggedError<UnsafePath>()("UnsafePath", {
+  path: Schema.String,
+  out: Schema.String,
+  message: Schema.String
+}) {}
+
+/** `--wait` saw the job end in `failed`, `rejected` or `canceled` (exit 1); the job itself is still printed on stdout. */
+export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
+  job_id: JobId,
+  status: JobStatus,
+  failure_reason: Schema.NullOr(Schema.String),
+  message: Schema.String
+}) {}
+
+/** Errors of the API, decoded from their wire bodies by the derived client. */
+export const ApiError = Schema.Union(
+  AgentNotFound,
+  JobNotFound,
+  FileNotFound,
+  InvalidTransition,
+  InvalidParams,
+  InvalidManifest,
+  InvalidFileName,
+  InvalidRequest,
+  Unauthorized,
+  Forbidden,
+  PayloadTooLarge,
+  NotReady,
+  HttpApiDecodeError
+)
+export type ApiError = typeof ApiError.Type
+
+/** The CLI's own errors. */
+export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, ChecksumMismatch, UnsafePath, JobFailed)
+export type LocalError = typeof LocalError.Type
+
+/** Every error a command can end with: API errors, the CLI's own, and what the client and `@effect/cli` raise. */
+export type Failure =
+  | ApiError
+  | LocalError
+  | HttpClientError
+  | ParseResult.ParseError
+  | ValidationError.ValidationError
+
+/** The exit code of each tagged error the CLI reports. */
+export const exitCodeByTag: Readonly<Record<ApiError["_tag"] | LocalError["_tag"], ExitCode>> = {
+  JobFailed: ExitCode.JobFailed,
+  UsageError: ExitCode.Usage,
+  HttpApiDecodeError: ExitCode.InvalidInput,
+  InvalidParams: ExitCode.InvalidInput,
+  InvalidManifest: ExitCode.InvalidInput,
+  InvalidFileName: ExitCode.InvalidInput,
+  InvalidRequest: ExitCode.InvalidInput,
+  PayloadTooLarge: ExitCode.InvalidInput,
+  AgentNotFound: ExitCode.NotFound,
+  JobNotFound: ExitCode.NotFound,
+  FileNotFound: ExitCode.NotFound,
+  InvalidTransition: ExitCode.Conflict,
+  Unauthorized: ExitCode.Auth,
+  Forbidden: ExitCode.Auth,
+  NotReady: ExitCode.Server,
+  ServerError: ExitCode.Server,
+  ChecksumMismatch: ExitCode.Server,
+  UnsafePath: ExitCode.Server,
+  NetworkError: ExitCode.Network
+}
+
+/** A failure as the CLI reports it: the JSON body for stderr and the process exit code. */
+export interface Report {
+  readonly body: { readonly _tag: string; readonly message: string; readonly [field: string]: unknown }
+  readonly exitCode: ExitCode
+}
+
+const isApiError = Schema.is(ApiError)
+const isLocalError = Schema.is(LocalError)
+const encodeApiError = Schema.encodeSync(ApiError)
+const encodeLocalError = Schema.encodeSync(LocalError)
+
+// eslint-disable-next-line no-control-regex
+const ansiEscape = /\u001b\[[0-9;]*m/g
+
+/** Plain text of an `@effect/cli` help document (its ANSI styling removed, trimmed). */
+export const helpDocText = (doc: HelpDoc.HelpDoc): string => HelpDoc.toAnsiText(doc).replace(ansiEscape, "").trim()
+
+/**
+ * A short, one-line account of a schema failure: each issue as
+ * `path: message` (path omitted at the root), joined by `; `.
+ */
+export const parseErrorText = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
+    .join("; ")
+
+/** The innermost message of an error's `cause` chain (e.g. `connect ECONNREFUSED 127.0.0.1:8080` under `fetch failed`). */
+const rootCauseMessage = (error: unknown): string | undefined => {
+  let current: unknown = error
+  let message: string | undefined
+  for (let depth = 0; depth < 8 && Predicate.hasProperty(current, "cause"); depth++) {
+    current = current.cause
+    if (Predicate.hasProperty(current, "message") && Predicate.isString(current.message) && current.message !== "") {
+      message = current.message
+    }
+  }
+  return message
+}
+
+/** Classify an HTTP client failure: unreachable server, bad URL, or an unexpected response. */
+export const fromHttpClientError = (error: HttpClientError): NetworkError | ServerError | UsageError => {
+  const target = `${error.request.method} ${error.request.url}`
+  if (error._tag === "RequestError") {
+    switch (error.reason) {
+      case "Transport": {
+        const detail = rootCauseMessage(error) ?? error.description ?? "transport error"
+        return new NetworkError({ message: `cannot reach the API (${target}): ${detail}` })
+      }
+      case "InvalidUrl":
+        return new UsageError({ message: `invalid API URL (${target}); check AGNT_API_URL or api_url in the config file` })
+      case "Encode":
+        return new UsageError({ message: `cannot encode the request (${target}): ${error.description ?? "encode error"}` })
+    }
+  }
+  return new ServerError({
+    message: `unexpected response ${error.response.status} to ${target}`,
+    status: error.response.status
+  })
+}
+
+/**
+ * How to report `failure`: its JSON body (for stderr) and exit code. API
+ * errors keep the body the server sent; client and parser failures become
+ * `NetworkError` / `ServerError`; `@effect/cli` validation errors become
+ * `UsageError` with the parser's message.
+ */
+export const reportOf = (failure: Failure): Report => {
+  if (isApiError(failure)) {
+    const { _tag, ...fields } = encodeApiError(failure)
+    return { body: { _tag, ...fields }, exitCode: exitCodeByTag[failure._tag] }
+  }
+  if (isLocalError(failure)) {
+    const { _tag, ...fields } = encodeLocalError(failure)
+    return { body: { _tag, ...fields }, exitCode: exitCodeByTag[failure._tag] }
+  }
+  if (ValidationError.isValidationError(failure)) {
+    return reportOf(new UsageError({ message: helpDocText(failure.error) || failure._tag }))
+  }
+  if (ParseResult.isParseError(failure)) {
+    return reportOf(new ServerError({ message: `undecodable response: ${parseErrorText(failure)}` }))
+  }
+  return reportOf(fromHttpClientError(failure))
+}
+
+// ---------------------------------------------------------------------------
+// Printing
+// ---------------------------------------------------------------------------
+
+/** Render a value as the CLI's JSON: pretty-printed with 2 spaces. */
+export const renderJson = (value: unknown): string => JSON.stringify(value, null, 2)
+
+/**
+ * Print `value`, encoded with `schema` to its wire form (snake_case, RFC 3339
+ * timestamps), as the command's one JSON document on stdout. An encoding
+ * failure is a defect: the value came from our own decoder.
+ */
+export const printJson = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<void> =>
+  Schema.encode(schema)(value).pipe(Effect.orDie, Effect.flatMap((encoded) => Console.log(renderJson(encoded))))
+
+/** Ends the program with `code` once the failure has been reported; read by `exitCodeOf` in the runtime's teardown. */
+export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: ExitCode }> {}
+
+/** Print `failure`'s JSON body on stderr and fail with the matching `CliExit`. */
+export const reportFailure = (failure: Failure): Effect.Effect<never, CliExit> => {
+  const report = reportOf(failure)
+  return Console.error(renderJson(report.body)).pipe(Effect.zipRight(Effect.fail(new CliExit({ code: report.exitCode }))))
+}
+
+/** Print a defect (a bug in `agnt`) as `{"_tag":"InternalError",…}` on stderr and fail with exit 9. */
+export const reportDefect = (defect: unknown): Effect.Effect<never, CliExit> =>
+  Console.error(renderJson({ _tag: "InternalError", message: Cause.pretty(Cause.die(defect)) })).pipe(
+    Effect.zipRight(Effect.fail(new CliExit({ code: ExitCode.Internal })))
+  )
+
+/**
+ * The process exit code of the program's `exit`: 0 on success, 130 when
+ * interrupted, the code of a `CliExit` failure, else 9 (internal).
+ */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): ExitCode =>
+  Exit.match(exit, {
+    onSuccess: () => ExitCode.Ok,
+    onFailure: (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? ExitCode.Interrupted
+        : Option.match(Cause.failureOption(cause), {
+          onNone: () => ExitCode.Internal,
+          onSome: (error) => (error instanceof CliExit ? error.code : ExitCode.Internal)
+        })
+  })

@@ -1,0 +1,40 @@
+/**
+ * `agnt`: the buyer's command line. Runs one command, prints its JSON on
+ * stdout, reports any failure as JSON on stderr and exits with the code of
+ * its kind (see `Output.ExitCode` and the README).
+ */
+import { Command } from "@effect/cli"
+import { FetchHttpClient } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { AgntClient, Settings } from "./Client.js"
+import { agnt } from "./Commands.js"
+import { exitCodeOf, ExitCode, reportDefect, reportFailure } from "./Output.js"
+
+/** The API client with its settings, built only when a command runs (so `--help` works with a broken config). */
+const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(FetchHttpClient.layer))
+
+const cli = Command.run(agnt.pipe(Command.provide(ClientLive)), { name: "agnt", version: "0.1.0" })
+
+const program = Effect.gen(function*() {
+  // `@effect/cli` prints its parse errors as plain text on stderr before failing
+  // with them; drop that printing so `reportFailure` can print them as JSON.
+  const console = yield* Effect.console
+  yield* cli(process.argv).pipe(Effect.withConsole({ ...console, error: () => Effect.void }))
+}).pipe(
+  Effect.catchAll(reportFailure),
+  Effect.catchAllDefect(reportDefect),
+  Effect.provide(NodeContext.layer)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    const code = exitCodeOf(exit)
+    if (code === ExitCode.Interrupted) return onExit(code)
+    // Set the code and let Node exit once stdout/stderr are flushed, rather
+    // than `process.exit`, which may cut off piped output.
+    process.exitCode = code
+    onExit(ExitCode.Ok)
+  }
+})

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, Redacted } from "effect"
+import { defaultApiUrl, mergeSettings } from "../src/Client.js"
+
+const noEnv = { api_url: Option.none(), api_key: Option.none() }
+const file = (text: string) => Option.some({ path: "/cfg/agnt/config.json", text })
+const keyOf = (settings: { readonly api_key: Option.Option<Redacted.Redacted<string>> }) =>
+  Option.map(settings.api_key, Redacted.value)
+
+describe("client settings", () => {
+  it.effect("with nothing configured: the default URL and no key", () =>
+    Effect.gen(function*() {
+      const settings = yield* mergeSettings(noEnv, Option.none())
+      expect(settings.api_url).toBe(defaultApiUrl)
+      expect(keyOf(settings)).toEqual(Option.none())
+    }))
+
+  it.effect("the file fills in what the environment does not set, field by field", () =>
+    Effect.gen(function*() {
+      const fromFile = file(JSON.stringify({ api_url: "http://file:1", api_key: "file-key", executor_api_key: "x" }))
+      const onlyFile = yield* mergeSettings(noEnv, fromFile)
+      expect(onlyFile.api_url).toBe("http://file:1")
+      expect(keyOf(onlyFile)).toEqual(Option.some("file-key"))
+
+      const envKey = yield* mergeSettings({ api_url: Option.none(), api_key: Option.some(Redacted.make("env-key")) }, fromFile)
+      expect(envKey.api_url).toBe("http://file:1")
+      expect(keyOf(envKey)).toEqual(Option.some("env-key"))
+
+      const envUrl = yield* mergeSettings({ api_url: Option.some("http://env:2"), api_key: Option.none() }, fromFile)
+      expect(envUrl.api_url).toBe("http://env:2")
+      expect(keyOf(envUrl)).toEqual(Option.some("file-key"))
+    }))
+
+  it.effect("empty values count as unset", () =>
+    Effect.gen(function*() {
+      const settings = yield* mergeSettings(
+        { api_url: Option.some(""), api_key: Option.some(Redacted.make(" ")) },
+        file(JSON.stringify({ api_url: "http://file:1", api_key: "file-key" }))
+      )
+      expect(settings.api_url).toBe("http://file:1")
+      expect(keyOf(settings)).toEqual(Option.some("file-key"))
+    }))
+
+  it.effect("a malformed config file is a UsageError naming the file", () =>
+    Effect.gen(function*() {
+      const broken = yield* Effect.flip(mergeSettings(noEnv, file("{not json")))
+      expect(broken._tag).toBe("UsageError")
+      expect(broken.message).toContain("/cfg/agnt/config.json")
+      const wrongType = yield* Effect.flip(mergeSettings(noEnv, file(JSON.stringify({ api_url: 5 }))))
+      expect(wrongType.message).toContain("api_url")
+    }))
+})

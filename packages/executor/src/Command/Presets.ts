@@ -1,0 +1,24 @@
+/**
+ * The shipped command configs, one JSON file each in `presets/` — data, not
+ * code: copy one, edit it, and run it with `loadCommandConfig`.
+ * - `claude-code`: `claude -p {prompt} --output-format text --permission-mode acceptEdits`
+ * - `codex`: `codex exec --skip-git-repo-check --sandbox workspace-write --color never {prompt}`
+ * - `gemini`: `gemini --approval-mode yolo -p {prompt}` with `GEMINI_CLI_TRUST_WORKSPACE=true`
+ *
+ * Each tells the agent, in its prompt suffix, to write result files to
+ * `./out` in its working directory (the job's workspace).
+ */
+import type { Effect } from "effect"
+import { fileURLToPath } from "node:url"
+import { type CommandConfig, type CommandConfigError, loadCommandConfig } from "./Config.js"
+
+/** The preset names, as their files are named. */
+export const presetNames = ["claude-code", "codex", "gemini"] as const
+export type PresetName = typeof presetNames[number]
+
+/** Absolute path of preset `name`'s JSON file. */
+export const presetPath = (name: PresetName): string => fileURLToPath(new URL(`./presets/${name}.json`, import.meta.url))
+
+/** Load and decode preset `name`; a `CommandConfigError` here means the shipped file is broken. */
+export const loadPreset = (name: PresetName): Effect.Effect<CommandConfig, CommandConfigError> =>
+  loadCommandConfig(presetPath(name))

@@ -1,0 +1,275 @@
+/**
+ * A child process as a scoped resource: `node:child_process` wrapped once.
+ * The child leads its own process group (`detached: true`), so stopping it
+ * signals the whole tree: SIGTERM to the group, then SIGKILL once the grace
+ * period has passed with any member still alive. Closing the scope stops the
+ * group and waits until it is gone — on success, failure, timeout or
+ * interruption alike.
+ */
+import { Data, Deferred, Duration, Effect, Exit, Mailbox, Schedule, type Scope, type Stream } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as NodeFs from "node:fs"
+
+/** How the child ended: its exit code, or the signal that ended it (exactly one is non-null). */
+export interface ChildExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** One line the child wrote, without its line break, at most `maxLineLength` characters. */
+export interface OutputLine {
+  readonly stream: "stdout" | "stderr"
+  readonly text: string
+}
+
+/** What to start. */
+export interface SpawnOptions {
+  /** Executable name (looked up on the child's `PATH`) or path. */
+  readonly program: string
+  readonly args: ReadonlyArray<string>
+  /** The child's working directory. */
+  readonly cwd: string
+  /** The child's complete environment. */
+  readonly env: Readonly<Record<string, string>>
+  /** Written to the child's stdin, which is then closed; `undefined` gives it `/dev/null`. */
+  readonly stdin: string | undefined
+  /** Time between SIGTERM and SIGKILL when the group is stopped. */
+  readonly killGrace: Duration.DurationInput
+}
+
+/** A started child (see `spawn`). */
+export interface RunningProcess {
+  /** The child's pid, also its process group id. */
+  readonly pid: number
+  /**
+   * Its stdout and stderr, split into lines, in arrival order; ends when both
+   * pipes close. Consume it once: lines are buffered until read.
+   */
+  readonly lines: Stream.Stream<OutputLine>
+  /** Waits for the child (the group leader) to exit. */
+  readonly exited: Effect.Effect<ChildExit>
+  /**
+   * Stop the process group and wait until it is gone: SIGTERM, then SIGKILL
+   * after the grace period. Does nothing when the child has exited and no
+   * process of its group remains. Safe to repeat; the scope runs it on close.
+   */
+  readonly terminate: Effect.Effect<void>
+}
+
+/** The program could not be started; `code` is the errno code (`ENOENT`, `EACCES`, …) when there is one. */
+export class SpawnError extends Data.TaggedError("SpawnError")<{
+  readonly program: string
+  readonly code: string | undefined
+  readonly message: string
+}> {}
+
+/** Longest line kept, in characters; longer lines are cut and end with `…`. */
+export const maxLineLength = 4000
+
+/**
+ * Splits text into lines of at most `maxLength` characters (`\n` or `\r\n`
+ * separated); a longer line is cut to `maxLength - 1` characters plus `…`
+ * and the rest of it dropped, without buffering it.
+ */
+export const lineSplitter = (maxLength: number = maxLineLength) => {
+  let buffer = ""
+  let dropping = false
+  const finish = (line: string) => {
+    const text = line.endsWith("\r") ? line.slice(0, -1) : line
+    return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text
+  }
+  return {
+    /** Feed a chunk; returns the lines it completed. */
+    push: (chunk: string): Array<string> => {
+      const lines: Array<string> = []
+      let start = 0
+      for (let end = chunk.indexOf("\n"); end !== -1; end = chunk.indexOf("\n", start)) {
+        if (dropping) dropping = false
+        else lines.push(finish(buffer + chunk.slice(start, end)))
+        buffer = ""
+        start = end + 1
+      }
+      if (!dropping) {
+        buffer += chunk.slice(start)
+        if (buffer.length > maxLength) {
+          lines.push(finish(buffer))
+          buffer = ""
+          dropping = true
+        }
+      }
+      return lines
+    },
+    /** The unterminated last line, if any. */
+    flush: (): Array<string> => {
+      const rest = buffer
+      buffer = ""
+      return rest.length > 0 && !dropping ? [finish(rest)] : []
+    }
+  }
+}
+
+const errnoCode = (error: unknown): string | undefined =>
+  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined
+
+/**
+ * Whether a process of group `pgid` is running on Linux: one whose
+ * `/proc/<pid>/stat` names the group and is not a zombie. Orphaned members
+ * that have exited stay zombies until init reaps them, which some container
+ * inits do late or never; they are gone for our purposes. Unreadable
+ * `/proc` counts as running.
+ */
+const liveMemberOnLinux = (pgid: number): boolean => {
+  let entries: Array<string>
+  try {
+    entries = NodeFs.readdirSync("/proc")
+  } catch {
+    return true
+  }
+  const group = String(pgid)
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = NodeFs.readFileSync(`/proc/${entry}/stat`, "utf8")
+    } catch {
+      continue
+    }
+    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (pgrp === group && state !== "Z" && state !== "X") return true
+  }
+  return false
+}
+
+/**
+ * Whether any live process of group `pgid` remains. EPERM counts as alive
+ * (it exists; we just may not signal it); zombies do not (see `liveMemberOnLinux`).
+ */
+const groupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0)
+  } catch (error) {
+    return errnoCode(error) !== "ESRCH"
+  }
+  return process.platform !== "linux" || liveMemberOnLinux(pgid)
+}
+
+/** Signal group `pgid`; a group already gone is fine. */
+const signalGroup = (pgid: number, signal: NodeJS.Signals) =>
+  Effect.sync(() => {
+    try {
+      process.kill(-pgid, signal)
+    } catch (error) {
+      if (errnoCode(error) !== "ESRCH") throw error
+    }
+  })
+
+/**
+ * Poll `done` until it holds or `within` passes; true when it held. The
+ * deadline is the schedule's, not an interruption, so this works inside the
+ * uninterruptible release.
+ */
+const waitUntil = (done: () => boolean, within: Duration.DurationInput) =>
+  Effect.sync(done).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("20 millis").pipe(Schedule.upTo(within)), until: (ok) => ok }),
+    Effect.zipRight(Effect.sync(done))
+  )
+
+/** After SIGKILL, how long to wait for stragglers of the group (processes in uninterruptible sleep). */
+const afterKillWait = Duration.seconds(5)
+
+/** A started child and how to release it. */
+interface Started {
+  readonly running: RunningProcess
+  /** `terminate`, then free the pipes. */
+  readonly release: Effect.Effect<void>
+}
+
+const start = (options: SpawnOptions): Effect.Effect<Started, SpawnError> =>
+  Effect.gen(function*() {
+    const output = yield* Mailbox.make<OutputLine>()
+    const exitSignal = yield* Deferred.make<ChildExit>()
+    const child = yield* Effect.async<ChildProcess.ChildProcess, SpawnError>((resume) => {
+      const failed = (error: unknown) =>
+        new SpawnError({
+          program: options.program,
+          code: errnoCode(error),
+          message: error instanceof Error ? error.message : String(error)
+        })
+      let started: ChildProcess.ChildProcess
+      try {
+        started = ChildProcess.spawn(options.program, [...options.args], {
+          cwd: options.cwd,
+          env: options.env,
+          detached: true,
+          stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+        })
+      } catch (error) {
+        return resume(Effect.fail(failed(error)))
+      }
+      let spawned = false
+      started.on("error", (error) => {
+        // Before "spawn" this is the start failing; later ones (a failed kill) change nothing.
+        if (!spawned) resume(Effect.fail(failed(error)))
+      })
+      started.once("exit", (code, signal) => Deferred.unsafeDone(exitSignal, Exit.succeed({ code, signal })))
+      let open = 0
+      const follow = (stream: "stdout" | "stderr", readable: NodeJS.ReadableStream | null) => {
+        if (readable === null) return
+        open += 1
+        const splitter = lineSplitter()
+        const emit = (texts: ReadonlyArray<string>) => {
+          for (const text of texts) output.unsafeOffer({ stream, text })
+        }
+        readable.setEncoding("utf8")
+        readable.on("data", (chunk: string) => emit(splitter.push(chunk)))
+        readable.once("close", () => {
+          emit(splitter.flush())
+          open -= 1
+          if (open === 0) output.unsafeDone(Exit.void)
+        })
+      }
+      follow("stdout", started.stdout)
+      follow("stderr", started.stderr)
+      if (open === 0) output.unsafeDone(Exit.void)
+      started.once("spawn", () => {
+        spawned = true
+        if (options.stdin !== undefined && started.stdin !== null) {
+          // A program that exits without reading stdin makes the write fail with EPIPE: not our concern.
+          started.stdin.on("error", () => {})
+          started.stdin.end(options.stdin)
+        }
+        resume(Effect.succeed(started))
+      })
+    })
+    const pid = child.pid
+    if (pid === undefined) return yield* Effect.dieMessage("spawned child has no pid")
+
+    const leaderExited = () => child.exitCode !== null || child.signalCode !== null
+    const gone = () => leaderExited() && !groupAlive(pid)
+    const terminate = Effect.gen(function*() {
+      if (gone()) return
+      yield* signalGroup(pid, "SIGTERM")
+      if (yield* waitUntil(gone, options.killGrace)) return
+      yield* signalGroup(pid, "SIGKILL")
+      yield* Deferred.await(exitSignal)
+      yield* waitUntil(gone, afterKillWait)
+    }).pipe(Effect.uninterruptible)
+    const release = terminate.pipe(
+      Effect.ensuring(Effect.sync(() => {
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+        child.stdin?.destroy()
+      }))
+    )
+    const running: RunningProcess = { pid, lines: Mailbox.toStream(output), exited: Deferred.await(exitSignal), terminate }
+    return { running, release }
+  })
+
+/**
+ * Start `options.program` in its own process group, with cwd, env and stdin
+ * as given. Fails with `SpawnError` when it cannot be started (not found,
+ * not executable). Closing the scope runs `terminate` and waits for it.
+ */
+export const spawn = (options: SpawnOptions): Effect.Effect<RunningProcess, SpawnError, Scope.Scope> =>
+  Effect.acquireRelease(start(options), (started) => started.release).pipe(Effect.map((started) => started.running))

@@ -1,0 +1,52 @@
+/** Spawning the real `agnt` and `agnt-executor` bins from end-to-end tests. */
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+
+const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+
+/** Absolute path of a package's bin script. */
+export const binPath = (pkg: "cli" | "executor" | "server", name: string) => NodePath.join(root, "packages", pkg, "bin", name)
+
+/** What a finished process left: exit code, stdout, stderr. */
+export interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Run a bin to completion. */
+export const run = (file: string, args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+  Effect.promise(async (): Promise<Finished> => {
+    const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text))
+    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text))
+    const [code] = await once(child, "exit")
+    return { code: typeof code === "number" ? code : null, stdout, stderr }
+  })
+
+/** Start a long-running bin for the life of the scope; SIGTERM (then SIGKILL) at the end. */
+export const daemon = (file: string, args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
+      const output: Array<string> = []
+      child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
+      child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
+      return { child, output }
+    }),
+    ({ child }) => Effect.promise(() => stop(child))
+  )
+
+const stop = async (child: ChildProcess) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, "exit")
+  child.kill("SIGTERM")
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+  await exited
+  clearTimeout(timer)
+}
