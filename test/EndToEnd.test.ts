@@ -40,7 +40,7 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       })
       const baseEnv = { ...process.env, XDG_CONFIG_HOME: NodePath.join(work, "config"), AGNT_API_URL: url }
 
-      const executor = yield* daemon(binPath("executor", "agnt-executor.js"), ["run", "code-review", "--poll-interval", "0.2"], {
+      const executor = yield* daemon(binPath("executor", "agnt-executor.js"), ["run", "code-review"], {
         cwd: work,
         env: { ...baseEnv, AGNT_API_KEY: executorKey }
       })
@@ -83,5 +83,5 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       expect(JSON.parse(missing.stderr)._tag).toBe("JobNotFound")
       const unauthorized = yield* run(binPath("cli", "agnt.js"), ["jobs"], { cwd: work, env: { ...baseEnv, AGNT_API_KEY: "agnt_buyer_bogus" } })
       expect([unauthorized.code, JSON.parse(unauthorized.stderr)._tag]).toEqual([6, "Unauthorized"])
-    }).pipe(Effect.provide(TestLive)))
+    }).pipe(Effect.scoped, Effect.provide(TestLive))) // processes stop before the server does
 })

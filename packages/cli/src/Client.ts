@@ -120,15 +120,36 @@ export class AgntClient extends Effect.Service<AgntClient>()("@agnt/cli/AgntClie
   })
 }) {}
 
-/** A failure worth retrying: the server was unreachable or answered 5xx. Never a 4xx. */
+/**
+ * A failure worth retrying: the server was unreachable, answered 5xx or was
+ * not ready, or rate limited us (429). Never another 4xx.
+ */
 export const isTransient = (error: unknown): boolean => {
-  if (!isHttpClientError(error)) return Predicate.isTagged(error, "NotReady")
-  return error._tag === "RequestError" ? error.reason === "Transport" : error.response.status >= 500
+  if (!isHttpClientError(error)) return Predicate.isTagged(error, "NotReady") || Predicate.isTagged(error, "RateLimited")
+  return error._tag === "RequestError"
+    ? error.reason === "Transport"
+    : error.response.status >= 500 || error.response.status === 429
 }
 
 /** Retry policy for polling: jittered exponential from 200 ms, at most 5 retries, transient failures only. */
 export const retryTransient = {
   schedule: Schedule.exponential("200 millis").pipe(Schedule.jittered),
   times: 5,
+  while: isTransient
+} as const
+
+/**
+ * Reconnect policy for following a job's events (`watch`, `logs --follow`,
+ * `order --wait`), which may run for as long as the job: the same jittered
+ * exponential backoff from 200 ms, each delay capped at 5 s, at most 20
+ * retries in a row (about 80 s without an answer), transient failures only.
+ * Each request resumes at the last cursor, so nothing is lost or repeated.
+ */
+export const reconnectTransient = {
+  schedule: Schedule.exponential("200 millis").pipe(
+    Schedule.union(Schedule.spaced("5 seconds")),
+    Schedule.jittered
+  ),
+  times: 20,
   while: isTransient
 } as const

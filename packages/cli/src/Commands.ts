@@ -7,19 +7,25 @@
  * - `order <agent-id> --prompt TEXT [--param k=v]... [--file PATH]... [--wait] [--out DIR]` → job
  * - `jobs [--status S] [--agent ID] [--limit N] [--cursor C]` → page of jobs
  * - `status <job-id>` → job
+ * - `cancel <job-id>` → job after the cancel
+ * - `watch <job-id> [--after N]` → the job's events, one JSON line each (NDJSON)
+ * - `logs <job-id> [--after N] [--follow]` → the job's log lines, one JSON line each (NDJSON)
  * - `result <job-id> [--out DIR]` → job result, or the files saved
  */
 import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
-import { Job, JobResult } from "@agnt/domain/Job"
-import { isTerminal, JobStatus } from "@agnt/domain/Lifecycle"
+import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
+import { JobStatus } from "@agnt/domain/Lifecycle"
 import { Page } from "@agnt/domain/Pagination"
 import { Args, Command, Options } from "@effect/cli"
+import * as NodeCrypto from "node:crypto"
 import { FileSystem } from "@effect/platform"
-import { Effect, Option, Schedule, Schema } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import { AgntClient, retryTransient } from "./Client.js"
+import { events, LogLine, logLinesOf } from "./Events.js"
 import { collectInputFiles } from "./InputFiles.js"
-import { JobFailed, printJson, UsageError } from "./Output.js"
+import { JobFailed, printJson, printJsonLine, UsageError } from "./Output.js"
+import { applyEvent, progressOfJob, statusLine } from "./Progress.js"
 import { parseParams } from "./Params.js"
 import { downloadResults, SavedFile } from "./Results.js"
 
@@ -108,25 +114,45 @@ export const stats = Command.make("stats", { agentId: agentIdArg }, ({ agentId }
 // Jobs
 // ---------------------------------------------------------------------------
 
-/** How often `--wait` polls the job. */
-const pollSchedule = Schedule.spaced("500 millis")
+const afterOption = Options.integer("after").pipe(
+  Options.withSchema(Schema.Int.pipe(Schema.nonNegative({ message: () => "--after is an event_id, 0 or more" }))),
+  Options.withDefault(0),
+  Options.withDescription("start after this event_id (default 0: from the first event)")
+)
+
+/** Fetch the job, retrying transient failures. */
+const getJob = (client: AgntClient, jobId: JobId) =>
+  client.jobs.get({ path: { job_id: jobId } }).pipe(Effect.retry(retryTransient))
 
 /**
- * Poll `jobs.get` every 500 ms (retrying transient failures) until the job is
- * terminal; the result is the terminal job.
+ * Follow `job`'s events after the cursor `after` with long-polls until the
+ * job is terminal and every event has been seen, keeping a progress line on
+ * stderr when it is a terminal (erased at the end, or when interrupted) and
+ * handing each event to `print`, if given, with the line erased. The result
+ * is the job as it ended (fetched again once the events are done).
  */
-const waitForJob = (client: AgntClient, jobId: JobId) =>
-  client.jobs.get({ path: { job_id: jobId } }).pipe(
-    Effect.retry(retryTransient),
-    Effect.repeat(
-      pollSchedule.pipe(
-        Schedule.whileInput((job: Job) => !isTerminal(job.status)),
-        Schedule.passthrough
+const followJob = <E = never, R = never>(
+  client: AgntClient,
+  job: Job,
+  after: number,
+  print?: (event: JobEvent) => Effect.Effect<void, E, R>
+) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const line = yield* statusLine(process.stderr, job.job_id, process.stdout.isTTY === true)
+      yield* line.show(progressOfJob(job))
+      yield* events(client, job.job_id, { after, follow: true }).pipe(
+        Stream.runFoldEffect(progressOfJob(job), (state, event) => {
+          const next = applyEvent(state, event)
+          const printed = print === undefined ? Effect.void : line.printing(print(event))
+          return printed.pipe(Effect.zipRight(line.show(next)), Effect.as(next))
+        })
       )
-    )
+      return yield* getJob(client, job.job_id)
+    })
   )
 
-/** `failed`, `rejected` and `canceled` end a `--wait` with exit 1. */
+/** `failed`, `rejected` and `canceled` end `order --wait` and `watch` with exit 1. */
 const failureOf = (job: Job): Option.Option<JobFailed> =>
   job.status === "completed"
     ? Option.none()
@@ -162,9 +188,15 @@ export const order = Command.make("order", {
     Options.repeated,
     Options.withDescription("an input file, or a directory sent recursively without node_modules and .git (repeatable)")
   ),
-  wait: Options.boolean("wait").pipe(Options.withDescription("wait until the job ends and print the final job")),
-  out: outOption
-}, ({ agentId, files, out, params, prompt, wait }) =>
+  wait: Options.boolean("wait").pipe(
+    Options.withDescription("follow the job until it ends (progress line on stderr when a terminal) and print the final job")
+  ),
+  out: outOption,
+  idempotencyKey: Options.text("idempotency-key").pipe(
+    Options.optional,
+    Options.withDescription("sent as Idempotency-Key (default: a fresh UUID); retries with it never make a second job")
+  )
+}, ({ agentId, files, idempotencyKey, out, params, prompt, wait }) =>
   Effect.gen(function*() {
     if (Option.isSome(out) && !wait) {
       return yield* new UsageError({ message: "--out needs --wait (or use `agnt result <job-id> --out DIR` later)" })
@@ -180,14 +212,16 @@ export const order = Command.make("order", {
       const bytes = yield* fs.readFile(input.path).pipe(
         Effect.mapError((error) => new UsageError({ message: `cannot read ${input.path}: ${error.message}` }))
       )
-      form.append("files", new Blob([new Uint8Array(bytes)]), input.name)
+      form.append("files", new Blob([new Uint8Array(bytes)], { type: input.type }), input.name)
     }
 
     const client = yield* AgntClient
-    const created = yield* client.jobs.create({ payload: form })
+    // One key for this order, so the transient-failure retries below can never create two jobs.
+    const key = Option.getOrElse(idempotencyKey, () => NodeCrypto.randomUUID())
+    const created = yield* client.jobs.create({ headers: { "idempotency-key": key }, payload: form }).pipe(Effect.retry(retryTransient))
     if (!wait) return yield* printJson(Job, created)
 
-    const job = yield* waitForJob(client, created.job_id)
+    const job = yield* followJob(client, created, 0)
     const failure = failureOf(job)
     if (Option.isNone(out)) {
       yield* printJson(Job, job)
@@ -231,6 +265,47 @@ export const status = Command.make("status", { jobId: jobIdArg }, ({ jobId }) =>
     yield* printJson(Job, yield* client.jobs.get({ path: { job_id: jobId } }))
   })).pipe(Command.withDescription("Show a job"))
 
+/** `agnt cancel <job-id>`: cancel the job and print it (pending: now `canceled`; accepted or running: `cancel_requested`). */
+export const cancel = Command.make("cancel", { jobId: jobIdArg }, ({ jobId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    yield* printJson(Job, yield* client.jobs.cancel({ path: { job_id: jobId } }))
+  })).pipe(Command.withDescription("Cancel a job (a running job stops at its executor's next call)"))
+
+/**
+ * `agnt watch <job-id> [--after N]`: every event of the job after `N`, one
+ * compact JSON line each, until the job is terminal; exit 1 when it ended
+ * `failed`, `rejected` or `canceled`.
+ */
+export const watch = Command.make("watch", { jobId: jobIdArg, after: afterOption }, ({ after, jobId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    const job = yield* followJob(client, yield* getJob(client, jobId), after, (event) => printJsonLine(JobEvent, event))
+    const failure = failureOf(job)
+    if (Option.isSome(failure)) return yield* failure.value
+  })).pipe(Command.withDescription("Print a job's events as JSON lines until it ends"))
+
+/**
+ * `agnt logs <job-id> [--after N] [--follow]`: the job's log lines after
+ * event `N`, one compact JSON line each (`{event_id, created_at, line}`);
+ * with `--follow`, keep following until the job is terminal.
+ */
+export const logs = Command.make("logs", {
+  jobId: jobIdArg,
+  after: afterOption,
+  follow: Options.boolean("follow").pipe(
+    Options.withAlias("f"),
+    Options.withDescription("keep printing new lines until the job ends")
+  )
+}, ({ after, follow, jobId }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    yield* events(client, jobId, { after, follow }).pipe(
+      Stream.mapConcat(logLinesOf),
+      Stream.runForEach((line) => printJsonLine(LogLine, line))
+    )
+  })).pipe(Command.withDescription("Print a job's log lines as JSON lines (--follow: until it ends)"))
+
 /** `agnt result <job-id> [--out DIR]`: the job's result manifest, or with `--out` the files saved locally. */
 export const result = Command.make("result", { jobId: jobIdArg, out: outOption }, ({ jobId, out }) =>
   Effect.gen(function*() {
@@ -243,7 +318,11 @@ export const result = Command.make("result", { jobId: jobIdArg, out: outOption }
 
 /** `agnt` itself: without a subcommand it is a usage error. */
 export const agnt = Command.make("agnt", {}, () =>
-  Effect.fail(new UsageError({ message: "missing command: one of search, info, stats, order, jobs, status, result (see agnt --help)" }))).pipe(
-    Command.withDescription("The agnt marketplace from the command line: find agents, order jobs, fetch results"),
-    Command.withSubcommands([search, info, stats, order, jobs, status, result])
+  Effect.fail(
+    new UsageError({
+      message: "missing command: one of search, info, stats, order, jobs, status, cancel, watch, logs, result (see agnt --help)"
+    })
+  )).pipe(
+    Command.withDescription("The agnt marketplace from the command line: find agents, order jobs, follow them, fetch results"),
+    Command.withSubcommands([search, info, stats, order, jobs, status, cancel, watch, logs, result])
   )

@@ -1,6 +1,8 @@
 /**
  * What `agnt` prints and how it exits. stdout carries exactly one JSON
- * document per command (pretty-printed, 2 spaces); every failure is one JSON
+ * document per command (pretty-printed, 2 spaces), or — for the following
+ * commands `watch` and `logs` — one compact JSON document per line (NDJSON);
+ * every failure is one JSON
  * document on stderr — the API's typed error body as the server sent it, or
  * one of the CLI's own errors below — and its kind decides the exit code
  * (table in `packages/cli/README.md`).
@@ -13,14 +15,17 @@ import {
   AgentNotFound,
   FileNotFound,
   Forbidden,
+  IdempotencyConflict,
   InvalidFileName,
   InvalidManifest,
   InvalidParams,
   InvalidRequest,
   InvalidTransition,
   JobNotFound,
+  LeaseLost,
   NotReady,
   PayloadTooLarge,
+  RateLimited,
   Unauthorized
 } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
@@ -35,7 +40,7 @@ import { Cause, Console, Data, Effect, Exit, Option, ParseResult, Predicate, Sch
 export const ExitCode = {
   /** The command did what it was asked. */
   Ok: 0,
-  /** `--wait` saw the job end `failed`, `rejected` or `canceled`. */
+  /** `order --wait` or `watch` saw the job end `failed`, `rejected` or `canceled`. */
   JobFailed: 1,
   /** Bad arguments or configuration, detected before any request. */
   Usage: 2,
@@ -53,6 +58,8 @@ export const ExitCode = {
   Network: 8,
   /** A bug in `agnt` itself (an unexpected defect). */
   Internal: 9,
+  /** The server is rate limiting this key (429); try again after `retry_after_seconds`. */
+  RateLimited: 10,
   /** Interrupted (Ctrl-C / SIGTERM). */
   Interrupted: 130
 } as const
@@ -95,7 +102,7 @@ export class UnsafePath extends Schema.TaggedError<UnsafePath>()("UnsafePath", {
   message: Schema.String
 }) {}
 
-/** `--wait` saw the job end in `failed`, `rejected` or `canceled` (exit 1); the job itself is still printed on stdout. */
+/** `order --wait` or `watch` saw the job end in `failed`, `rejected` or `canceled` (exit 1); the job (or its events) is still printed on stdout. */
 export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
   job_id: JobId,
   status: JobStatus,
@@ -109,6 +116,8 @@ export const ApiError = Schema.Union(
   JobNotFound,
   FileNotFound,
   InvalidTransition,
+  LeaseLost,
+  IdempotencyConflict,
   InvalidParams,
   InvalidManifest,
   InvalidFileName,
@@ -116,6 +125,7 @@ export const ApiError = Schema.Union(
   Unauthorized,
   Forbidden,
   PayloadTooLarge,
+  RateLimited,
   NotReady,
   HttpApiDecodeError
 )
@@ -147,6 +157,9 @@ export const exitCodeByTag: Readonly<Record<ApiError["_tag"] | LocalError["_tag"
   JobNotFound: ExitCode.NotFound,
   FileNotFound: ExitCode.NotFound,
   InvalidTransition: ExitCode.Conflict,
+  LeaseLost: ExitCode.Conflict,
+  IdempotencyConflict: ExitCode.Conflict,
+  RateLimited: ExitCode.RateLimited,
   Unauthorized: ExitCode.Auth,
   Forbidden: ExitCode.Auth,
   NotReady: ExitCode.Server,
@@ -195,8 +208,24 @@ const rootCauseMessage = (error: unknown): string | undefined => {
   return message
 }
 
-/** Classify an HTTP client failure: unreachable server, bad URL, or an unexpected response. */
-export const fromHttpClientError = (error: HttpClientError): NetworkError | ServerError | UsageError => {
+/**
+ * Seconds to wait from a `Retry-After` header: delay-seconds, or an HTTP date
+ * (RFC 9110 §10.2.3); `undefined` when absent or unreadable.
+ */
+export const retryAfterSeconds = (header: string | undefined, now: Date): number | undefined => {
+  if (header === undefined || header.trim() === "") return undefined
+  const text = header.trim()
+  if (/^\d+$/.test(text)) return Number(text)
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now.getTime()) / 1000))
+}
+
+/**
+ * Classify an HTTP client failure: unreachable server, bad URL, rate limited
+ * (a 429 the endpoint does not declare, with `Retry-After` when sent), or an
+ * unexpected response.
+ */
+export const fromHttpClientError = (error: HttpClientError): NetworkError | ServerError | UsageError | RateLimited => {
   const target = `${error.request.method} ${error.request.url}`
   if (error._tag === "RequestError") {
     switch (error.reason) {
@@ -209,6 +238,12 @@ export const fromHttpClientError = (error: HttpClientError): NetworkError | Serv
       case "Encode":
         return new UsageError({ message: `cannot encode the request (${target}): ${error.description ?? "encode error"}` })
     }
+  }
+  if (error.response.status === 429) {
+    return new RateLimited({
+      message: `rate limited (${target}); try again later`,
+      retry_after_seconds: retryAfterSeconds(error.response.headers["retry-after"], new Date()) ?? 1
+    })
   }
   return new ServerError({
     message: `unexpected response ${error.response.status} to ${target}`,
@@ -254,6 +289,13 @@ export const renderJson = (value: unknown): string => JSON.stringify(value, null
  */
 export const printJson = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<void> =>
   Schema.encode(schema)(value).pipe(Effect.orDie, Effect.flatMap((encoded) => Console.log(renderJson(encoded))))
+
+/**
+ * Print `value`, encoded with `schema` to its wire form, as one compact JSON
+ * line on stdout (NDJSON, for the commands that follow a job).
+ */
+export const printJsonLine = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<void> =>
+  Schema.encode(schema)(value).pipe(Effect.orDie, Effect.flatMap((encoded) => Console.log(JSON.stringify(encoded))))
 
 /** Ends the program with `code` once the failure has been reported; read by `exitCodeOf` in the runtime's teardown. */
 export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: ExitCode }> {}

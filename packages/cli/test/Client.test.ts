@@ -1,6 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
-import { defaultApiUrl, mergeSettings } from "../src/Client.js"
+import { JobNotFound, NotReady, RateLimited } from "@agnt/domain/Errors"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { defaultApiUrl, isTransient, mergeSettings } from "../src/Client.js"
 
 const noEnv = { api_url: Option.none(), api_key: Option.none() }
 const file = (text: string) => Option.some({ path: "/cfg/agnt/config.json", text })
@@ -48,5 +52,32 @@ describe("client settings", () => {
       expect(broken.message).toContain("/cfg/agnt/config.json")
       const wrongType = yield* Effect.flip(mergeSettings(noEnv, file(JSON.stringify({ api_url: 5 }))))
       expect(wrongType.message).toContain("api_url")
+    }))
+})
+
+describe("which failures are retried", () => {
+  const request = HttpClientRequest.get("http://127.0.0.1:8080/v1/jobs/job_x/events")
+  const status = (code: number) =>
+    new HttpClientError.ResponseError({
+      request,
+      response: HttpClientResponse.fromWeb(request, new Response("", { status: code })),
+      reason: "StatusCode"
+    })
+
+  it.effect("an unreachable server, 5xx, not ready and rate limiting are retried", () =>
+    Effect.sync(() => {
+      expect(isTransient(new HttpClientError.RequestError({ request, reason: "Transport" }))).toBe(true)
+      expect(isTransient(status(502))).toBe(true)
+      expect(isTransient(status(429))).toBe(true)
+      expect(isTransient(new NotReady({ message: "starting" }))).toBe(true)
+      expect(isTransient(new RateLimited({ message: "slow down", retry_after_seconds: 1 }))).toBe(true)
+    }))
+
+  it.effect("other 4xx answers and typed errors are not", () =>
+    Effect.sync(() => {
+      expect(isTransient(status(400))).toBe(false)
+      expect(isTransient(status(404))).toBe(false)
+      expect(isTransient(JobNotFound.of("job_x"))).toBe(false)
+      expect(isTransient(new HttpClientError.RequestError({ request, reason: "InvalidUrl" }))).toBe(false)
     }))
 })

@@ -7,13 +7,16 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   AgentNotFound,
   Forbidden,
+  IdempotencyConflict,
   InvalidFileName,
   InvalidParams,
   InvalidRequest,
   InvalidTransition,
   JobNotFound,
+  LeaseLost,
   NotReady,
   PayloadTooLarge,
+  RateLimited,
   Unauthorized
 } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
@@ -28,6 +31,7 @@ import {
   JobFailed,
   NetworkError,
   reportOf,
+  retryAfterSeconds,
   ServerError,
   UnsafePath,
   UsageError
@@ -35,7 +39,8 @@ import {
 
 const jobId = Schema.decodeSync(JobId)("job_01m7zsfha0esgawak4ja3zj5fv")
 const request = HttpClientRequest.get("http://127.0.0.1:8080/v1/jobs")
-const responseWith = (status: number) => HttpClientResponse.fromWeb(request, new Response("", { status }))
+const responseWith = (status: number, headers: Record<string, string> = {}) =>
+  HttpClientResponse.fromWeb(request, new Response("", { status, headers }))
 
 const exitCodes = (failures: ReadonlyArray<Failure>) => failures.map((failure) => reportOf(failure).exitCode)
 
@@ -50,7 +55,12 @@ describe("exit codes", () => {
         new HttpApiDecodeError({ message: "bad body", issues: [] })
       ])).toEqual(Array(5).fill(ExitCode.InvalidInput))
       expect(exitCodes([AgentNotFound.of("agent_x"), JobNotFound.of("job_x")])).toEqual([ExitCode.NotFound, ExitCode.NotFound])
-      expect(exitCodes([InvalidTransition.of(jobId, "completed", "canceled")])).toEqual([ExitCode.Conflict])
+      expect(exitCodes([
+        InvalidTransition.of(jobId, "completed", "canceled"),
+        LeaseLost.of(jobId),
+        new IdempotencyConflict({ idempotency_key: "k", job_id: jobId, message: "reused" })
+      ])).toEqual([ExitCode.Conflict, ExitCode.Conflict, ExitCode.Conflict])
+      expect(exitCodes([new RateLimited({ message: "slow down", retry_after_seconds: 3 })])).toEqual([10])
       expect(exitCodes([new Unauthorized({ message: "no key" }), new Forbidden({ message: "role" })])).toEqual([
         ExitCode.Auth,
         ExitCode.Auth
@@ -100,6 +110,26 @@ describe("exit codes", () => {
       expect(unexpected).toMatchObject({ exitCode: ExitCode.Server, body: { _tag: "ServerError", status: 502 } })
       const parseError = yield* Effect.flip(Schema.decodeUnknown(Schema.Number)("x"))
       expect(reportOf(parseError)).toMatchObject({ exitCode: ExitCode.Server, body: { _tag: "ServerError" } })
+    }))
+
+  it.effect("a 429 the endpoint does not declare is RateLimited (10) with the Retry-After delay", () =>
+    Effect.sync(() => {
+      const limited = reportOf(
+        new HttpClientError.ResponseError({ request, response: responseWith(429, { "retry-after": "7" }), reason: "StatusCode" })
+      )
+      expect(limited).toMatchObject({ exitCode: ExitCode.RateLimited, body: { _tag: "RateLimited", retry_after_seconds: 7 } })
+      const bare = reportOf(new HttpClientError.ResponseError({ request, response: responseWith(429), reason: "StatusCode" }))
+      expect(bare).toMatchObject({ exitCode: ExitCode.RateLimited, body: { _tag: "RateLimited", retry_after_seconds: 1 } })
+    }))
+
+  it.effect("Retry-After is read as seconds or as an HTTP date", () =>
+    Effect.sync(() => {
+      const now = new Date("2025-01-02T03:04:05Z")
+      expect(retryAfterSeconds("12", now)).toBe(12)
+      expect(retryAfterSeconds("Thu, 02 Jan 2025 03:04:35 GMT", now)).toBe(30)
+      expect(retryAfterSeconds("Thu, 02 Jan 2025 03:00:00 GMT", now)).toBe(0)
+      expect(retryAfterSeconds(undefined, now)).toBeUndefined()
+      expect(retryAfterSeconds("soon", now)).toBeUndefined()
     }))
 
   it.effect("@effect/cli validation errors are UsageError (2) with the parser's message as plain text", () =>

@@ -33,12 +33,18 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
   input_schema: JsonSchemaDocument
 }) {}
 
-/** An agent as the API returns it. Timestamps are RFC 3339 UTC. */
+/**
+ * An agent as the API returns it. Timestamps are RFC 3339 UTC.
+ * `executors_online` counts executor processes seen in the last 60 s;
+ * `last_seen_at` is when any executor of the agent last called the API.
+ */
 export class Agent extends Schema.Class<Agent>("Agent")({
   agent_id: AgentId,
   ...AgentManifest.fields,
   created_at: Schema.DateTimeUtc,
-  updated_at: Schema.DateTimeUtc
+  updated_at: Schema.DateTimeUtc,
+  executors_online: Schema.NonNegativeInt,
+  last_seen_at: Schema.NullOr(Schema.DateTimeUtc)
 }) {}
 
 /**

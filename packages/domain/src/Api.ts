@@ -16,12 +16,27 @@ import {
   InvalidParams,
   InvalidRequest,
   InvalidTransition,
+  IdempotencyConflict,
   JobNotFound,
+  LeaseLost,
   NotReady,
-  PayloadTooLarge
+  PayloadTooLarge,
+  RateLimited
 } from "./Errors.js"
 import { AgentId, FileId, JobId } from "./Ids.js"
-import { Job, JobParams, JobResult, StatusUpdate } from "./Job.js"
+import {
+  ClaimedJob,
+  ClaimRequest,
+  ClaimResponse,
+  Heartbeat,
+  Job,
+  JobEventPage,
+  JobParams,
+  JobResult,
+  Lease,
+  LogBatch,
+  StatusUpdate
+} from "./Job.js"
 import { JobStatus } from "./Lifecycle.js"
 import { Limit, Page } from "./Pagination.js"
 
@@ -49,13 +64,21 @@ export const CreateJobRequest = HttpApiSchema.Multipart(
 
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/complete`: `multipart/form-data`
- * with an optional `message` and any number of result `files` parts.
+ * with the holder's `lease_id`, an optional `message` and any number of
+ * result `files` parts (each part's filename is the file's path).
  */
 export const CompleteJobRequest = HttpApiSchema.Multipart(
   Schema.Struct({
+    lease_id: Schema.String,
     message: Schema.optional(Schema.String),
     files: Schema.optional(Multipart.FilesSchema)
   })
+)
+
+/** Seconds a long-poll may be held: 0–30, default 0 (answer at once). */
+const Wait = Schema.optionalWith(
+  Schema.NumberFromString.pipe(Schema.between(0, 30, { message: () => "wait is 0 to 30 seconds" })),
+  { default: () => 0 }
 )
 
 /** A file's bytes, streamed as `application/octet-stream`. */
@@ -101,6 +124,7 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
   )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(RateLimited)
 {}
 
 /** Buyers' jobs. */
@@ -108,7 +132,16 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("create", "/v1/jobs")
       .setPayload(CreateJobRequest)
+      .setHeaders(Schema.Struct({
+        /**
+         * Retries with the same key and the same request return the same
+         * job instead of making another; the same key with another request
+         * is 409 `IdempotencyConflict`. 1–255 characters.
+         */
+        "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
+      }))
       .addSuccess(Job, { status: 201 })
+      .addError(IdempotencyConflict)
       .addError(AgentNotFound)
       .addError(InvalidParams)
       .addError(InvalidFileName)
@@ -149,8 +182,31 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(FileNotFound)
       .annotate(OpenApi.Summary, "Download an input or result file of a job")
   )
+  .add(
+    HttpApiEndpoint.post("cancel")`/v1/jobs/${jobIdParam}/cancel`
+      .addSuccess(Job)
+      .addError(JobNotFound)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Cancel a job: pending at once, accepted or running at the executor's next call")
+  )
+  .add(
+    HttpApiEndpoint.get("events")`/v1/jobs/${jobIdParam}/events`
+      .setUrlParams(
+        Schema.Struct({
+          /** Return events with `event_id` greater than this; 0 for all. */
+          after: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()), { default: () => 0 }),
+          limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 }),
+          /** Hold the request up to this many seconds until an event comes. */
+          wait: Wait
+        })
+      )
+      .addSuccess(JobEventPage)
+      .addError(JobNotFound)
+      .annotate(OpenApi.Summary, "A job's events after a cursor; Server-Sent Events with Accept: text/event-stream")
+  )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(RateLimited)
 {}
 
 /** The executor side: find work, report on it, deliver results. */
@@ -161,19 +217,46 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
         Schema.Struct({
           agent_id: AgentId,
           status: Schema.optionalWith(Schema.Literal("pending"), { default: () => "pending" as const }),
-          limit: Limit
+          limit: Limit,
+          /** Hold the request up to this many seconds until a pending job exists. */
+          wait: Wait
         })
       )
       .addSuccess(Page(Job))
-      .annotate(OpenApi.Summary, "Pending jobs of an agent, oldest first")
+      .annotate(OpenApi.Summary, "Pending jobs of an agent, oldest first (long-poll with wait)")
+  )
+  .add(
+    HttpApiEndpoint.post("claim", "/v1/executor/jobs/claim")
+      .setPayload(ClaimRequest)
+      .addSuccess(ClaimResponse)
+      .annotate(OpenApi.Summary, "Accept the oldest pending job of an agent with a lease, waiting up to wait seconds")
   )
   .add(
     HttpApiEndpoint.post("status")`/v1/executor/jobs/${jobIdParam}/status`
       .setPayload(StatusUpdate)
-      .addSuccess(Job)
+      .addSuccess(ClaimedJob)
       .addError(JobNotFound)
       .addError(InvalidTransition)
+      .addError(LeaseLost)
       .annotate(OpenApi.Summary, "Accept, reject, start, report progress, fail or confirm cancellation")
+  )
+  .add(
+    HttpApiEndpoint.post("heartbeat")`/v1/executor/jobs/${jobIdParam}/heartbeat`
+      .setPayload(Heartbeat)
+      .addSuccess(Lease)
+      .addError(JobNotFound)
+      .addError(LeaseLost)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Renew the lease; tells whether the buyer asked to cancel")
+  )
+  .add(
+    HttpApiEndpoint.post("logs")`/v1/executor/jobs/${jobIdParam}/logs`
+      .setPayload(LogBatch)
+      .addSuccess(Lease)
+      .addError(JobNotFound)
+      .addError(LeaseLost)
+      .addError(InvalidTransition)
+      .annotate(OpenApi.Summary, "Append a batch of log lines (renews the lease)")
   )
   .add(
     HttpApiEndpoint.post("complete")`/v1/executor/jobs/${jobIdParam}/complete`
@@ -181,12 +264,14 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .addSuccess(Job)
       .addError(JobNotFound)
       .addError(InvalidTransition)
+      .addError(LeaseLost)
       .addError(InvalidFileName)
       .addError(PayloadTooLarge)
       .annotate(OpenApi.Summary, "Upload result files and complete a running job")
   )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(RateLimited)
 {}
 
 /** Liveness and readiness, without authentication. */

@@ -59,6 +59,38 @@ export class InvalidTransition extends Schema.TaggedError<InvalidTransition>()(
   }
 }
 
+/**
+ * 409: the caller does not hold the job's lease — it expired and the
+ * reaper ended the job, or the `lease_id` is not the current one.
+ */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()(
+  "LeaseLost",
+  { job_id: JobId, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {
+  static of(job_id: JobId) {
+    return new LeaseLost({ job_id, message: `this executor no longer holds job ${job_id}` })
+  }
+}
+
+/**
+ * 409: this `Idempotency-Key` was used before with a different request
+ * (IETF draft-ietf-httpapi-idempotency-key-header: the same key must carry
+ * the same body). `job_id` is the job the key made.
+ */
+export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>()(
+  "IdempotencyConflict",
+  { idempotency_key: Schema.String, job_id: JobId, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** 429: too many requests or open long-polls for this key; retry after `retry_after_seconds`. */
+export class RateLimited extends Schema.TaggedError<RateLimited>()(
+  "RateLimited",
+  { message: Schema.String, retry_after_seconds: Schema.Number },
+  HttpApiSchema.annotations({ status: 429 })
+) {}
+
 /** One failing location in a validated document: a JSON Pointer (RFC 6901) and what is wrong there. */
 export const ValidationIssue = Schema.Struct({
   path: Schema.String,
@@ -113,6 +145,13 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
   "PayloadTooLarge",
   { message: Schema.String, limit: Schema.Number },
   HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/** 404: no endpoint answers this method and path (the API's own routes are in `/openapi.json`). */
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()(
+  "RouteNotFound",
+  { method: Schema.String, path: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
 ) {}
 
 /** 503: the server cannot serve yet (database unreachable, migrations not done). */

@@ -45,7 +45,61 @@ export class Job extends Schema.Class<Job>("Job")({
   completed_at: Schema.NullOr(Schema.DateTimeUtc),
   /** `completed_at − started_at` in seconds, `null` until both are set. */
   duration_seconds: Schema.NullOr(Schema.Number),
+  /** The buyer asked to cancel an accepted or running job; the executor stops at its next call. */
+  cancel_requested: Schema.Boolean,
+  /** While accepted or running: when the executor's lease runs out unless renewed. */
+  lease_expires_at: Schema.NullOr(Schema.DateTimeUtc),
   input_files: Schema.Array(JobFile)
+}) {}
+
+/**
+ * An executor's hold on a job (DESIGN.md "Lease"): made when it claims or
+ * accepts the job, renewed by every executor call about it. `lease_id` must
+ * accompany those calls; once the lease expired and the reaper ended the
+ * job, or another holder took over, calls with the old id get 409
+ * `LeaseLost`. `cancel_requested` tells the holder to stop.
+ */
+export class Lease extends Schema.Class<Lease>("Lease")({
+  lease_id: Schema.String,
+  lease_expires_at: Schema.DateTimeUtc,
+  cancel_requested: Schema.Boolean
+}) {}
+
+/** A job as its holder sees it: the job and the lease on it. */
+export class ClaimedJob extends Schema.Class<ClaimedJob>("ClaimedJob")({
+  job: Job,
+  lease: Lease
+}) {}
+
+/**
+ * Body of `POST /v1/executor/jobs/claim`: hand the oldest pending job of
+ * `agent_id` to this executor, waiting up to `wait` seconds (0–30) for one.
+ * `executor_id` names the executor process (any stable string ≤ 200
+ * characters) for presence: agents show `executors_online`.
+ */
+export class ClaimRequest extends Schema.Class<ClaimRequest>("ClaimRequest")({
+  agent_id: AgentId,
+  executor_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 30)), { default: () => 0 })
+}) {}
+
+/** Answer of a claim: the claimed job, or `null` when none came within `wait`. */
+export class ClaimResponse extends Schema.Class<ClaimResponse>("ClaimResponse")({
+  claimed: Schema.NullOr(ClaimedJob)
+}) {}
+
+/** Body of `POST /v1/executor/jobs/{job_id}/heartbeat`: renew the lease. */
+export class Heartbeat extends Schema.Class<Heartbeat>("Heartbeat")({
+  lease_id: Schema.String
+}) {}
+
+/** Longest log line kept, in characters; longer lines are cut. */
+export const maxLogLineLength = 4000
+
+/** Body of `POST /v1/executor/jobs/{job_id}/logs`: a batch of at most 500 lines, each cut at 4000 characters. */
+export class LogBatch extends Schema.Class<LogBatch>("LogBatch")({
+  lease_id: Schema.String,
+  lines: Schema.Array(Schema.String).pipe(Schema.maxItems(500))
 }) {}
 
 /** A result file with where to fetch it: the API's own streaming URL, or a presigned object-store URL. */
@@ -62,13 +116,15 @@ export class JobResult extends Schema.Class<JobResult>("JobResult")({
   files: Schema.Array(ResultFile)
 }) {}
 
-/** Kinds of job event: a lifecycle transition, a progress report, or a batch of log lines. */
+/** Kinds of job event: a lifecycle transition (or cancel request), a progress report, or a batch of log lines. */
 export const JobEventType = Schema.Literal("status", "progress", "log")
 export type JobEventType = typeof JobEventType.Type
 
 /**
- * One append-only entry of a job's history. `event_id` is a per-server
- * increasing integer: events of a job are ordered by it.
+ * One append-only entry of a job's history. `event_id` is a per-database
+ * increasing integer: events of a job are ordered by it. `data` holds
+ * `progress`, `message`, `reason` (status and progress events),
+ * `cancel_requested` (a buyer's cancel of a running job) or `lines` (log).
  */
 export class JobEvent extends Schema.Class<JobEvent>("JobEvent")({
   event_id: Schema.Int,
@@ -86,12 +142,26 @@ export type ExecutorStatus = typeof ExecutorStatus.Type
 
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/status`. `status: "running"` on a
- * running job is a progress report. `reason` is required in spirit for
+ * running job is a progress report; `canceled` confirms a requested cancel. `reason` is required in spirit for
  * `rejected` and `failed` and stored as `failure_reason`.
  */
 export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")({
   status: ExecutorStatus,
+  /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
+  lease_id: Schema.optional(Schema.String),
   progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
   message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
   reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
+}) {}
+
+/**
+ * A page of a job's events after a cursor, oldest first. `next_cursor` is
+ * the last event id returned (pass it as `after`), or the request's own
+ * cursor when there was nothing new. `status` is the job's status now;
+ * once it is terminal and a page is empty, no event will follow.
+ */
+export class JobEventPage extends Schema.Class<JobEventPage>("JobEventPage")({
+  data: Schema.Array(JobEvent),
+  next_cursor: Schema.Int,
+  status: JobStatus
 }) {}

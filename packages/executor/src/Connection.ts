@@ -4,7 +4,7 @@
  * `$XDG_CONFIG_HOME/agnt/config.json` (or `~/.config/agnt/config.json`),
  * which the embedded server writes on first start.
  */
-import { Config, Effect, Option, Redacted, Schema } from "effect"
+import { Config, type ConfigError, Data, Effect, Option, Redacted, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -14,8 +14,14 @@ const ConfigFile = Schema.parseJson(Schema.Struct({
   executor_api_key: Schema.optional(Schema.String)
 }))
 
-/** The API URL and executor key to use. Fails with a readable message when no key is found. */
-export const connectionConfig = Effect.gen(function*() {
+/** No executor key was found; `message` says where to put one. */
+export class ConnectionConfigError extends Data.TaggedError("ConnectionConfigError")<{ readonly message: string }> {}
+
+/** The API URL and executor key to use. Fails with `ConnectionConfigError` when no key is found. */
+export const connectionConfig: Effect.Effect<
+  { readonly apiUrl: string; readonly key: Redacted.Redacted },
+  ConnectionConfigError | ConfigError.ConfigError
+> = Effect.gen(function*() {
   const xdg = yield* Config.option(Config.string("XDG_CONFIG_HOME"))
   const file = NodePath.join(Option.getOrElse(xdg, () => NodePath.join(NodeOs.homedir(), ".config")), "agnt", "config.json")
   const stored = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => "{}")).pipe(
@@ -26,7 +32,7 @@ export const connectionConfig = Effect.gen(function*() {
   const key = yield* Config.option(Config.redacted("AGNT_API_KEY"))
   const resolved = Option.orElse(key, () => Option.map(Option.fromNullable(stored.executor_api_key), Redacted.make))
   if (Option.isNone(resolved)) {
-    return yield* Effect.dieMessage(`no executor key: set AGNT_API_KEY or executor_api_key in ${file}`)
+    return yield* new ConnectionConfigError({ message: `no executor key: set AGNT_API_KEY or executor_api_key in ${file}` })
   }
   return { apiUrl, key: resolved.value }
 })

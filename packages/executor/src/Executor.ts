@@ -2,7 +2,8 @@
  * What a seller writes to add an agent (DESIGN.md "Executors"): an
  * `ExecutorDefinition` — the agent's id and manifest, and a `run(job, ctx)`
  * Effect. The runtime (`Runtime.ts`) does everything else: publishing,
- * claiming, input download, progress, result upload, failure reporting.
+ * claiming with a lease, heartbeats, input download, progress, batched
+ * logs, result upload, cancellation, failure reporting, graceful shutdown.
  */
 import type { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId } from "@agnt/domain/Ids"
@@ -20,9 +21,17 @@ export interface JobContext {
   readonly inputs: ReadonlyArray<string>
   /** Absolute directory whose files (recursively) become the job's result files. */
   readonly outDir: string
-  /** Report progress: `percent` in 0–100, with an optional message. */
+  /**
+   * Report progress: `percent` in 0–100 (clamped), with an optional message
+   * (at most 2000 characters kept). Never fails; a report the API does not
+   * take is logged.
+   */
   readonly progress: (percent: number, message?: string) => Effect.Effect<void>
-  /** Append a line to the job's log. */
+  /**
+   * Append to the job's log: each line of `line` (split at line breaks)
+   * becomes one log line, cut at 4000 characters. Lines are batched and
+   * sent every 2 seconds or 50 lines, and flushed before the job ends.
+   */
   readonly log: (line: string) => Effect.Effect<void>
 }
 
@@ -32,7 +41,10 @@ export interface ExecutorDefinition<R = never> {
   readonly manifest: AgentManifest
   /**
    * Do the job. Write results into `ctx.outDir`; fail with `JobFailure` to
-   * fail the job with a reason. Interruption means the job was canceled.
+   * fail the job with a reason. The runtime interrupts it when the buyer
+   * cancels, when the lease is lost, and at the end of the shutdown grace
+   * period: release what it holds with `acquireRelease`/`ensuring`, and the
+   * runtime reports only once those finalizers have run.
    */
   readonly run: (job: Job, ctx: JobContext) => Effect.Effect<void, JobFailure, R>
 }

@@ -1,171 +1,178 @@
 /**
- * The executor runtime (DESIGN.md "Executors"): publish the agent's
- * manifest, then poll for pending jobs on a `Schedule`, accept up to
- * `concurrency` at once (of several executors accepting one job exactly one
- * wins; the others get 409 and move on), and run each in a supervised
- * fiber: download inputs into a fresh workspace, mark it running, run the
- * definition, upload `out/` and complete — or fail the job with a reason.
- * API calls retry transient failures with jittered backoff, never 4xx.
+ * The executor runtime (DESIGN.md "Executors"), shaped like a Buildkite
+ * agent or a GitHub Actions runner:
+ * - publish the agent's manifest (retried until the API answers);
+ * - claim jobs with the long-poll `POST /v1/executor/jobs/claim` while a
+ *   slot is free, up to `concurrency` jobs at once, each in a supervised
+ *   fiber (`Runtime/JobRunner.ts`: lease, heartbeat, logs, cancel);
+ * - ride out API outages: transient failures back off (jittered,
+ *   exponential, capped near 30 s) and reconnect, logged once per outage;
+ *   a 4xx on claim (a key that may not serve the agent) is fatal;
+ * - shut down gracefully when interrupted (SIGTERM under `runMain`): stop
+ *   claiming at once, give in-flight jobs `graceSeconds` to finish, then
+ *   stop them and report them `failed` with reason `executor_shutdown`.
  */
-import { normalizeFilePath } from "@agnt/domain/Files"
-import type { Job } from "@agnt/domain/Job"
 import { FileSystem, type HttpClient, Path } from "@effect/platform"
-import { Cause, Duration, Effect, Either, FiberSet, Predicate, type Redacted, Ref, Schedule, type Scope } from "effect"
-import mime from "mime"
-import * as NodeFs from "node:fs"
-import * as NodeFsP from "node:fs/promises"
-import { type ApiClient, makeApiClient, retryTransient } from "./ApiClient.js"
-import type { ExecutorDefinition, JobContext } from "./Executor.js"
+import { Clock, Data, Deferred, Duration, Effect, Fiber, FiberSet, Option, type Redacted } from "effect"
+import * as NodeCrypto from "node:crypto"
+import * as NodeOs from "node:os"
+import { describeError, makeApiClient, makeConnectivity, reconnectSchedule, retryReporting } from "./ApiClient.js"
+import type { ExecutorDefinition } from "./Executor.js"
+import { runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
 
-/** How the runtime connects and paces itself. */
+/** How the runtime connects and paces itself. Every duration is in seconds. */
 export interface RuntimeOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:8080`. */
   readonly baseUrl: string
   /** An executor key bound to (or free to claim) the definition's agent. */
   readonly key: Redacted.Redacted
-  /** Jobs run at once; at least 1. */
-  readonly concurrency: number
-  /** Wait between polls when there is no work. */
-  readonly pollInterval: Duration.DurationInput
+  /** Jobs run at once; at least 1. Default `defaultConcurrency` (1). */
+  readonly concurrency?: number | undefined
+  /**
+   * Seconds the API may hold a claim open while no job is pending (the
+   * long-poll), 0–30. Default `defaultClaimWaitSeconds` (25).
+   */
+  readonly claimWaitSeconds?: number | undefined
+  /**
+   * Least seconds between the starts of two claims that found nothing —
+   * the fallback pacing when the API answers early (or `claimWaitSeconds`
+   * is 0). Default `defaultPollIntervalSeconds` (1).
+   */
+  readonly pollIntervalSeconds?: number | undefined
+  /**
+   * Seconds between heartbeats renewing a job's lease. Default: a third of
+   * the lease the API granted, between 0.5 and 15 (15 for the default
+   * 60-second lease).
+   */
+  readonly heartbeatSeconds?: number | undefined
+  /**
+   * Seconds in-flight jobs may still take to finish once shutdown begins;
+   * then they are stopped and failed with `executor_shutdown`. Default
+   * `defaultGraceSeconds` (30).
+   */
+  readonly graceSeconds?: number | undefined
+  /** Names this process to the API (≤ 200 characters). Default `makeExecutorId()`. */
+  readonly executorId?: string | undefined
 }
 
-/** Keep at most this many characters of a failure reason. */
-const maxReasonLength = 4000
+/** Default number of jobs run at once. */
+export const defaultConcurrency = 1
+/** Default long-poll hold of a claim, in seconds. */
+export const defaultClaimWaitSeconds = 25
+/** Default least spacing of empty claims, in seconds. */
+export const defaultPollIntervalSeconds = 1
+/** Default grace period on shutdown, in seconds. */
+export const defaultGraceSeconds = 30
 
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some" && Predicate.isTagged(failure.value, "JobFailure") && Predicate.hasProperty(failure.value, "reason")) {
-    return String(failure.value.reason).slice(0, maxReasonLength)
-  }
-  return `executor error: ${Cause.pretty(cause)}`.slice(0, maxReasonLength)
-}
+/** Seconds a claim may take beyond its long-poll wait before the client gives up on it (and retries). */
+const claimDeadlineSlackSeconds = 15
+/** Seconds stopped jobs get to end their work and report, after the grace period. */
+const stopWaitSeconds = 60
 
-/** Every regular file under `dir` (symlinks are never followed), relative and `/`-separated, sorted. */
-const listFiles = (dir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const entries = yield* fs.readDirectory(dir, { recursive: true })
-    const files = yield* Effect.filter(entries, (entry) =>
-      Effect.promise(() => NodeFsP.lstat(path.join(dir, entry)).then((info) => info.isFile())))
-    return files.map((file) => file.split(path.sep).join("/")).sort()
-  })
+/** The executor cannot go on: the API refused it (a 4xx). `message` says why, for a human. */
+export class ExecutorError extends Data.TaggedError("ExecutorError")<{ readonly message: string }> {}
 
-/** The multipart body of `complete`: each file of `outDir` as a `files` part named by its relative path. */
-const resultForm = (outDir: string, files: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const form = new FormData()
-    for (const file of files) {
-      const blob = await NodeFs.openAsBlob(`${outDir}/${file}`, { type: mime.getType(file) ?? "application/octet-stream" })
-      form.append("files", blob, file)
-    }
-    return form
-  })
-
-const runJob = <R>(client: ApiClient, definition: ExecutorDefinition<R>, job: Job) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const root = yield* fs.makeTempDirectoryScoped({ prefix: "agnt-job-" })
-    const workspace = path.join(root, "workspace")
-    const outDir = path.join(root, "out")
-    yield* fs.makeDirectory(workspace, { recursive: true })
-    yield* fs.makeDirectory(outDir, { recursive: true })
-
-    const inputs = yield* Effect.forEach(job.input_files, (file) =>
-      Effect.gen(function*() {
-        const relative = yield* Either.match(normalizeFilePath(file.path), { onLeft: Effect.fail, onRight: Effect.succeed })
-        const bytes = yield* retryTransient(client.jobs.download({ path: { job_id: job.job_id, file_id: file.file_id } }))
-        const target = path.join(workspace, relative)
-        yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-        yield* fs.writeFile(target, bytes)
-        return relative
-      }), { concurrency: 4 })
-
-    const report = (update: { readonly progress?: number; readonly message?: string }) =>
-      retryTransient(client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", ...update } }))
-
-    yield* report({ progress: 0, message: "started" })
-    const ctx: JobContext = {
-      workspace,
-      inputs,
-      outDir,
-      progress: (percent, message) =>
-        report({ progress: Math.max(0, Math.min(100, percent)), ...(message === undefined ? {} : { message }) }).pipe(
-          Effect.catchAllCause((cause) => Effect.logWarning("progress report failed", cause))
-        ),
-      log: (line) => Effect.logInfo(line)
-    }
-    yield* definition.run(job, ctx)
-    const results = yield* listFiles(outDir)
-    const form = yield* resultForm(outDir, results)
-    yield* retryTransient(client.executor.complete({ path: { job_id: job.job_id }, payload: form }))
-    yield* Effect.logInfo(`completed with ${results.length} result file(s)`)
-  }).pipe(
-    Effect.scoped,
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.failCause(cause)
-        : retryTransient(client.executor.status({
-          path: { job_id: job.job_id },
-          payload: { status: "failed", reason: describe(cause) }
-        })).pipe(
-          Effect.zipLeft(Effect.logWarning("job failed", cause)),
-          Effect.catchAllCause((reportCause) => Effect.logError("could not report the failure", reportCause))
-        )
-    ),
-    Effect.annotateLogs({ job_id: job.job_id }),
-    Effect.withSpan("Executor.runJob", { attributes: { job_id: job.job_id } })
-  )
+/** A stable id for this process: `<hostname>-<pid>-<6 random hex digits>`, at most 200 characters. */
+export const makeExecutorId = (): string =>
+  `${NodeOs.hostname().slice(0, 150)}-${process.pid}-${NodeCrypto.randomBytes(3).toString("hex")}`
 
 /**
- * Run `definition` until interrupted: publish its manifest, then claim and
- * run jobs. Fails only when publishing is refused (a 4xx: the key may not
- * serve the agent, or the manifest is invalid).
+ * Run effect outside the current fiber's interruption: a shutdown
+ * finalizer runs uninterruptibly, where timeouts cannot interrupt what
+ * they time. The forked fiber is awaited at once, so it never outlives
+ * the caller.
+ */
+const awaitDetached = <A, R>(effect: Effect.Effect<A, never, R>): Effect.Effect<A, never, R> =>
+  Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join)
+
+/**
+ * Serve `definition` until interrupted: publish its manifest, then claim
+ * and run jobs (see the module comment). On interruption it stops claiming
+ * at once and shuts down gracefully; the returned effect completes its
+ * interruption only when in-flight jobs have ended and been reported.
+ * Fails with `ExecutorError` when the API refuses to publish or to hand out
+ * jobs (a 4xx: wrong key, or a key that may not serve the agent).
  */
 export const runExecutor = <R>(
   definition: ExecutorDefinition<R>,
   options: RuntimeOptions
-): Effect.Effect<never, unknown, R | HttpClient.HttpClient | FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+): Effect.Effect<never, ExecutorError, R | HttpClient.HttpClient | FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const client = yield* makeApiClient({ baseUrl: options.baseUrl, key: options.key })
+    const connectivity = yield* makeConnectivity
     const agentId = definition.agent_id
-    yield* client.agents.publish({ path: { agent_id: agentId }, payload: definition.manifest }).pipe(
-      Effect.retry({
-        schedule: Schedule.exponential("500 millis").pipe(Schedule.jittered, Schedule.union(Schedule.spaced("10 seconds"))),
-        while: (error) => Predicate.isTagged(error, "RequestError") || Predicate.isTagged(error, "ResponseError")
-      })
+    const executorId = (options.executorId ?? makeExecutorId()).slice(0, 200)
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaultConcurrency))
+    const claimWait = Math.max(0, Math.min(30, options.claimWaitSeconds ?? defaultClaimWaitSeconds))
+    const pollIntervalMillis = Math.max(0, options.pollIntervalSeconds ?? defaultPollIntervalSeconds) * 1000
+    const grace = Duration.seconds(Math.max(0, options.graceSeconds ?? defaultGraceSeconds))
+
+    yield* retryReporting(
+      client.agents.publish({ path: { agent_id: agentId }, payload: definition.manifest }),
+      reconnectSchedule,
+      connectivity
+    ).pipe(
+      Effect.mapError((error) => new ExecutorError({ message: `the API refused to publish ${agentId}: ${describeError(error)}` }))
     )
-    yield* Effect.logInfo(`published ${definition.manifest.name} (${agentId}); polling ${options.baseUrl}`)
+    yield* Effect.logInfo(
+      `published ${definition.manifest.name} (${agentId}) as executor ${executorId}; claiming from ${options.baseUrl}, ${concurrency} job(s) at once`
+    )
 
-    const jobs = yield* FiberSet.make()
-    const running = yield* Ref.make(0)
-    const concurrency = Math.max(1, options.concurrency)
+    const jobs = yield* FiberSet.make<void, never>()
+    const shutdown = yield* Deferred.make<void>()
+    const slots = yield* Effect.makeSemaphore(concurrency)
+    const env = { client, definition, executorId, connectivity, shutdown, heartbeatSeconds: options.heartbeatSeconds }
 
-    const claim = (job: Job) =>
-      client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(
-        Effect.as(true),
-        Effect.catchTags({ InvalidTransition: () => Effect.succeed(false), JobNotFound: () => Effect.succeed(false) })
+    // Runs before the FiberSet's own finalizer (finalizers run in reverse), so jobs get their grace period.
+    yield* Effect.addFinalizer(() =>
+      awaitDetached(Effect.gen(function*() {
+        const inFlight = yield* FiberSet.size(jobs)
+        if (inFlight === 0) return
+        yield* Effect.logInfo(
+          `shutting down: claiming stopped; ${inFlight} job(s) in flight have ${Duration.toSeconds(grace)} s to finish`
+        )
+        const finished = yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(grace))
+        if (Option.isSome(finished)) return
+        yield* Effect.logWarning(`grace period over: stopping ${yield* FiberSet.size(jobs)} job(s) (${shutdownReason})`)
+        yield* Deferred.succeed(shutdown, undefined)
+        yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(Duration.seconds(stopWaitSeconds)))
+      }))
+    )
+
+    const claim = retryReporting(
+      client.executor.claim({ payload: { agent_id: agentId, executor_id: executorId, wait: claimWait } }).pipe(
+        Effect.timeout(Duration.seconds(claimWait + claimDeadlineSlackSeconds))
+      ),
+      reconnectSchedule,
+      connectivity
+    ).pipe(
+      Effect.mapError((error) =>
+        new ExecutorError({ message: `the API refused to hand out jobs of ${agentId}: ${describeError(error)}` })
       )
+    )
 
-    const tick = Effect.gen(function*() {
-      const free = concurrency - (yield* Ref.get(running))
-      if (free <= 0) return
-      const page = yield* retryTransient(client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: free } }))
-      for (const job of page.data) {
-        if (!(yield* claim(job))) continue
-        yield* Ref.update(running, (n) => n + 1)
-        yield* Effect.logInfo(`accepted ${job.job_id}`)
-        yield* FiberSet.run(jobs, runJob(client, definition, job).pipe(Effect.ensuring(Ref.update(running, (n) => n - 1))))
+    /** Take a slot, claim (long-poll), and run what came in a supervised fiber that frees the slot when done. */
+    const step = Effect.gen(function*() {
+      yield* slots.take(1)
+      const startedAt = yield* Clock.currentTimeMillis
+      // Once a job is claimed, it is handed to its fiber even if shutdown begins meanwhile;
+      // the fiber itself must be interruptible (forked fibers inherit the mask).
+      const found = yield* Effect.uninterruptibleMask((restore) =>
+        restore(claim).pipe(
+          Effect.onExit((exit) => exit._tag === "Success" && exit.value.claimed !== null ? Effect.void : slots.release(1)),
+          Effect.tap(({ claimed }) =>
+            claimed === null ? Effect.void : Effect.zipRight(
+              Effect.logInfo(`claimed ${claimed.job.job_id}`),
+              FiberSet.run(jobs, Effect.interruptible(runClaimedJob(env, claimed).pipe(Effect.ensuring(slots.release(1)))))
+            )
+          )
+        )
+      )
+      if (found.claimed === null) {
+        const elapsed = (yield* Clock.currentTimeMillis) - startedAt
+        if (elapsed < pollIntervalMillis) yield* Effect.sleep(Duration.millis(pollIntervalMillis - elapsed))
       }
     })
 
-    return yield* tick.pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("poll failed; will retry", cause)),
-      Effect.repeat(Schedule.spaced(options.pollInterval)),
-      Effect.zipRight(Effect.never)
-    )
-  }).pipe(Effect.annotateLogs({ agent_id: definition.agent_id }))
-
-/** Default pacing: poll every second, two jobs at once. */
-export const defaultPollInterval = Duration.seconds(1)
+    return yield* Effect.forever(step)
+  }).pipe(Effect.scoped, Effect.annotateLogs({ agent_id: definition.agent_id }))

@@ -34,6 +34,8 @@ const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
     started_at: DateTime.unsafeMake(0),
     completed_at: null,
     duration_seconds: null,
+    cancel_requested: false,
+    lease_expires_at: null,
     input_files: []
   })
 

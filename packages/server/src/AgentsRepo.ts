@@ -18,7 +18,12 @@ const decodeAgents = Schema.decodeUnknown(Schema.Array(Agent))
 export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/AgentsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const columns = sql.literal("agent_id, name, description, tags, input_schema, created_at, updated_at")
+    const columns = sql.literal(`
+      agents.agent_id, agents.name, agents.description, agents.tags, agents.input_schema,
+      agents.created_at, agents.updated_at,
+      (SELECT count(*)::int FROM executors e
+        WHERE e.agent_id = agents.agent_id AND e.last_seen_at > now() - interval '60 seconds') AS executors_online,
+      (SELECT max(e.last_seen_at) FROM executors e WHERE e.agent_id = agents.agent_id) AS last_seen_at`)
 
     /** Create the agent or replace its manifest; `created_at` is kept. */
     const upsert = Effect.fn("AgentsRepo.upsert")(function*(agentId: AgentId, manifest: AgentManifest) {
@@ -84,7 +89,7 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
             AND tags @> ${[...(params.tags ?? [])]}::text[]
           ORDER BY CASE WHEN ${q}::text IS NULL THEN 0
                         ELSE ts_rank(search, websearch_to_tsquery('english', ${q}::text)) END DESC,
-                   agent_id DESC
+                   agents.agent_id DESC
           OFFSET ${offset} LIMIT ${params.limit + 1}`.pipe(Effect.orDie)
         const agents = yield* decodeAgents(rows).pipe(Effect.orDie)
         return {

@@ -19,3 +19,6 @@ export const makeJobId = make("job", JobId)
 export const makeFileId = make("file", FileId)
 /** A fresh `key_…` id. */
 export const makeApiKeyId = make("key", ApiKeyId)
+
+/** A fresh lease id: `lease_` + a TypeID suffix (unguessable enough: 74 random bits plus time). */
+export const makeLeaseId = (): string => typeid("lease").toString()

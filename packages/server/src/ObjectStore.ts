@@ -47,8 +47,8 @@ export interface ObjectStoreService {
 /** The configured object store. */
 export class ObjectStore extends Context.Tag("@agnt/server/ObjectStore")<ObjectStore, ObjectStoreService>() {}
 
-/** Keys are server-made `[a-z0-9_/]` paths; anything else is a bug, refused before touching disk. */
-const checkedKey = (key: string) =>
+/** Keys are server-made `[a-z0-9_/]` paths; anything else is a bug, refused before touching storage. */
+export const checkedKey = (key: string) =>
   /^[a-z0-9_]+(\/[a-z0-9_]+)*$/.test(key)
     ? Effect.succeed(key)
     : Effect.fail(new ObjectStoreError({ key, message: "malformed object key" }))

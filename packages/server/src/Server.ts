@@ -5,18 +5,27 @@
  */
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as NodeHttp from "node:http"
 import { ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { DevKeysLive } from "./DevKeys.js"
-import { ApiLive, withRequestLimits } from "./Http.js"
+import { ApiLive, BodyLimitsLive, withRequestLimits } from "./Http.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
+import { S3ObjectStoreLive } from "./S3ObjectStore.js"
+import { RateLimits } from "./RateLimits.js"
+import { ReaperLive } from "./Reaper.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 const NodeServerLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (settings) =>
     NodeHttpServer.layer(NodeHttp.createServer, { port: settings.port, host: settings.host }))
+)
+
+/** S3 when configured (`S3_BUCKET`), else the local directory in the data dir. */
+const ObjectStoreLive = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (settings) =>
+    Option.match(settings.s3, { onNone: () => LocalObjectStoreLive, onSome: S3ObjectStoreLive }))
 )
 
 /**
@@ -25,12 +34,18 @@ const NodeServerLive = Layer.unwrapEffect(
  * services tests drive directly.
  */
 export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
-  Layer.provide([HttpApiSwagger.layer({ path: "/docs" }), HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })]),
+  Layer.provide([
+    HttpApiSwagger.layer({ path: "/docs" }),
+    HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
+    BodyLimitsLive
+  ]),
   Layer.provide(ApiLive),
   HttpServer.withLogAddress,
   Layer.merge(DevKeysLive),
+  Layer.merge(ReaperLive),
   Layer.provideMerge(NodeServerLive),
+  Layer.provide(RateLimits.Default),
   Layer.provideMerge(ApiKeys.Default),
-  Layer.provide(LocalObjectStoreLive),
+  Layer.provide(ObjectStoreLive),
   Layer.provideMerge(DatabaseLive)
 )

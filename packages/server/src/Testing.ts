@@ -44,21 +44,34 @@ export const testSettings = (dataDir: string, databaseUrl: string, overrides: Pa
   host: "127.0.0.1",
   dataDir,
   databaseUrl: Option.some(Redacted.make(databaseUrl)),
+  s3: Option.none(),
   maxBodyBytes: 64 * 1024 * 1024,
   maxFileBytes: 8 * 1024 * 1024,
   maxFiles: 200,
+  maxJobBytes: 32 * 1024 * 1024,
+  maxPromptChars: 100_000,
+  maxParamsBytes: 64 * 1024,
+  maxLongPollsPerKey: 20,
+  rateLimitPerSecond: 10_000,
+  rateLimitBurst: 10_000,
+  leaseSeconds: 60,
+  reaperIntervalSeconds: 1,
+  pollFallbackSeconds: 2,
   ...overrides
 })
 
-/** The whole server on a fresh database; `HttpServer` in the output tells its address. */
-export const TestServerLive = (adminUrl: string, overrides: Partial<ServerSettings> = {}) =>
+/** The whole server on `databaseUrl` (several may share one); `HttpServer` in the output tells its address. */
+export const TestServerOn = (databaseUrl: string, overrides: Partial<ServerSettings> = {}) =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const dataDir = yield* temporaryDirectory("agnt-test-data-")
-      const databaseUrl = yield* freshDatabase(adminUrl)
       return ServerLive.pipe(Layer.provide(ServerConfig.make(testSettings(dataDir, databaseUrl, overrides))))
     })
   )
+
+/** The whole server on a fresh database; `HttpServer` in the output tells its address. */
+export const TestServerLive = (adminUrl: string, overrides: Partial<ServerSettings> = {}) =>
+  Layer.unwrapScoped(Effect.map(freshDatabase(adminUrl), (databaseUrl) => TestServerOn(databaseUrl, overrides)))
 
 /** The base URL of the running server, e.g. `http://127.0.0.1:41234`. */
 export const serverUrl = Effect.map(HttpServer.HttpServer, (server) =>

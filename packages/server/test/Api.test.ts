@@ -3,7 +3,14 @@ import { HttpClient } from "@effect/platform"
 import { Effect, Either } from "effect"
 import { makeAgentId, makeJobId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
-import { actor, clientWith, manifest, marketplace, orderForm, TestLive } from "./support.js"
+import { manifest, orderForm } from "./Fixtures.js"
+import { actor, clientWith, marketplace, TestLive } from "./support.js"
+
+const leaseForm = (leaseId: string) => {
+  const form = new FormData()
+  form.append("lease_id", leaseId)
+  return form
+}
 
 const tagOf = (either: Either.Either<unknown, unknown>) =>
   Either.isLeft(either) && typeof either.left === "object" && either.left !== null && "_tag" in either.left
@@ -84,7 +91,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("a buyer key may not call executor endpoints (403)", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
-        const result = yield* buyer.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20 } }).pipe(Effect.either)
+        const result = yield* buyer.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } }).pipe(Effect.either)
         expect(tagOf(result)).toBe("Forbidden")
       }))
   })
@@ -93,7 +100,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("params that do not match the input_schema are 400 InvalidParams naming each path", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
-        const result = yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 9, extra: true }) }).pipe(Effect.flip)
+        const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 9, extra: true }) }).pipe(Effect.flip)
         expect(result._tag).toBe("InvalidParams")
         if (result._tag === "InvalidParams") {
           expect(result.issues.map((issue) => issue.path).sort()).toEqual(["/", "/level"])
@@ -104,7 +111,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
         for (const name of ["/etc/passwd", "../../secret.ts", "a/../../b.ts"]) {
-          const result = yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 1 }, { [name]: "x" }) }).pipe(Effect.either)
+          const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }, { [name]: "x" }) }).pipe(Effect.either)
           expect(tagOf(result)).toBe("InvalidFileName")
         }
         const jobs = yield* buyer.client.jobs.list({ urlParams: { limit: 20 } })
@@ -114,7 +121,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("an order of an unknown agent is 404 AgentNotFound", () =>
       Effect.gen(function*() {
         const buyer = yield* actor("buyer")
-        const result = yield* buyer.client.jobs.create({ payload: orderForm(makeAgentId(), { level: 1 }) }).pipe(Effect.either)
+        const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(makeAgentId(), { level: 1 }) }).pipe(Effect.either)
         expect(tagOf(result)).toBe("AgentNotFound")
       }))
 
@@ -122,20 +129,26 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
         const job = yield* buyer.client.jobs.create({
+          headers: {},
           payload: orderForm(agentId, { level: 2 }, { "src/a.ts": "const a = 1\n", "./src//b.ts": "let b\n" })
         })
         expect(job.status).toBe("pending")
         expect(job.input_files.map((file) => file.path)).toEqual(["src/a.ts", "src/b.ts"])
-        const pending = yield* executor.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20 } })
+        const pending = yield* executor.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } })
         expect(pending.data.map((item) => item.job_id)).toEqual([job.job_id])
         const input = yield* executor.client.jobs.download({ path: { job_id: job.job_id, file_id: job.input_files[0]!.file_id } })
         expect(new TextDecoder().decode(input)).toBe("const a = 1\n")
 
-        yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } })
-        const running = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", progress: 40, message: "linting" } })
+        const accepted = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } })
+        const lease_id = accepted.lease.lease_id
+        const { job: running } = yield* executor.client.executor.status({
+          path: { job_id: job.job_id },
+          payload: { status: "running", lease_id, progress: 40, message: "linting" }
+        })
         expect(running.started_at).not.toBeNull()
         expect(running.progress).toBe(40)
         const form = new FormData()
+        form.append("lease_id", lease_id)
         form.append("files", new Blob(["# Review\n"], { type: "text/markdown" }), "review.md")
         const done = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: form })
         expect(done.status).toBe("completed")
@@ -154,10 +167,10 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("an illegal transition is 409 InvalidTransition and changes nothing", () =>
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
-        const job = yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 1 }) })
-        const early = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running" } }).pipe(Effect.flip)
+        const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+        const early = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: "lease_x" } }).pipe(Effect.flip)
         expect(early._tag).toBe("InvalidTransition")
-        const completeEarly = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: new FormData() }).pipe(Effect.flip)
+        const completeEarly = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: leaseForm("lease_x") }).pipe(Effect.flip)
         expect(completeEarly._tag).toBe("InvalidTransition")
         yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "rejected", reason: "busy" } })
         const after = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(Effect.flip)
@@ -169,7 +182,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("of 12 parallel accepts of one job exactly one succeeds", () =>
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
-        const job = yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 1 }) })
+        const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
         const results = yield* Effect.all(
           Array.from({ length: 12 }, () =>
             executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(Effect.either)),
@@ -182,7 +195,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("a buyer sees only its own jobs: another buyer gets 404 and an empty list", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
-        const job = yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 1 }) })
+        const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
         const other = yield* actor("buyer")
         expect(tagOf(yield* other.client.jobs.get({ path: { job_id: job.job_id } }).pipe(Effect.either))).toBe("JobNotFound")
         expect(tagOf(yield* other.client.jobs.result({ path: { job_id: job.job_id } }).pipe(Effect.either))).toBe("JobNotFound")
@@ -195,7 +208,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
         const created = []
-        for (let i = 0; i < 5; i++) created.push(yield* buyer.client.jobs.create({ payload: orderForm(agentId, { level: 1 }) }))
+        for (let i = 0; i < 5; i++) created.push(yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }))
         yield* executor.client.executor.status({ path: { job_id: created[0]!.job_id }, payload: { status: "rejected", reason: "no" } })
         const first = yield* buyer.client.jobs.list({ urlParams: { status: "pending", agent_id: agentId, limit: 2 } })
         expect(first.data.map((job) => job.job_id)).toEqual([created[4]!.job_id, created[3]!.job_id])

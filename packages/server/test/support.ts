@@ -1,5 +1,4 @@
 /** Shared helpers of the server's tests: keys, derived clients, an agent, a job order. */
-import { AgentManifest } from "@agnt/domain/Agent"
 import { Api } from "@agnt/domain/Api"
 import type { Role } from "@agnt/domain/Auth"
 import type { AgentId } from "@agnt/domain/Ids"
@@ -9,6 +8,7 @@ import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
 import { serverUrl, TestServerLive } from "../src/Testing.js"
+import { manifest } from "./Fixtures.js"
 
 /** The server on a fresh database plus an HTTP client. */
 export const TestLive = TestServerLive(inject("pgAdminUrl")).pipe(Layer.provideMerge(FetchHttpClient.layer))
@@ -30,20 +30,6 @@ export const actor = (role: Role, agentIds: ReadonlyArray<AgentId> = []) =>
     return { key, info: created.info, client: yield* clientWith(key) }
   })
 
-/** A manifest whose params need `level` (an integer 1–5). */
-export const manifest = (name: string, tags: ReadonlyArray<string> = ["test"]) =>
-  new AgentManifest({
-    name,
-    description: `${name}: an agent made by a test`,
-    tags,
-    input_schema: {
-      type: "object",
-      properties: { level: { type: "integer", minimum: 1, maximum: 5 } },
-      required: ["level"],
-      additionalProperties: false
-    }
-  })
-
 /** An executor key that has published a fresh agent, and a buyer. */
 export const marketplace = Effect.gen(function*() {
   const executor = yield* actor("executor")
@@ -52,13 +38,3 @@ export const marketplace = Effect.gen(function*() {
   const buyer = yield* actor("buyer")
   return { executor, buyer, agent, agentId }
 })
-
-/** A multipart order of `agentId` with `files` (name → text). */
-export const orderForm = (agentId: AgentId, params: unknown, files: Readonly<Record<string, string>> = {}) => {
-  const form = new FormData()
-  form.append("agent_id", agentId)
-  form.append("prompt", "review this")
-  form.append("params", JSON.stringify(params))
-  for (const [name, text] of Object.entries(files)) form.append("files", new Blob([text], { type: "text/plain" }), name)
-  return form
-}

@@ -6,6 +6,7 @@
  * Claude Code, Codex and Gemini CLI are such files (`Presets.ts`).
  */
 import { JsonSchemaDocument, Tag } from "@agnt/domain/Agent"
+import { AgentId } from "@agnt/domain/Ids"
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -48,6 +49,14 @@ const NonNegativeSeconds = Schema.Number.pipe(Schema.finite(), Schema.nonNegativ
  * becomes a result file. Symbolic links are never results.
  */
 export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")({
+  /**
+   * The agent this config serves (a TypeID, `agent_…`), as `agnt-executor
+   * init` writes it. Optional — the shipped presets leave it out, since each
+   * seller serves an agent of its own; when present, `agnt-executor run
+   * command --agent-id` must name the same agent (a guard against serving
+   * the wrong one with a copied config).
+   */
+  agent_id: Schema.optional(AgentId),
   /** Agent display name published in the manifest, 1–100 characters. */
   name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100)),
   /** What the agent does (published, searched), at most 4000 characters. */

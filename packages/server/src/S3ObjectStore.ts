@@ -1,0 +1,98 @@
+/**
+ * The S3 object-store layer (DESIGN.md "Storage"), with
+ * `@aws-sdk/client-s3`: any S3-compatible endpoint (AWS, MinIO, R2,
+ * s3rver), path-style addressing when asked, and presigned download URLs —
+ * signed for `S3_PUBLIC_URL` when the store is reached under another
+ * address from outside (as with MinIO behind a proxy).
+ * Settings: `S3Settings` in `ServerConfig.ts`.
+ */
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3"
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
+import * as NodeStream from "node:stream"
+import { checkedKey, ObjectStore, ObjectStoreError, type ObjectStoreService } from "./ObjectStore.js"
+import type { S3Settings } from "./ServerConfig.js"
+
+const clientConfig = (settings: S3Settings, endpoint: Option.Option<string>): S3ClientConfig => ({
+  region: settings.region,
+  forcePathStyle: settings.forcePathStyle,
+  // Plain uploads: S3-compatible stores without aws-chunked checksum trailers (s3rver, older MinIO) store them verbatim.
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+  ...(Option.isSome(endpoint) ? { endpoint: endpoint.value } : {}),
+  ...(Option.isSome(settings.accessKeyId) && Option.isSome(settings.secretAccessKey)
+    ? {
+      credentials: {
+        accessKeyId: Redacted.value(settings.accessKeyId.value),
+        secretAccessKey: Redacted.value(settings.secretAccessKey.value)
+      }
+    }
+    : {})
+})
+
+/** A store in `settings.bucket`; the clients are destroyed when the scope closes. */
+export const makeS3 = (settings: S3Settings) =>
+  Effect.gen(function*() {
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => new S3Client(clientConfig(settings, settings.endpoint))),
+      (s3) => Effect.sync(() => s3.destroy())
+    )
+    const signer = Option.isSome(settings.publicUrl)
+      ? yield* Effect.acquireRelease(
+        Effect.sync(() => new S3Client(clientConfig(settings, settings.publicUrl))),
+        (s3) => Effect.sync(() => s3.destroy())
+      )
+      : client
+    const attempt = <A>(key: string, message: string, f: () => Promise<A>) =>
+      Effect.flatMap(checkedKey(key), () =>
+        Effect.tryPromise({ try: f, catch: (cause) => new ObjectStoreError({ key, message, cause }) }))
+
+    const store: ObjectStoreService = {
+      put: (key, sourcePath, mime) =>
+        attempt(key, "cannot store object", async () => {
+          const { size } = await NodeFsP.stat(sourcePath)
+          const hash = NodeCrypto.createHash("sha256")
+          const body = NodeFs.createReadStream(sourcePath).pipe(new NodeStream.Transform({
+            transform(chunk, _encoding, done) {
+              hash.update(chunk)
+              done(null, chunk)
+            }
+          }))
+          await client.send(new PutObjectCommand({
+            Bucket: settings.bucket,
+            Key: key,
+            Body: body,
+            ContentLength: size,
+            ContentType: mime || "application/octet-stream"
+          }))
+          return { size, sha256: hash.digest("hex") }
+        }),
+      get: (key) =>
+        Stream.unwrap(attempt(key, "cannot read object", async () => {
+          const response = await client.send(new GetObjectCommand({ Bucket: settings.bucket, Key: key }))
+          const body = response.Body
+          if (!(body instanceof NodeStream.Readable)) throw new Error("object body is not a stream")
+          return Stream.fromAsyncIterable(body, (cause) => new ObjectStoreError({ key, message: "cannot read object", cause })).pipe(
+            Stream.map((chunk: Uint8Array) => chunk)
+          )
+        })),
+      presignedUrl: (key, options) =>
+        attempt(key, "cannot presign", () =>
+          getSignedUrl(signer, new GetObjectCommand({
+            Bucket: settings.bucket,
+            Key: key,
+            ResponseContentDisposition: `attachment; filename="${encodeURIComponent(options.fileName)}"`
+          }), { expiresIn: options.expiresInSeconds })).pipe(Effect.map(Option.some)),
+      remove: (key) =>
+        attempt(key, "cannot remove object", () => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: key }))).pipe(
+          Effect.asVoid
+        )
+    }
+    return store
+  })
+
+/** The S3 store for `settings`. */
+export const S3ObjectStoreLive = (settings: S3Settings) => Layer.scoped(ObjectStore, makeS3(settings))

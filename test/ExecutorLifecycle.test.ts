@@ -1,0 +1,168 @@
+/**
+ * The executor runtime as a real process against the real API (in process,
+ * over HTTP, on PostgreSQL) with a short lease: crash, cancel, graceful
+ * shutdown and logs. Deadlines are generous; nothing asserts on speed.
+ */
+import type { AgentId } from "@agnt/domain/Ids"
+import { expect, layer } from "@effect/vitest"
+import { FetchHttpClient } from "@effect/platform"
+import { Effect, Layer, Redacted } from "effect"
+import * as NodePath from "node:path"
+import { inject } from "vitest"
+import { ApiKeys } from "../packages/server/src/ApiKeys.js"
+import { makeAgentId } from "../packages/server/src/Ids.js"
+import { serverUrl, temporaryDirectory, TestServerLive } from "../packages/server/src/Testing.js"
+import {
+  agentPublished,
+  allEvents,
+  buyerClient,
+  exitOf,
+  jobWhen,
+  killGroup,
+  logLines,
+  order,
+  processExists,
+  readPid,
+  startExecutor,
+  writeCommandExecutor
+} from "./Executors.js"
+import { binPath, run } from "./Processes.js"
+
+const leaseSeconds = 3
+const reaperIntervalSeconds = 0.5
+
+const TestLive = TestServerLive(inject("pgAdminUrl"), { leaseSeconds, reaperIntervalSeconds }).pipe(
+  Layer.provideMerge(FetchHttpClient.layer)
+)
+
+/** A fresh agent served by a command executor running `script`, a buyer client, and how to start the executor. */
+const setup = (name: string, script: (dir: string) => string) =>
+  Effect.gen(function*() {
+    const url = yield* serverUrl
+    const keys = yield* ApiKeys
+    const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
+    const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
+    const dir = yield* temporaryDirectory(`agnt-${name}-`)
+    const config = yield* writeCommandExecutor(dir, name, script(dir))
+    const agentId: AgentId = makeAgentId()
+    const client = yield* buyerClient(url, buyerKey)
+    const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }
+    const start = (...extra: ReadonlyArray<string>) =>
+      Effect.tap(
+        startExecutor(["command", "--agent-id", agentId, "--config", config, ...extra], { cwd: dir, env }),
+        () => agentPublished(client, agentId)
+      )
+    return { agentId, client, dir, start }
+  })
+
+layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor runtime against a real API", (it) => {
+  it.scoped("an executor whose key the API refuses (401) exits 1 with a message saying so, without retrying forever", () =>
+    Effect.gen(function*() {
+      const url = yield* serverUrl
+      const dir = yield* temporaryDirectory("agnt-refused-")
+      const config = yield* writeCommandExecutor(dir, "refused", "exit 0")
+      const refused = yield* run(binPath("executor", "agnt-executor.js"), ["run", "command", "--agent-id", makeAgentId(), "--config", config], {
+        cwd: dir,
+        env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: "agnt_executor_bogus" }
+      })
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain("agnt-executor: the API refused to publish")
+      expect(refused.stderr).toContain("Unauthorized")
+    }))
+
+  it.scoped("kill -9 of the executor mid-job fails the job with lease_expired once the lease runs out", () =>
+    Effect.gen(function*() {
+      const { agentId, client, dir, start } = yield* setup("crash", (dir) => `echo $$ > ${dir}/pid\nexec sleep 30`)
+      const executor = yield* start()
+      const job = yield* order(client, agentId, "sleep, please")
+      yield* jobWhen(client, job.job_id, (found) => found.status === "running", "30 seconds", "running")
+      const pid = yield* readPid(NodePath.join(dir, "pid"))
+      yield* Effect.addFinalizer(() => killGroup(pid)) // the orphaned child of the killed executor
+
+      executor.child.kill("SIGKILL")
+      yield* exitOf(executor.child, "10 seconds")
+      const failed = yield* jobWhen(client, job.job_id, (found) => found.status !== "running", `${leaseSeconds + reaperIntervalSeconds + 20} seconds`, "ended")
+      expect([failed.status, failed.failure_reason]).toEqual(["failed", "lease_expired"])
+    }))
+
+  it.scoped("a buyer's cancel mid-run stops the program (its process is gone) and the job ends canceled", () =>
+    Effect.gen(function*() {
+      const { agentId, client, dir, start } = yield* setup("cancel", (dir) => `echo "started"\necho $$ > ${dir}/pid\nexec sleep 60`)
+      yield* start()
+      const job = yield* order(client, agentId, "run until canceled")
+      const pid = yield* readPid(NodePath.join(dir, "pid"))
+      yield* Effect.addFinalizer(() => killGroup(pid))
+      expect(processExists(pid)).toBe(true)
+
+      const requested = yield* client.jobs.cancel({ path: { job_id: job.job_id } })
+      expect(requested.cancel_requested).toBe(true)
+      const canceled = yield* jobWhen(client, job.job_id, (found) => found.status !== "running" && found.status !== "accepted", "30 seconds", "ended")
+      expect(canceled.status).toBe("canceled")
+      expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }))
+      const lines = logLines(yield* allEvents(client, job.job_id))
+      expect(lines).toContain("started")
+      expect(lines).toContain("[agnt-executor] canceled by the buyer; work stopped")
+    }))
+
+  it.scoped("SIGTERM with a job still running past the grace period fails it with executor_shutdown, and the executor exits", () =>
+    Effect.gen(function*() {
+      const { agentId, client, dir, start } = yield* setup("shutdown", (dir) => `echo $$ > ${dir}/pid\nexec sleep 60`)
+      const executor = yield* start("--grace-seconds", "1")
+      const job = yield* order(client, agentId, "run forever")
+      const pid = yield* readPid(NodePath.join(dir, "pid"))
+      yield* Effect.addFinalizer(() => killGroup(pid))
+      yield* jobWhen(client, job.job_id, (found) => found.status === "running", "30 seconds", "running")
+
+      executor.child.kill("SIGTERM")
+      const exit = yield* exitOf(executor.child, "60 seconds")
+      expect(exit).toEqual({ code: 0, signal: null })
+      const failed = yield* client.jobs.get({ path: { job_id: job.job_id } })
+      expect([failed.status, failed.failure_reason]).toEqual(["failed", "executor_shutdown"])
+      expect(processExists(pid)).toBe(false)
+    }))
+
+  it.scoped("SIGTERM lets a job that ends within the grace period complete before the executor exits", () =>
+    Effect.gen(function*() {
+      const { agentId, client, dir, start } = yield* setup("drain", (dir) => `echo $$ > ${dir}/pid\nsleep 2\necho done > out/done.txt`)
+      const executor = yield* start("--grace-seconds", "60")
+      const job = yield* order(client, agentId, "finish quickly")
+      yield* readPid(NodePath.join(dir, "pid"))
+
+      executor.child.kill("SIGTERM")
+      const exit = yield* exitOf(executor.child, "60 seconds")
+      expect(exit).toEqual({ code: 0, signal: null })
+      const completed = yield* client.jobs.result({ path: { job_id: job.job_id } })
+      expect(completed.status).toBe("completed")
+      expect(completed.files.map((file) => file.path)).toEqual(["done.txt"])
+    }))
+
+  it.scoped("lines the program prints arrive as log events, in order and in batches, with the executor's milestones", () =>
+    Effect.gen(function*() {
+      const { agentId, client, start } = yield* setup("chatty", () =>
+        [
+          "i=1",
+          "while [ $i -le 120 ]; do echo \"line $i\"; i=$((i+1)); done",
+          "echo \"a warning\" >&2",
+          "echo report > out/report.txt"
+        ].join("\n"))
+      yield* start()
+      const job = yield* order(client, agentId, "talk")
+      yield* jobWhen(client, job.job_id, (found) => found.status === "completed", "60 seconds", "completed")
+
+      const events = yield* allEvents(client, job.job_id)
+      const lines = logLines(events)
+      // stdout and stderr are separate pipes: their lines keep their own order, not each other's.
+      const stdout = lines.filter((line) => line.startsWith("line "))
+      expect(stdout).toEqual(Array.from({ length: 120 }, (_, i) => `line ${i + 1}`))
+      expect(lines).toContain("[stderr] a warning")
+      const batches = events.filter((event) => event.type === "log")
+      expect(batches.length).toBeGreaterThanOrEqual(3)
+      for (const batch of batches) {
+        const batchLines = batch.data["lines"]
+        expect(Array.isArray(batchLines) && batchLines.length >= 1 && batchLines.length <= 50).toBe(true)
+      }
+      expect(lines).toContain("[agnt-executor] running Test chatty")
+      expect(lines).toContain("[agnt-executor] uploading 1 result file(s)")
+      expect(lines.indexOf("[agnt-executor] uploading 1 result file(s)")).toBeGreaterThan(lines.indexOf("line 120"))
+    }))
+})

@@ -1,0 +1,159 @@
+/**
+ * Helpers for end-to-end tests of the executor runtime: real `agnt-executor`
+ * and `agnt-server` processes, command-executor configs over small shell
+ * scripts, the buyer's derived API client, and polling with deadlines.
+ */
+import { Api } from "@agnt/domain/Api"
+import type { AgentId, JobId } from "@agnt/domain/Ids"
+import type { Job, JobEvent } from "@agnt/domain/Job"
+import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { Duration, Effect, Exit, Schedule } from "effect"
+import type { ChildProcess } from "node:child_process"
+import { once } from "node:events"
+import * as NodeFs from "node:fs/promises"
+import * as NodeNet from "node:net"
+import * as NodePath from "node:path"
+import { binPath, daemon } from "./Processes.js"
+
+/** A TCP port free on loopback right now. */
+export const freePort = Effect.promise(() =>
+  new Promise<number>((resolve, reject) => {
+    const server = NodeNet.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  }))
+
+/**
+ * Write `<dir>/<name>.sh` (the `script` body after `#!/bin/sh`) and
+ * `<dir>/<name>.json`, a command config running it with the prompt on
+ * stdin and a 1-second kill grace; yields the config's path.
+ */
+export const writeCommandExecutor = (dir: string, name: string, script: string, env: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const program = NodePath.join(dir, `${name}.sh`)
+    await NodeFs.writeFile(program, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
+    const config = NodePath.join(dir, `${name}.json`)
+    await NodeFs.writeFile(config, JSON.stringify({
+      name: `Test ${name}`,
+      description: `test executor ${name}`,
+      program,
+      prompt_via: "stdin",
+      env,
+      kill_grace_seconds: 1
+    }))
+    return config
+  })
+
+/**
+ * Start `agnt-executor run <args>` for the life of the scope (SIGTERM, then
+ * SIGKILL, at the end); its output is printed if the test fails.
+ */
+export const startExecutor = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+  Effect.tap(daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], options), (executor) =>
+    Effect.addFinalizer((exit) =>
+      Exit.isFailure(exit) ? Effect.sync(() => console.error(`executor output:\n${executor.output.join("")}`)) : Effect.void))
+
+/** Start `agnt-server serve` for the life of the scope and wait until `/healthz` answers. */
+export const startServer = (port: number, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+  Effect.gen(function*() {
+    const server = yield* daemon(binPath("server", "agnt-server.js"), ["serve"], {
+      cwd: options.cwd,
+      env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" }
+    })
+    yield* Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`)))).pipe(
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
+      Effect.tapError(() => Effect.sync(() => console.error(server.output.join(""))))
+    )
+    return server
+  })
+
+/** Waits for `child` to exit, at most `within`; yields its exit code and signal. */
+export const exitOf = (child: ChildProcess, within: Duration.DurationInput) =>
+  Effect.promise(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode }
+    const [code, signal] = await once(child, "exit")
+    return { code: typeof code === "number" ? code : null, signal: typeof signal === "string" ? signal : null }
+  }).pipe(Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`process ${child.pid} still running after ${Duration.format(within)}`) }))
+
+/** Whether process `pid` exists (`kill(pid, 0)`; `ESRCH` means gone). */
+export const processExists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return !(error instanceof Error && "code" in error && error.code === "ESRCH")
+  }
+}
+
+/** Kill process group `pgid` with SIGKILL if any of it is left (cleanup after a test). */
+export const killGroup = (pgid: number) =>
+  Effect.sync(() => {
+    try {
+      process.kill(-pgid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  })
+
+/** Retry `effect` every 100 ms until `until` holds of its result, at most `within`; `what` names it in the failure. */
+export const eventually = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  until: (value: A) => boolean,
+  options: { readonly within: Duration.DurationInput; readonly what: string }
+) =>
+  effect.pipe(
+    Effect.filterOrFail(until, (value) => new Error(`${options.what}: still ${JSON.stringify(value)}`)),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(options.within))),
+    Effect.mapError((error) => new Error(`not within ${Duration.format(options.within)}: ${options.what} (${String(error)})`))
+  )
+
+/** A pid a script wrote to `file`, once it is there. */
+export const readPid = (file: string) =>
+  eventually(
+    Effect.promise(() => NodeFs.readFile(file, "utf8").then((text) => Number.parseInt(text.trim(), 10), () => Number.NaN)),
+    (pid) => Number.isInteger(pid) && pid > 0,
+    { within: "60 seconds", what: `a pid in ${file}` }
+  )
+
+/** The buyer's client: the one derived from the domain API, with `key`. */
+export const buyerClient = (baseUrl: string, key: string) =>
+  HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(key)) })
+
+type BuyerClient = Effect.Effect.Success<ReturnType<typeof buyerClient>>
+
+/** Waits until the executor has published `agentId`. */
+export const agentPublished = (client: BuyerClient, agentId: AgentId) =>
+  eventually(
+    client.agents.get({ path: { agent_id: agentId } }).pipe(Effect.either),
+    (result) => result._tag === "Right",
+    { within: "60 seconds", what: `agent ${agentId} published` }
+  )
+
+/** Order a job of `agentId` with `prompt` and no files. */
+export const order = (client: BuyerClient, agentId: AgentId, prompt: string) => {
+  const form = new FormData()
+  form.append("agent_id", agentId)
+  form.append("prompt", prompt)
+  return client.jobs.create({ headers: {}, payload: form })
+}
+
+/** The job, once `until` holds of it (polled), within `within`. */
+export const jobWhen = (client: BuyerClient, jobId: JobId, until: (job: Job) => boolean, within: Duration.DurationInput, what: string) =>
+  eventually(client.jobs.get({ path: { job_id: jobId } }), until, { within, what: `${jobId} ${what}` })
+
+/** All events of a job, oldest first. */
+export const allEvents = (client: BuyerClient, jobId: JobId) =>
+  client.jobs.events({ path: { job_id: jobId }, urlParams: { after: 0, limit: 500, wait: 0 } }).pipe(
+    Effect.map((page): ReadonlyArray<JobEvent> => page.data)
+  )
+
+/** The log lines of a job's `log` events, in order. */
+export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
+  events.flatMap((event) => {
+    const lines = event.type === "log" ? event.data["lines"] : undefined
+    return Array.isArray(lines) ? lines.filter((line): line is string => typeof line === "string") : []
+  })
