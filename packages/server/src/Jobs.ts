@@ -423,17 +423,17 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
         }
         return yield* InvalidTransition.of(jobId, "completed", "completed")
       })
+      // A duplicate racing the first complete finds the job completed once that one commits.
+      const refused = (reason: TransitionRefusal) =>
+        reason._tag === "WrongStatus" && reason.status === "completed" ? retried : Effect.fail(refusal(jobId, "completed")(reason))
       if (current.value.status === "completed") return yield* retried
-      yield* repo.renew({ jobId, visibility, leaseId: request.lease_id, leaseSeconds }).pipe(
-        Effect.mapError(refusal(jobId, "completed"))
-      )
+      const renewed = yield* Effect.either(repo.renew({ jobId, visibility, leaseId: request.lease_id, leaseSeconds }))
+      if (Either.isLeft(renewed)) return yield* refused(renewed.left)
       if (current.value.status !== "running") return yield* InvalidTransition.of(jobId, current.value.status, "completed")
       const files = yield* storeFiles(jobId, "result", checked)
       return yield* repo.complete({ jobId, visibility, leaseId: request.lease_id, files, message: request.message }).pipe(
         Effect.tapError(() => removeObjects(files)),
-        // A duplicate that raced the first complete finds the job completed once that one commits.
-        Effect.catchAll((reason) =>
-          reason._tag === "WrongStatus" && reason.status === "completed" ? retried : Effect.fail(refusal(jobId, "completed")(reason)))
+        Effect.catchAll(refused)
       )
     })
 

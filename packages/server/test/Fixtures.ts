@@ -25,3 +25,21 @@ export const orderForm = (agentId: AgentId, params: unknown, files: Readonly<Rec
   for (const [name, text] of Object.entries(files)) form.append("files", new Blob([text], { type: "text/plain" }), name)
   return form
 }
+
+/**
+ * A fresh multipart order with an optional prompt, params and `files`
+ * (name → text). A FormData is consumed by its request, so each retry
+ * builds its own.
+ */
+export const order = (agentId: AgentId, options: {
+  readonly prompt?: string
+  readonly params?: unknown
+  readonly files?: Readonly<Record<string, string>>
+} = {}) => {
+  const form = new FormData()
+  form.append("agent_id", agentId)
+  form.append("prompt", options.prompt ?? "review this")
+  form.append("params", JSON.stringify(options.params ?? {}))
+  for (const [name, text] of Object.entries(options.files ?? {})) form.append("files", new Blob([text], { type: "text/plain" }), name)
+  return form
+}

@@ -12,7 +12,8 @@ import { inject } from "vitest"
 import { makeAgentId } from "../src/Ids.js"
 import type { ServerSettings } from "../src/ServerConfig.js"
 import { serverUrl, TestServerLive } from "../src/Testing.js"
-import { actor } from "./support.js"
+import { order } from "./Fixtures.js"
+import { actor, openMarket as market } from "./support.js"
 
 type Caller = Effect.Effect.Success<ReturnType<typeof actor>>
 
@@ -31,30 +32,6 @@ const limits = {
 const serverWith = (overrides: Partial<ServerSettings>) =>
   TestServerLive(inject("pgAdminUrl"), overrides).pipe(Layer.provideMerge(FetchHttpClient.layer))
 
-/** An executor key that published an agent accepting any params, and a buyer. */
-const market = Effect.gen(function*() {
-  const executor = yield* actor("executor")
-  const agentId = makeAgentId()
-  yield* executor.client.agents.publish({
-    path: { agent_id: agentId },
-    payload: { name: "Anything", description: "accepts any params", tags: [], input_schema: {} }
-  })
-  return { executor, agentId, buyer: yield* actor("buyer") }
-})
-
-/** A multipart order with `files` (name → content). */
-const order = (agentId: AgentId, options: {
-  readonly prompt?: string
-  readonly params?: unknown
-  readonly files?: Readonly<Record<string, string>>
-} = {}) => {
-  const form = new FormData()
-  form.append("agent_id", agentId)
-  form.append("prompt", options.prompt ?? "do it")
-  form.append("params", JSON.stringify(options.params ?? {}))
-  for (const [name, text] of Object.entries(options.files ?? {})) form.append("files", new Blob([text], { type: "text/plain" }), name)
-  return form
-}
 
 /** `count` files named `f<i>.txt` of `size` bytes each. */
 const filesOf = (count: number, size: number) =>
@@ -145,6 +122,22 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         }).pipe(Effect.either)
         expect(Either.isLeft(result) ? result.left : result.right).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxFileBytes })
         expect((yield* buyer.client.jobs.list({ urlParams: { limit: 100 } })).data).toEqual([])
+      }))
+
+    it.effect("a chunked JSON body (no Content-Length) over maxBodyBytes is 413 PayloadTooLarge", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer } = yield* market
+        const url = yield* serverUrl
+        const text = JSON.stringify({ agent_id: agentId, prompt: "p".repeat(limits.maxBodyBytes + kib), params: {} })
+        const chunks = Array.from({ length: Math.ceil(text.length / 4096) }, (_, i) => new TextEncoder().encode(text.slice(i * 4096, (i + 1) * 4096)))
+        const response = yield* send(
+          HttpClientRequest.post(`${url}/v1/jobs`).pipe(
+            withKey(buyer.key),
+            HttpClientRequest.bodyStream(Stream.fromIterable(chunks), { contentType: "application/json" })
+          )
+        )
+        expect(response.status).toBe(413)
+        expect(response.body).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxBodyBytes })
       }))
 
     it.effect("a chunked multipart body (no Content-Length) is held to the same limits: a big file and a big body are 413", () =>
@@ -383,13 +376,13 @@ layer(serverWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 5 }), { timeout: 60
       expect(retryAfter).toMatch(/^[1-9][0-9]*$/)
       expect(limited.body).toMatchObject({ retry_after_seconds: Number(retryAfter) })
       // Still limited on the next try, whatever the endpoint.
-      const order = yield* send(
+      const refusedOrder = yield* send(
         HttpClientRequest.post(`${url}/v1/jobs`).pipe(
           withKey(buyer.key),
           HttpClientRequest.bodyUnsafeJson({ agent_id: agentId, prompt: "refused", params: {} })
         )
       )
-      expect(order.status).toBe(429)
+      expect(refusedOrder.status).toBe(429)
 
       // Another key has its own bucket, and sees that the accepted order is intact and the refused one never happened.
       const seen = yield* list(admin.key)

@@ -38,3 +38,14 @@ export const marketplace = Effect.gen(function*() {
   const buyer = yield* actor("buyer")
   return { executor, buyer, agent, agentId }
 })
+
+/** An executor key that published an agent accepting any params, and a buyer. */
+export const openMarket = Effect.gen(function*() {
+  const executor = yield* actor("executor")
+  const agentId = makeAgentId()
+  yield* executor.client.agents.publish({
+    path: { agent_id: agentId },
+    payload: { name: "Anything", description: "accepts any params", tags: [], input_schema: {} }
+  })
+  return { executor, agentId, buyer: yield* actor("buyer") }
+})
