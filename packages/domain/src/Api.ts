@@ -282,6 +282,12 @@ export class HealthGroup extends HttpApiGroup.make("health")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(NotReady)
   )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .addError(NotReady)
+      .annotate(OpenApi.Summary, "Prometheus text exposition: jobs by status and agent, executors online, agents")
+  )
 {}
 
 /** The whole API. */

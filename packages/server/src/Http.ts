@@ -152,6 +152,7 @@ const eventStream = (jobs: Jobs, principal: Principal, job: Job, after: number):
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const agents = yield* AgentsRepo
     return handlers
       .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
       .handle("readyz", () =>
@@ -159,6 +160,8 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
           Effect.as({ status: "ok" as const }),
           Effect.catchAll(() => Effect.fail(new NotReady({ message: "database unreachable" })))
         ))
+      .handle("metrics", () =>
+        agents.metrics().pipe(Effect.catchAll(() => Effect.fail(new NotReady({ message: "database unreachable" })))))
   }))
 
 /** Every group of the API with its services. */

@@ -217,6 +217,16 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
         expect(rest.next_cursor).toBeNull()
       }))
 
+    it.effect("/metrics counts jobs by agent and status in Prometheus text", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer } = yield* marketplace
+        yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+        const text = yield* buyer.client.health.metrics()
+        expect(text).toContain("# TYPE agnt_jobs gauge")
+        expect(text).toContain(`agnt_jobs{agent_id="${agentId}",status="pending"} 1`)
+        expect(text).toMatch(/^agnt_agents \d+$/m)
+      }))
+
     it.effect("a malformed JSON body is a 400, not a 500", () =>
       Effect.gen(function*() {
         const { buyer } = yield* marketplace

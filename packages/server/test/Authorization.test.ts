@@ -80,6 +80,7 @@ const policy = {
   "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
   "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
   "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
   "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
   "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
 } as const satisfies Record<string, Row>
@@ -360,6 +361,7 @@ const cells = (() => {
       }),
     "health.healthz": ({ client }) => observe(client.health.healthz()),
     "health.readyz": ({ client }) => observe(client.health.readyz()),
+    "health.metrics": ({ client }) => observe(client.health.metrics()),
     "GET /openapi.json": raw("/openapi.json"),
     "GET /docs": raw("/docs")
   }
