@@ -9,11 +9,10 @@
  * defaults to `http://127.0.0.1:8080`.
  */
 import { Api } from "@agnt/domain/Api"
+import { ClientConfigFileJson, clientConfigPath } from "@agnt/domain/ClientConfig"
 import { FileSystem, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { isHttpClientError } from "@effect/platform/HttpClientError"
 import { Config, Context, Effect, Layer, Option, Predicate, Redacted, Schedule, Schema } from "effect"
-import * as NodeOs from "node:os"
-import * as NodePath from "node:path"
 import { parseErrorText, UsageError } from "./Output.js"
 
 /** The API URL used when neither the environment nor the config file names one. */
@@ -27,22 +26,8 @@ export interface ClientSettings {
   readonly api_key: Option.Option<Redacted.Redacted<string>>
 }
 
-/** The `config.json` fields the CLI reads; others (e.g. `executor_api_key`) are ignored. */
-const ConfigFile = Schema.parseJson(
-  Schema.Struct({
-    api_url: Schema.optional(Schema.String),
-    api_key: Schema.optional(Schema.String)
-  })
-)
 
 const nonEmpty = (value: Option.Option<string>) => Option.filter(value, (text) => text.trim() !== "")
-
-/** `$XDG_CONFIG_HOME/agnt/config.json`, or `~/.config/agnt/config.json` when `XDG_CONFIG_HOME` is unset. */
-export const configFilePath: Config.Config<string> = Config.option(Config.string("XDG_CONFIG_HOME")).pipe(
-  Config.map((xdg) =>
-    NodePath.join(Option.getOrElse(nonEmpty(xdg), () => NodePath.join(NodeOs.homedir(), ".config")), "agnt", "config.json")
-  )
-)
 
 /**
  * Merge the settings from the environment (per field, first) and the file
@@ -56,7 +41,7 @@ export const mergeSettings = (
 ): Effect.Effect<ClientSettings, UsageError> =>
   Effect.gen(function*() {
     const fromFile = Option.isSome(file)
-      ? yield* Schema.decode(ConfigFile)(file.value.text).pipe(
+      ? yield* Schema.decode(ClientConfigFileJson)(file.value.text).pipe(
         Effect.mapError((error) =>
           new UsageError({ message: `config file ${file.value.path} is not valid: ${parseErrorText(error)}` })
         )
@@ -85,7 +70,7 @@ export class Settings extends Context.Tag("@agnt/cli/Settings")<Settings, Client
         api_url: Config.option(Config.string("AGNT_API_URL")),
         api_key: Config.option(Config.redacted("AGNT_API_KEY"))
       }).pipe(Effect.mapError(toUsage))
-      const path = yield* Effect.mapError(configFilePath, toUsage)
+      const path = yield* Effect.mapError(clientConfigPath, toUsage)
       const exists = yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false))
       const text = exists
         ? yield* fs.readFileString(path).pipe(

@@ -55,9 +55,10 @@ export class Job extends Schema.Class<Job>("Job")({
 /**
  * An executor's hold on a job (DESIGN.md "Lease"): made when it claims or
  * accepts the job, renewed by every executor call about it. `lease_id` must
- * accompany those calls; once the lease expired and the reaper ended the
- * job, or another holder took over, calls with the old id get 409
- * `LeaseLost`. `cancel_requested` tells the holder to stop.
+ * accompany those calls: a call with another id gets 409 `LeaseLost`, and
+ * once the lease expired and the reaper ended the job, any call gets 409
+ * `InvalidTransition` (the job is terminal). `cancel_requested` tells the
+ * holder to stop.
  */
 export class Lease extends Schema.Class<Lease>("Lease")({
   lease_id: Schema.String,

@@ -4,15 +4,9 @@
  * `$XDG_CONFIG_HOME/agnt/config.json` (or `~/.config/agnt/config.json`),
  * which the embedded server writes on first start.
  */
+import { ClientConfigFileJson, clientConfigPath } from "@agnt/domain/ClientConfig"
 import { Config, type ConfigError, Data, Effect, Option, Redacted, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
-import * as NodeOs from "node:os"
-import * as NodePath from "node:path"
-
-const ConfigFile = Schema.parseJson(Schema.Struct({
-  api_url: Schema.optional(Schema.String),
-  executor_api_key: Schema.optional(Schema.String)
-}))
 
 /** No executor key was found; `message` says where to put one. */
 export class ConnectionConfigError extends Data.TaggedError("ConnectionConfigError")<{ readonly message: string }> {}
@@ -22,10 +16,9 @@ export const connectionConfig: Effect.Effect<
   { readonly apiUrl: string; readonly key: Redacted.Redacted },
   ConnectionConfigError | ConfigError.ConfigError
 > = Effect.gen(function*() {
-  const xdg = yield* Config.option(Config.string("XDG_CONFIG_HOME"))
-  const file = NodePath.join(Option.getOrElse(xdg, () => NodePath.join(NodeOs.homedir(), ".config")), "agnt", "config.json")
+  const file = yield* clientConfigPath
   const stored = yield* Effect.promise(() => NodeFs.readFile(file, "utf8").catch(() => "{}")).pipe(
-    Effect.flatMap(Schema.decodeUnknown(ConfigFile)),
+    Effect.flatMap(Schema.decodeUnknown(ClientConfigFileJson)),
     Effect.orElseSucceed(() => ({ api_url: undefined, executor_api_key: undefined }))
   )
   const apiUrl = yield* Config.string("AGNT_API_URL").pipe(Config.withDefault(stored.api_url ?? "http://127.0.0.1:8080"))

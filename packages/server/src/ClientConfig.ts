@@ -1,26 +1,13 @@
 /**
- * The client configuration file the embedded server writes so that the CLI
- * and executors work with no set-up (DESIGN.md "Auth"):
- * `$XDG_CONFIG_HOME/agnt/config.json` or `~/.config/agnt/config.json`,
- * mode 0600, holding `{ api_url, api_key, executor_api_key }`.
+ * Reading and writing the client configuration file (its location and
+ * fields: `@agnt/domain/ClientConfig`), which the embedded server fills so
+ * that the CLI and executors work with no set-up (DESIGN.md "Auth"). The
+ * server writes it with mode 0600.
  */
-import { Config, Effect, Option, Schema } from "effect"
+import { ClientConfigFile, clientConfigPath } from "@agnt/domain/ClientConfig"
+import { Effect, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-
-/** The fields agnt reads from the file; others are kept as they are. */
-export const ClientConfigFile = Schema.Struct({
-  api_url: Schema.optional(Schema.String),
-  api_key: Schema.optional(Schema.String),
-  executor_api_key: Schema.optional(Schema.String)
-})
-
-/** Where the config file lives. */
-export const clientConfigPath = Config.option(Config.string("XDG_CONFIG_HOME")).pipe(
-  Config.map((xdg) =>
-    NodePath.join(Option.getOrElse(xdg, () => NodePath.join(NodeOs.homedir(), ".config")), "agnt", "config.json"))
-)
 
 const readObject = (path: string) =>
   NodeFs.readFile(path, "utf8").then(
@@ -36,7 +23,7 @@ export const readClientConfig = Effect.gen(function*() {
   const path = yield* clientConfigPath
   const raw = yield* Effect.promise(() => readObject(path).catch(() => ({})))
   return yield* Schema.decodeUnknown(ClientConfigFile)(raw).pipe(
-    Effect.orElseSucceed((): typeof ClientConfigFile.Type => ({}))
+    Effect.orElseSucceed((): ClientConfigFile => ({}))
   )
 })
 
