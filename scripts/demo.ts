@@ -5,13 +5,16 @@
  * the data dir; dev keys on first start), starts the built-in code-review
  * executor, finds the agent with `agnt search`, orders a review of this
  * repository's own `packages/<pkg>/src` through the real `agnt` CLI, waits
- * for it, downloads the result files into `demo-results/`, prints
- * `{ agent, job, out, files }` as JSON on stdout, stops everything and exits
+ * for it, downloads the result files into `demo-results/`, checks that
+ * every input file the job recorded has the SHA-256 of the file on disk,
+ * prints `{ agent, job, out, files, inputs }` as JSON on stdout, stops everything and exits
  * 0. Logs of the server and executor go to stderr. A second run reuses the
  * data dir. `PORT` picks the API port (default: a free one).
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as NodeCrypto from "node:crypto"
 import { once } from "node:events"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
@@ -21,6 +24,8 @@ const bin = (pkg: string, name: string) => NodePath.join(root, "packages", pkg, 
 
 
 const started: Array<ChildProcess> = []
+
+const sha256Of = (path: string) => NodeCrypto.createHash("sha256").update(NodeFs.readFileSync(path)).digest("hex")
 
 /** A long-running child whose output goes to our stderr, prefixed. */
 const daemon = (label: string, file: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
@@ -94,7 +99,7 @@ const main = async () => {
   const agent = await findAgent(env)
 
   const out = NodePath.join(root, "demo-results")
-  const files = ["domain", "server", "cli", "executor"].flatMap((pkg) => ["--file", `packages/${pkg}/src`])
+  const files = ["domain", "client", "server", "cli", "executor"].flatMap((pkg) => ["--file", `packages/${pkg}/src`])
   const order = await agnt([
     "order", agent.agent_id,
     "--prompt", "Review the agnt sources",
@@ -102,10 +107,18 @@ const main = async () => {
     ...files,
     "--wait",
     "--out", out
-  ], env) as { job: { job_id: string; status: string }; out: string; files: ReadonlyArray<unknown> }
+  ], env) as {
+    job: { job_id: string; status: string; input_files: ReadonlyArray<{ path: string; sha256: string }> }
+    out: string
+    files: ReadonlyArray<unknown>
+  }
 
   await stopAll()
-  process.stdout.write(JSON.stringify({ agent, ...order, wall_seconds: (Date.now() - t0) / 1000 }, null, 2) + "\n")
+  // Every input file the job recorded has the SHA-256 of the file on disk (files are byte-exact).
+  const differing = order.job.input_files.filter((file) => sha256Of(NodePath.join(root, file.path)) !== file.sha256)
+  if (differing.length > 0) throw new Error(`input files stored with other bytes: ${differing.map((file) => file.path).join(", ")}`)
+  const inputs = { count: order.job.input_files.length, all_match_disk_sha256: true }
+  process.stdout.write(JSON.stringify({ agent, ...order, inputs, wall_seconds: (Date.now() - t0) / 1000 }, null, 2) + "\n")
 }
 
 main().catch(async (error: unknown) => {

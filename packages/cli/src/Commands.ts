@@ -12,6 +12,7 @@
  * - `logs <job-id> [--after N] [--follow]` → the job's log lines, one JSON line each (NDJSON)
  * - `result <job-id> [--out DIR]` → job result, or the files saved
  */
+import { uploadForm } from "@agnt/client/Upload"
 import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
 import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
@@ -19,7 +20,6 @@ import { JobStatus } from "@agnt/domain/Lifecycle"
 import { Page } from "@agnt/domain/Pagination"
 import { Args, Command, Options } from "@effect/cli"
 import * as NodeCrypto from "node:crypto"
-import { FileSystem } from "@effect/platform"
 import { Effect, Option, Schema, Stream } from "effect"
 import { AgntClient, retryTransient } from "./Client.js"
 import { events, LogLine, logLinesOf } from "./Events.js"
@@ -203,17 +203,9 @@ export const order = Command.make("order", {
     }
     const jobParams = yield* parseParams(params)
     const inputs = yield* collectInputFiles(process.cwd(), files)
-    const fs = yield* FileSystem.FileSystem
-    const form = new FormData()
-    form.append("agent_id", agentId)
-    form.append("prompt", prompt)
-    form.append("params", JSON.stringify(jobParams))
-    for (const input of inputs) {
-      const bytes = yield* fs.readFile(input.path).pipe(
-        Effect.mapError((error) => new UsageError({ message: `cannot read ${input.path}: ${error.message}` }))
-      )
-      form.append("files", new Blob([new Uint8Array(bytes)], { type: input.type }), input.name)
-    }
+    const form = yield* uploadForm({ agent_id: agentId, prompt, params: JSON.stringify(jobParams) }, inputs).pipe(
+      Effect.mapError((error) => new UsageError({ message: `cannot read ${error.path}: ${error.message}` }))
+    )
 
     const client = yield* AgntClient
     // One key for this order, so the transient-failure retries below can never create two jobs.

@@ -13,6 +13,7 @@ import type { HttpClientError } from "@effect/platform/HttpClientError"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import {
   AgentNotFound,
+  ChecksumMismatch,
   FileNotFound,
   Forbidden,
   IdempotencyConflict,
@@ -86,7 +87,7 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
 }) {}
 
 /** A downloaded result file does not match the manifest's size or sha256 (exit 7); nothing was written for it. */
-export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()("ChecksumMismatch", {
+export class CorruptDownload extends Schema.TaggedError<CorruptDownload>()("CorruptDownload", {
   path: Schema.String,
   expected_sha256: Schema.String,
   actual_sha256: Schema.String,
@@ -121,6 +122,7 @@ export const ApiError = Schema.Union(
   InvalidParams,
   InvalidManifest,
   InvalidFileName,
+  ChecksumMismatch,
   InvalidRequest,
   Unauthorized,
   Forbidden,
@@ -132,7 +134,7 @@ export const ApiError = Schema.Union(
 export type ApiError = typeof ApiError.Type
 
 /** The CLI's own errors. */
-export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, ChecksumMismatch, UnsafePath, JobFailed)
+export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, CorruptDownload, UnsafePath, JobFailed)
 export type LocalError = typeof LocalError.Type
 
 /** Every error a command can end with: API errors, the CLI's own, and what the client and `@effect/cli` raise. */
@@ -151,6 +153,7 @@ export const exitCodeByTag: Readonly<Record<ApiError["_tag"] | LocalError["_tag"
   InvalidParams: ExitCode.InvalidInput,
   InvalidManifest: ExitCode.InvalidInput,
   InvalidFileName: ExitCode.InvalidInput,
+  ChecksumMismatch: ExitCode.InvalidInput,
   InvalidRequest: ExitCode.InvalidInput,
   PayloadTooLarge: ExitCode.InvalidInput,
   AgentNotFound: ExitCode.NotFound,
@@ -164,7 +167,7 @@ export const exitCodeByTag: Readonly<Record<ApiError["_tag"] | LocalError["_tag"
   Forbidden: ExitCode.Auth,
   NotReady: ExitCode.Server,
   ServerError: ExitCode.Server,
-  ChecksumMismatch: ExitCode.Server,
+  CorruptDownload: ExitCode.Server,
   UnsafePath: ExitCode.Server,
   NetworkError: ExitCode.Network
 }

@@ -11,7 +11,7 @@ import { Effect, Either, Schema } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodePath from "node:path"
 import { AgntClient } from "./Client.js"
-import { ChecksumMismatch, UnsafePath, UsageError } from "./Output.js"
+import { CorruptDownload, UnsafePath, UsageError } from "./Output.js"
 
 /** A result file written locally. `size` in bytes, `sha256` lowercase hex, `local_path` is `out` joined with `path`. */
 export const SavedFile = Schema.Struct({
@@ -70,7 +70,7 @@ const downloadConcurrency = 4
  * each against its manifest `size` and `sha256` before writing it.
  *
  * @returns the saved files in manifest order. Fails with `UnsafePath` (before
- * any download) for a path escaping `out`, `ChecksumMismatch` for a corrupt
+ * any download) for a path escaping `out`, `CorruptDownload` for a corrupt
  * download, `UsageError` when a file cannot be written, or the client's errors.
  */
 export const downloadResults = (result: JobResult, out: string) =>
@@ -89,7 +89,7 @@ export const downloadResults = (result: JobResult, out: string) =>
           const bytes = yield* fetchBytes(client, http, result, file)
           const sha256 = sha256Hex(bytes)
           if (sha256 !== file.sha256.toLowerCase() || bytes.byteLength !== file.size) {
-            return yield* new ChecksumMismatch({
+            return yield* new CorruptDownload({
               path: file.path,
               expected_sha256: file.sha256,
               actual_sha256: sha256,

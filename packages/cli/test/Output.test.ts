@@ -23,7 +23,7 @@ import { JobId } from "@agnt/domain/Ids"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, FiberId, Schema } from "effect"
 import {
-  ChecksumMismatch,
+  CorruptDownload,
   CliExit,
   ExitCode,
   exitCodeOf,
@@ -74,7 +74,7 @@ describe("exit codes", () => {
         new JobFailed({ job_id: jobId, status: "failed", failure_reason: "boom", message: "ended failed" }),
         new UsageError({ message: "bad" }),
         new ServerError({ message: "500" }),
-        new ChecksumMismatch({
+        new CorruptDownload({
           path: "a",
           expected_sha256: "x",
           actual_sha256: "y",

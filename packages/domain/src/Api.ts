@@ -9,6 +9,7 @@ import { Agent, AgentManifest, AgentStats, Tag } from "./Agent.js"
 import { Authentication } from "./Auth.js"
 import {
   AgentNotFound,
+  ChecksumMismatch,
   FileNotFound,
   Forbidden,
   InvalidFileName,
@@ -28,6 +29,7 @@ import {
   ClaimedJob,
   ClaimRequest,
   ClaimResponse,
+  FileChecksums,
   Heartbeat,
   Job,
   JobEventPage,
@@ -47,32 +49,53 @@ const fileIdParam = HttpApiSchema.param("file_id", FileId)
 /** `params` as a JSON object, or as JSON text (a multipart form field). */
 const ParamsField = Schema.Union(JobParams, Schema.parseJson(JobParams))
 
+/** The `sha256` form field: JSON text of `FileChecksums` (each file's path → its SHA-256). */
+const ChecksumsField = Schema.parseJson(FileChecksums)
+
 /**
- * Body of `POST /v1/jobs`: `multipart/form-data` with fields `agent_id`,
- * `prompt`, `params` (JSON text) and any number of `files` parts, or a JSON
- * object with the same fields and no files. Each file part's filename is
- * its path in the job's workspace.
+ * The fields of `POST /v1/jobs`: `agent_id`, `prompt`, `params` (a JSON
+ * object, or JSON text in a multipart form) and `sha256`, the stated
+ * SHA-256 of each file part by its path (JSON text; the CLI always sends
+ * it). Unknown fields are refused.
+ */
+export const CreateJobFields = Schema.Struct({
+  agent_id: AgentId,
+  prompt: Schema.String,
+  params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
+  sha256: Schema.optional(ChecksumsField)
+})
+
+/**
+ * Body of `POST /v1/jobs`: `multipart/form-data` with the fields of
+ * `CreateJobFields` and any number of `files` parts, or a JSON object with
+ * those fields and no files. Each file part's filename is its path in the
+ * job's workspace, percent-encoded (RFC 3986 §2.1; the server decodes it,
+ * and needs it for characters beyond Latin-1); each part is stored as it
+ * streams, its size and SHA-256 measured on the way and checked against
+ * `sha256`.
  */
 export const CreateJobRequest = HttpApiSchema.Multipart(
-  Schema.Struct({
-    agent_id: AgentId,
-    prompt: Schema.String,
-    params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
-    files: Schema.optional(Multipart.FilesSchema)
-  })
+  Schema.Struct({ ...CreateJobFields.fields, files: Schema.optional(Multipart.FilesSchema) })
 )
 
 /**
+ * The fields of `POST /v1/executor/jobs/{job_id}/complete`: the holder's
+ * `lease_id`, an optional outcome `message`, and `sha256` as for
+ * `CreateJobFields` (the executor runtime always sends it).
+ */
+export const CompleteJobFields = Schema.Struct({
+  lease_id: Schema.String,
+  message: Schema.optional(Schema.String),
+  sha256: Schema.optional(ChecksumsField)
+})
+
+/**
  * Body of `POST /v1/executor/jobs/{job_id}/complete`: `multipart/form-data`
- * with the holder's `lease_id`, an optional `message` and any number of
- * result `files` parts (each part's filename is the file's path).
+ * with the fields of `CompleteJobFields` and any number of result `files`
+ * parts (each part's filename is the file's path).
  */
 export const CompleteJobRequest = HttpApiSchema.Multipart(
-  Schema.Struct({
-    lease_id: Schema.String,
-    message: Schema.optional(Schema.String),
-    files: Schema.optional(Multipart.FilesSchema)
-  })
+  Schema.Struct({ ...CompleteJobFields.fields, files: Schema.optional(Multipart.FilesSchema) })
 )
 
 /** Seconds a long-poll may be held: 0–30, default 0 (answer at once). */
@@ -145,6 +168,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(AgentNotFound)
       .addError(InvalidParams)
       .addError(InvalidFileName)
+      .addError(ChecksumMismatch)
+      .addError(InvalidRequest)
       .addError(PayloadTooLarge)
       .annotate(OpenApi.Summary, "Order a job")
   )
@@ -266,6 +291,8 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .addError(InvalidTransition)
       .addError(LeaseLost)
       .addError(InvalidFileName)
+      .addError(ChecksumMismatch)
+      .addError(InvalidRequest)
       .addError(PayloadTooLarge)
       .annotate(OpenApi.Summary, "Upload result files and complete a running job")
   )

@@ -119,6 +119,17 @@ export class InvalidFileName extends Schema.TaggedError<InvalidFileName>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
+/**
+ * 400: a file's bytes do not match the SHA-256 its uploader stated: it was
+ * damaged or changed on the way. Nothing of the request was kept.
+ * `expected` is the stated digest, `actual` the digest of the bytes received.
+ */
+export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()(
+  "ChecksumMismatch",
+  { path: Schema.String, expected: Schema.String, actual: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
 /** 400: any other malformed request (a bad cursor, a missing field). */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
   "InvalidRequest",

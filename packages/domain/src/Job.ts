@@ -12,6 +12,22 @@ export const JobParams = Schema.Record({ key: Schema.String, value: Schema.Unkno
 })
 export type JobParams = typeof JobParams.Type
 
+/** A SHA-256 digest as 64 lowercase hex characters (FIPS 180-4). */
+export const Sha256 = Schema.String.pipe(
+  Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "a SHA-256 is 64 lowercase hex characters" })
+).annotations({ title: "Sha256" })
+
+/**
+ * The SHA-256 an uploader states for each file it sends, keyed by the
+ * file's path as sent (the part's filename). The server refuses the whole
+ * request when a file's bytes do not match (400 `ChecksumMismatch`);
+ * files left out are stored unchecked (DESIGN.md "Files are byte-exact").
+ */
+export const FileChecksums = Schema.Record({ key: Schema.String, value: Sha256 }).annotations({
+  title: "FileChecksums"
+})
+export type FileChecksums = typeof FileChecksums.Type
+
 /** A job's input or result file. `size` in bytes, `sha256` lowercase hex of the content. */
 export class JobFile extends Schema.Class<JobFile>("JobFile")({
   file_id: FileId,

@@ -30,6 +30,7 @@ import { Notifier } from "./Notifier.js"
 import { RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { guardMultipart } from "./MultipartGuard.js"
+import { multipartFailure, readBody } from "./Uploads.js"
 
 /** Resolves `Authorization: Bearer` keys to principals. */
 export const AuthenticationLive = Layer.effect(
@@ -66,8 +67,11 @@ const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs
     return handlers
-      .handle("create", ({ headers, payload }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.create(principal, payload, headers["idempotency-key"])))
+      .handleRaw("create", ({ headers, request }) =>
+        Effect.all([CurrentPrincipal, readBody(request)]).pipe(
+          Effect.flatMap(([principal, body]) => jobs.create(principal, body, headers["idempotency-key"])),
+          Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job), { status: 201 }))
+        ))
       .handle("list", ({ urlParams }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.list(principal, urlParams)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.get(principal, path.job_id)))
       .handle("result", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.result(principal, path.job_id)))
@@ -117,8 +121,11 @@ const ExecutorLive = HttpApiBuilder.group(Api, "executor", (handlers) =>
         Effect.flatMap(CurrentPrincipal, (principal) => jobs.renew(principal, path.job_id, payload.lease_id, payload.lines)))
       .handle("status", ({ path, payload }) =>
         Effect.flatMap(CurrentPrincipal, (principal) => jobs.report(principal, path.job_id, payload)))
-      .handle("complete", ({ path, payload }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.complete(principal, path.job_id, payload)))
+      .handleRaw("complete", ({ path, request }) =>
+        Effect.all([CurrentPrincipal, readBody(request)]).pipe(
+          Effect.flatMap(([principal, body]) => jobs.complete(principal, path.job_id, body)),
+          Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))
+        ))
   }))
 
 const encodeEvent = Schema.encodeSync(JobEvent)
@@ -255,27 +262,6 @@ const bodyTooLarge = (error: unknown) =>
   typeof error === "object" && error !== null && "cause" in error && error.cause instanceof Error &&
   error.cause.message === "maxBytes exceeded"
 
-/**
- * The limit behind a multipart `InternalError`: a limit the parser reaches
- * while a file part is being written (a chunked body over `maxBodyBytes`)
- * fails that write with the parser's `ReachedLimit` error, not a limit reason.
- */
-const reachedLimit = (cause: unknown): Multipart.MultipartError["reason"] | undefined => {
-  if (typeof cause !== "object" || cause === null || !("_tag" in cause) || cause._tag !== "ReachedLimit" || !("limit" in cause)) {
-    return undefined
-  }
-  switch (cause.limit) {
-    case "MaxParts":
-      return "TooManyParts"
-    case "MaxPartSize":
-      return "FileTooLarge"
-    case "MaxFieldSize":
-      return "FieldTooLarge"
-    default:
-      return "BodyTooLarge"
-  }
-}
-
 const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -306,13 +292,10 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
         return Effect.succeed(invalidRequest("request body is nested too deeply"))
       }
       if (Option.isSome(defect) && defect.value instanceof Multipart.MultipartError) {
-        const error = defect.value
-        const reason = error.reason === "InternalError" ? reachedLimit(error.cause) ?? error.reason : error.reason
-        if (reason === "Parse" || reason === "InternalError") {
-          return Effect.succeed(invalidRequest(`malformed multipart body: ${reason}`))
-        }
-        const limit = reason === "FileTooLarge" ? settings.maxFileBytes : reason === "TooManyParts" ? settings.maxFiles : settings.maxBodyBytes
-        return Effect.succeed(payloadTooLarge(`request refused: ${reason}`, limit))
+        const failure = multipartFailure(defect.value, settings)
+        return Effect.succeed(
+          failure._tag === "InvalidRequest" ? invalidRequest(failure.message) : payloadTooLarge(failure.message, failure.limit)
+        )
       }
       if (Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value && defect.value._tag === "RequestError") {
         return Effect.succeed(

@@ -4,10 +4,13 @@
  * authorization (OWASP API1: what a caller may not see is `JobNotFound`),
  * and the executor's lifecycle calls.
  */
+import { CompleteJobFields, CreateJobFields } from "@agnt/domain/Api"
 import {
+  type ChecksumMismatch,
   Forbidden,
   IdempotencyConflict,
-  InvalidFileName,
+  type InvalidFileName,
+  type InvalidRequest,
   InvalidTransition,
   JobNotFound,
   LeaseLost,
@@ -15,7 +18,6 @@ import {
 } from "@agnt/domain/Errors"
 import type { Principal } from "@agnt/domain/Auth"
 import { AgentNotFound, FileNotFound } from "@agnt/domain/Errors"
-import { normalizeFilePath } from "@agnt/domain/Files"
 import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import {
   type ClaimRequest,
@@ -23,25 +25,23 @@ import {
   type Job,
   type JobEvent,
   JobEventPage,
-  type JobParams,
   JobResult,
   maxLogLineLength,
   ResultFile,
   type StatusUpdate
 } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
-import type { Multipart } from "@effect/platform"
 import { Effect, Either, Option } from "effect"
 import * as NodeCrypto from "node:crypto"
-import * as NodeFs from "node:fs"
 import { AgentsRepo } from "./AgentsRepo.js"
-import { makeFileId, makeJobId, makeLeaseId } from "./Ids.js"
-import { JobsRepo, type LeaseMode, type NewJobFile, type TransitionRefusal, type Visibility } from "./JobsRepo.js"
+import { makeJobId, makeLeaseId } from "./Ids.js"
+import { JobsRepo, type LeaseMode, type TransitionRefusal, type Visibility } from "./JobsRepo.js"
 import { JsonSchemas } from "./JsonSchemas.js"
 import { ObjectStore } from "./ObjectStore.js"
 import { Notifier } from "./Notifier.js"
 import { RateLimits } from "./RateLimits.js"
 import { ServerConfig } from "./ServerConfig.js"
+import { discardFiles, receive, type RequestBody, type UploadLimits } from "./Uploads.js"
 
 /** What `principal` may see: admins everything, buyers their own jobs, executors their agents' jobs. */
 export const visibilityOf = (principal: Principal): Visibility => {
@@ -61,27 +61,7 @@ export const requireRole = (principal: Principal, ...roles: ReadonlyArray<Princi
     ? Effect.void
     : Effect.fail(new Forbidden({ message: `this endpoint is for ${roles.join(" or ")} keys; yours is ${principal.role}` }))
 
-/** An uploaded file whose name, size and hash were checked. */
-interface CheckedFile {
-  readonly file: Multipart.PersistedFile
-  readonly path: string
-  readonly sha256: string
-  readonly size: number
-}
-
 const sha256Hex = (text: string) => NodeCrypto.createHash("sha256").update(text).digest("hex")
-
-/** SHA-256 (hex) and size in bytes of a local file, streamed. */
-const hashFile = (path: string) =>
-  Effect.promise(async () => {
-    const hash = NodeCrypto.createHash("sha256")
-    let size = 0
-    for await (const chunk of NodeFs.createReadStream(path)) {
-      hash.update(chunk)
-      size += chunk.length
-    }
-    return { sha256: hash.digest("hex"), size }
-  })
 
 /** JSON with object keys sorted at every depth, so equal values hash equally. */
 const canonicalJson = (value: unknown): string =>
@@ -123,56 +103,15 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
           : Effect.void
       )
 
-    /**
-     * Check names, count and sizes of uploaded files (normalised paths,
-     * no repeats, at most `maxFiles`, each at most `maxFileBytes`, together
-     * at most `maxJobBytes` for inputs) and hash them.
-     *
-     * @fails InvalidFileName for a bad or repeated name; PayloadTooLarge over a limit.
-     */
-    const checkFiles = (kind: "input" | "result", files: ReadonlyArray<Multipart.PersistedFile>) =>
-      Effect.gen(function*() {
-        if (files.length > settings.maxFiles) {
-          return yield* new PayloadTooLarge({ message: `at most ${settings.maxFiles} files per upload`, limit: settings.maxFiles })
-        }
-        const seen = new Set<string>()
-        const checked = yield* Effect.forEach(files, (file) =>
-          Effect.gen(function*() {
-            const path = yield* Either.match(normalizeFilePath(file.name), { onLeft: Effect.fail, onRight: Effect.succeed })
-            if (seen.has(path)) return yield* new InvalidFileName({ path: file.name, message: "file name appears twice" })
-            seen.add(path)
-            const { sha256, size } = yield* hashFile(file.path)
-            if (size > settings.maxFileBytes) {
-              return yield* new PayloadTooLarge({ message: `${path} is over ${settings.maxFileBytes} bytes`, limit: settings.maxFileBytes })
-            }
-            return { file, path, sha256, size }
-          }), { concurrency: 4 })
-        const total = checked.reduce((sum, file) => sum + file.size, 0)
-        if (kind === "input" && total > settings.maxJobBytes) {
-          return yield* new PayloadTooLarge({ message: `a job's files total at most ${settings.maxJobBytes} bytes`, limit: settings.maxJobBytes })
-        }
-        return checked
-      })
-
-    /** Store checked files under `jobs/{job_id}/{kind}/{file_id}`. */
-    const storeFiles = (jobId: JobId, kind: "input" | "result", files: ReadonlyArray<CheckedFile>) =>
-      Effect.forEach(files, ({ file, path }) =>
-        Effect.gen(function*() {
-          const fileId = makeFileId()
-          const storageKey = `jobs/${jobId}/${kind}/${fileId}`
-          const stored = yield* store.put(storageKey, file.path, file.contentType).pipe(Effect.orDie)
-          return {
-            file_id: fileId,
-            path,
-            size: stored.size,
-            mime: file.contentType || "application/octet-stream",
-            sha256: stored.sha256,
-            storage_key: storageKey
-          } satisfies NewJobFile
-        }), { concurrency: 4 })
-
-    const removeObjects = (files: ReadonlyArray<NewJobFile>) =>
-      Effect.forEach(files, (file) => store.remove(file.storage_key).pipe(Effect.ignore), { discard: true })
+    /** Limits on a job's input files and on one complete's result files. */
+    const uploadLimits = (kind: "input" | "result"): UploadLimits => ({
+      maxBodyBytes: settings.maxBodyBytes,
+      maxFiles: settings.maxFiles,
+      maxFileBytes: settings.maxFileBytes,
+      maxTotalBytes: kind === "input" ? settings.maxJobBytes : undefined
+    })
+    /** Where a job's file lives in the object store: `jobs/{job_id}/{input|result}/{file_id}`. */
+    const keyOf = (jobId: JobId, kind: "input" | "result") => (fileId: FileId) => `jobs/${jobId}/${kind}/${fileId}`
 
     /** The job an earlier request with `idempotencyKey` made, if the request was the same. */
     const replay = (principal: Principal, idempotencyKey: string, requestSha256: string) =>
@@ -190,56 +129,58 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       })
 
     /**
-     * Order a job of `agent_id` for `principal` (a buyer or admin). With an
+     * Order a job for `principal` (a buyer or admin) from a request `body`
+     * with the fields of `CreateJobFields` and any input files, each stored
+     * as it streams and checked against its stated SHA-256. With an
      * `idempotencyKey`, a repeat of the same request returns the job the
-     * first one made.
+     * first one made. A refused request keeps nothing.
      *
-     * @fails Forbidden, AgentNotFound, InvalidParams, InvalidFileName, PayloadTooLarge, IdempotencyConflict.
+     * @fails Forbidden, AgentNotFound, InvalidParams, InvalidRequest, InvalidFileName, ChecksumMismatch,
+     *   PayloadTooLarge, IdempotencyConflict.
      */
-    const create = Effect.fn("Jobs.create")(function*(principal: Principal, request: {
-      readonly agent_id: AgentId
-      readonly prompt: string
-      readonly params: JobParams
-      readonly files?: ReadonlyArray<Multipart.PersistedFile> | undefined
-    }, idempotencyKey?: string) {
+    const create = Effect.fn("Jobs.create")(function*(principal: Principal, body: RequestBody, idempotencyKey?: string) {
       yield* requireRole(principal, "buyer", "admin")
-      if (request.prompt.length > settings.maxPromptChars) {
-        return yield* new PayloadTooLarge({ message: `prompt is over ${settings.maxPromptChars} characters`, limit: settings.maxPromptChars })
-      }
-      const paramsBytes = Buffer.byteLength(JSON.stringify(request.params))
-      if (paramsBytes > settings.maxParamsBytes) {
-        return yield* new PayloadTooLarge({ message: `params are over ${settings.maxParamsBytes} bytes of JSON`, limit: settings.maxParamsBytes })
-      }
-      const agent = yield* agents.findById(request.agent_id)
-      if (Option.isNone(agent)) return yield* AgentNotFound.of(request.agent_id)
-      yield* schemas.validate(agent.value.input_schema, request.params)
-      const checked = yield* checkFiles("input", request.files ?? [])
-      const requestSha256 = sha256Hex(canonicalJson({
-        agent_id: request.agent_id,
-        prompt: request.prompt,
-        params: request.params,
-        files: checked.map((file) => [file.path, file.sha256])
-      }))
-      if (idempotencyKey !== undefined) {
-        const earlier = yield* replay(principal, idempotencyKey, requestSha256)
-        if (Option.isSome(earlier)) return earlier.value
-      }
       const jobId = makeJobId()
-      const files = yield* storeFiles(jobId, "input", checked)
-      return yield* repo.insert({
-        job_id: jobId,
-        agent_id: request.agent_id,
-        buyer_key_id: principal.key_id,
-        prompt: request.prompt,
-        params: request.params,
-        files,
-        idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, request_sha256: requestSha256 }
-      }).pipe(
-        Effect.tapError(() => removeObjects(files)),
-        Effect.catchTag("IdempotencyTaken", () =>
-          Effect.flatMap(replay(principal, idempotencyKey ?? "", requestSha256), (earlier) =>
-            Effect.orDieWith(earlier, () => new Error("idempotency key taken but no job found"))))
-      )
+      const { fields: request, files } = yield* receive(store, body, CreateJobFields, keyOf(jobId, "input"), uploadLimits("input"))
+      return yield* Effect.gen(function*() {
+        if (request.prompt.length > settings.maxPromptChars) {
+          return yield* new PayloadTooLarge({ message: `prompt is over ${settings.maxPromptChars} characters`, limit: settings.maxPromptChars })
+        }
+        const paramsBytes = Buffer.byteLength(JSON.stringify(request.params))
+        if (paramsBytes > settings.maxParamsBytes) {
+          return yield* new PayloadTooLarge({ message: `params are over ${settings.maxParamsBytes} bytes of JSON`, limit: settings.maxParamsBytes })
+        }
+        const agent = yield* agents.findById(request.agent_id)
+        if (Option.isNone(agent)) return yield* AgentNotFound.of(request.agent_id)
+        yield* schemas.validate(agent.value.input_schema, request.params)
+        const requestSha256 = sha256Hex(canonicalJson({
+          agent_id: request.agent_id,
+          prompt: request.prompt,
+          params: request.params,
+          files: files.map((file) => [file.path, file.sha256])
+        }))
+        const replayed = (earlier: Job) => Effect.as(discardFiles(store, files), earlier)
+        if (idempotencyKey !== undefined) {
+          const earlier = yield* replay(principal, idempotencyKey, requestSha256)
+          if (Option.isSome(earlier)) return yield* replayed(earlier.value)
+        }
+        return yield* repo.insert({
+          job_id: jobId,
+          agent_id: request.agent_id,
+          buyer_key_id: principal.key_id,
+          prompt: request.prompt,
+          params: request.params,
+          files,
+          idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, request_sha256: requestSha256 }
+        }).pipe(
+          Effect.catchTag("IdempotencyTaken", () =>
+            Effect.flatMap(replay(principal, idempotencyKey ?? "", requestSha256), (earlier) =>
+              Option.match(earlier, {
+                onNone: () => Effect.die(new Error("idempotency key taken but no job found")),
+                onSome: replayed
+              })))
+        )
+      }).pipe(Effect.onError(() => discardFiles(store, files)))
     })
 
     /** @fails JobNotFound when the job does not exist or is not the caller's. */
@@ -396,45 +337,51 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     })
 
     /**
-     * Store result files and complete a running job the caller holds.
+     * Complete a running job the caller holds, with a request `body` of the
+     * fields of `CompleteJobFields` and any result files, each stored as it
+     * streams and checked against its stated SHA-256. A retry of a complete
+     * that went through (same holder, same files) succeeds and changes
+     * nothing. A refused request keeps nothing.
      *
-     * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidFileName, PayloadTooLarge.
+     * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidFileName,
+     *   ChecksumMismatch, PayloadTooLarge.
      */
-    const complete = Effect.fn("Jobs.complete")(function*(principal: Principal, jobId: JobId, request: {
-      readonly lease_id: string
-      readonly message?: string | undefined
-      readonly files?: ReadonlyArray<Multipart.PersistedFile> | undefined
-    }): Effect.fn.Return<Job, Forbidden | JobNotFound | InvalidTransition | LeaseLost | InvalidFileName | PayloadTooLarge> {
+    const complete = Effect.fn("Jobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody): Effect.fn.Return<
+      Job,
+      Forbidden | JobNotFound | InvalidTransition | LeaseLost | InvalidRequest | InvalidFileName | ChecksumMismatch | PayloadTooLarge
+    > {
       yield* requireRole(principal, "executor", "admin")
       const visibility = visibilityOf(principal)
-      const checked = yield* checkFiles("result", request.files ?? [])
+      // Read before the upload, so a stranger's job costs no storage; the statements below re-check atomically.
       const current = yield* repo.findById(jobId, visibility)
       if (Option.isNone(current)) return yield* JobNotFound.of(jobId)
-      // A retried complete: the same holder with the same files succeeds and changes nothing.
-      const retried = Effect.gen(function*() {
-        const holder = yield* repo.leaseIdOf(jobId, visibility)
-        // Both sides sorted here, alike: SQL's ORDER BY path (its collation, and the order of `path`
-        // rather than of `path:sha256`) is not JavaScript's sort; comparing the two refused valid retries.
-        const stored = [...yield* repo.resultManifest(jobId)].sort()
-        const sent = checked.map((file) => `${file.path}:${file.sha256}`).sort()
-        if (Option.contains(holder, request.lease_id) && stored.join("\n") === sent.join("\n")) {
-          return yield* Effect.flatMap(repo.findById(jobId, visibility), (job) =>
-            Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`)))
-        }
-        return yield* InvalidTransition.of(jobId, "completed", "completed")
-      })
-      // A duplicate racing the first complete finds the job completed once that one commits.
-      const refused = (reason: TransitionRefusal) =>
-        reason._tag === "WrongStatus" && reason.status === "completed" ? retried : Effect.fail(refusal(jobId, "completed")(reason))
-      if (current.value.status === "completed") return yield* retried
-      const renewed = yield* Effect.either(repo.renew({ jobId, visibility, leaseId: request.lease_id, leaseSeconds }))
-      if (Either.isLeft(renewed)) return yield* refused(renewed.left)
-      if (current.value.status !== "running") return yield* InvalidTransition.of(jobId, current.value.status, "completed")
-      const files = yield* storeFiles(jobId, "result", checked)
-      return yield* repo.complete({ jobId, visibility, leaseId: request.lease_id, files, message: request.message }).pipe(
-        Effect.tapError(() => removeObjects(files)),
-        Effect.catchAll(refused)
-      )
+      const { fields: request, files } = yield* receive(store, body, CompleteJobFields, keyOf(jobId, "result"), uploadLimits("result"))
+      return yield* Effect.gen(function*() {
+        // A retried complete: the same holder with the same files succeeds and changes nothing.
+        const retried = Effect.gen(function*() {
+          const holder = yield* repo.leaseIdOf(jobId, visibility)
+          // Both sides sorted here, alike: SQL's ORDER BY path (its collation, and the order of `path`
+          // rather than of `path:sha256`) is not JavaScript's sort; comparing the two refused valid retries.
+          const stored = [...yield* repo.resultManifest(jobId)].sort()
+          const sent = files.map((file) => `${file.path}:${file.sha256}`).sort()
+          if (Option.contains(holder, request.lease_id) && stored.join("\n") === sent.join("\n")) {
+            yield* discardFiles(store, files)
+            return yield* Effect.flatMap(repo.findById(jobId, visibility), (job) =>
+              Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`)))
+          }
+          return yield* InvalidTransition.of(jobId, "completed", "completed")
+        })
+        // A duplicate racing the first complete finds the job completed once that one commits.
+        const refused = (reason: TransitionRefusal) =>
+          reason._tag === "WrongStatus" && reason.status === "completed" ? retried : Effect.fail(refusal(jobId, "completed")(reason))
+        if (current.value.status === "completed") return yield* retried
+        const renewed = yield* Effect.either(repo.renew({ jobId, visibility, leaseId: request.lease_id, leaseSeconds }))
+        if (Either.isLeft(renewed)) return yield* refused(renewed.left)
+        if (current.value.status !== "running") return yield* InvalidTransition.of(jobId, current.value.status, "completed")
+        return yield* repo.complete({ jobId, visibility, leaseId: request.lease_id, files, message: request.message }).pipe(
+          Effect.catchAll(refused)
+        )
+      }).pipe(Effect.onError(() => discardFiles(store, files)))
     })
 
     return { create, get, list, result, download, pending, claim, report, renew, cancel, events, complete } as const

@@ -4,12 +4,12 @@
  * is metadata only. Two layers: a local directory (the embedded default;
  * the API streams downloads itself) and S3.
  */
+import { NodeSink } from "@effect/platform-node"
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
-import * as NodeStreamP from "node:stream/promises"
 import { ServerConfig } from "./ServerConfig.js"
 
 /** An object-store operation failed; `key` names the object. */
@@ -27,8 +27,13 @@ export interface StoredObject {
 
 /** The operations every object-store layer provides. */
 export interface ObjectStoreService {
-  /** Store the file at `sourcePath` under `key`, measuring size and SHA-256 as it streams. */
-  readonly put: (key: string, sourcePath: string, mime: string) => Effect.Effect<StoredObject, ObjectStoreError>
+  /**
+   * Store `content` under `key`, measuring its size and SHA-256 while it
+   * streams through — the bytes are never read back and never held whole.
+   * When `content` fails (with `E`, e.g. a size limit) or the store does,
+   * nothing is left under `key`.
+   */
+  readonly put: <E>(key: string, content: Stream.Stream<Uint8Array, E>, mime: string) => Effect.Effect<StoredObject, ObjectStoreError | E>
   /** The object's bytes as a stream. */
   readonly get: (key: string) => Stream.Stream<Uint8Array, ObjectStoreError>
   /**
@@ -47,6 +52,25 @@ export interface ObjectStoreService {
 /** The configured object store. */
 export class ObjectStore extends Context.Tag("@agnt/server/ObjectStore")<ObjectStore, ObjectStoreService>() {}
 
+/**
+ * `content` with its size (bytes) and SHA-256 measured as it flows:
+ * `digest` is valid once the stream has ended.
+ */
+export const measured = <E>(content: Stream.Stream<Uint8Array, E>) => {
+  const hash = NodeCrypto.createHash("sha256")
+  let size = 0
+  return {
+    content: Stream.mapChunks(content, (chunk) => {
+      for (const bytes of chunk) {
+        hash.update(bytes)
+        size += bytes.length
+      }
+      return chunk
+    }),
+    digest: (): StoredObject => ({ size, sha256: hash.digest("hex") })
+  }
+}
+
 /** Keys are server-made `[a-z0-9_/]` paths; anything else is a bug, refused before touching storage. */
 export const checkedKey = (key: string) =>
   /^[a-z0-9_]+(\/[a-z0-9_]+)*$/.test(key)
@@ -61,26 +85,26 @@ export const checkedKey = (key: string) =>
 export const makeLocal = (root: string): ObjectStoreService => {
   const pathOf = (key: string) => NodePath.join(root, ...key.split("/"))
   return {
-    put: (key, sourcePath) =>
-      Effect.flatMap(checkedKey(key), () =>
-        Effect.tryPromise({
-          try: async () => {
-            const target = pathOf(key)
-            await NodeFsP.mkdir(NodePath.dirname(target), { recursive: true, mode: 0o700 })
-            const temporary = `${target}.${NodeCrypto.randomBytes(6).toString("hex")}.part`
-            const hash = NodeCrypto.createHash("sha256")
-            let size = 0
-            const source = NodeFs.createReadStream(sourcePath)
-            source.on("data", (chunk) => {
-              hash.update(chunk)
-              size += chunk.length
-            })
-            await NodeStreamP.pipeline(source, NodeFs.createWriteStream(temporary, { mode: 0o600 }))
-            await NodeFsP.rename(temporary, target)
-            return { size, sha256: hash.digest("hex") }
-          },
-          catch: (cause) => new ObjectStoreError({ key, message: "cannot store object", cause })
-        })),
+    put: (key, content) =>
+      Effect.gen(function*() {
+        yield* checkedKey(key)
+        const target = pathOf(key)
+        const temporary = `${target}.${NodeCrypto.randomBytes(6).toString("hex")}.part`
+        const failed = (message: string) => (cause: unknown) => new ObjectStoreError({ key, message, cause })
+        yield* Effect.tryPromise({
+          try: () => NodeFsP.mkdir(NodePath.dirname(target), { recursive: true, mode: 0o700 }),
+          catch: failed("cannot store object")
+        })
+        const body = measured(content)
+        yield* Stream.run(
+          body.content,
+          NodeSink.fromWritable(() => NodeFs.createWriteStream(temporary, { mode: 0o600 }), failed("cannot store object"))
+        ).pipe(
+          Effect.zipRight(Effect.tryPromise({ try: () => NodeFsP.rename(temporary, target), catch: failed("cannot store object") })),
+          Effect.onError(() => Effect.promise(() => NodeFsP.rm(temporary, { force: true })))
+        )
+        return body.digest()
+      }),
     get: (key) =>
       Stream.unwrap(Effect.map(checkedKey(key), () =>
         Stream.fromAsyncIterable(

@@ -6,14 +6,13 @@
  * address from outside (as with MinIO behind a proxy).
  * Settings: `S3Settings` in `ServerConfig.ts`.
  */
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3"
+import { DeleteObjectCommand, GetObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3"
+import { Upload } from "@aws-sdk/lib-storage"
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner"
-import { Effect, Layer, Option, Redacted, Stream } from "effect"
-import * as NodeCrypto from "node:crypto"
-import * as NodeFs from "node:fs"
-import * as NodeFsP from "node:fs/promises"
+import { NodeStream as EffectNodeStream } from "@effect/platform-node"
+import { Effect, Layer, Option, Redacted, Ref, Stream } from "effect"
 import * as NodeStream from "node:stream"
-import { checkedKey, ObjectStore, ObjectStoreError, type ObjectStoreService } from "./ObjectStore.js"
+import { checkedKey, measured, ObjectStore, ObjectStoreError, type ObjectStoreService } from "./ObjectStore.js"
 import type { S3Settings } from "./ServerConfig.js"
 
 const clientConfig = (settings: S3Settings, endpoint: Option.Option<string>): S3ClientConfig => ({
@@ -51,24 +50,32 @@ export const makeS3 = (settings: S3Settings) =>
         Effect.tryPromise({ try: f, catch: (cause) => new ObjectStoreError({ key, message, cause }) }))
 
     const store: ObjectStoreService = {
-      put: (key, sourcePath, mime) =>
-        attempt(key, "cannot store object", async () => {
-          const { size } = await NodeFsP.stat(sourcePath)
-          const hash = NodeCrypto.createHash("sha256")
-          const body = NodeFs.createReadStream(sourcePath).pipe(new NodeStream.Transform({
-            transform(chunk, _encoding, done) {
-              hash.update(chunk)
-              done(null, chunk)
-            }
-          }))
-          await client.send(new PutObjectCommand({
-            Bucket: settings.bucket,
-            Key: key,
-            Body: body,
-            ContentLength: size,
-            ContentType: mime || "application/octet-stream"
-          }))
-          return { size, sha256: hash.digest("hex") }
+      put: <E>(key: string, content: Stream.Stream<Uint8Array, E>, mime: string) =>
+        Effect.gen(function*() {
+          yield* checkedKey(key)
+          // The content's own failure (a size limit, say) reaches the upload as a stream error; kept here to fail with it.
+          const failure = yield* Ref.make(Option.none<E>())
+          const body = measured(content)
+          const readable = yield* EffectNodeStream.toReadable(
+            Stream.tapError(body.content, (error) => Ref.set(failure, Option.some(error)))
+          )
+          // Parts of 8 MiB, one in flight: memory stays bounded whatever the object's size; a failed upload is aborted.
+          const upload = new Upload({
+            client,
+            queueSize: 1,
+            partSize: 8 * 1024 * 1024,
+            params: { Bucket: settings.bucket, Key: key, Body: readable, ContentType: mime || "application/octet-stream" }
+          })
+          yield* Effect.tryPromise({
+            try: () => upload.done(),
+            catch: (cause) => new ObjectStoreError({ key, message: "cannot store object", cause })
+          }).pipe(
+            Effect.onInterrupt(() => Effect.promise(() => upload.abort().catch(() => undefined))),
+            Effect.catchAll((error) =>
+              Effect.flatMap(Ref.get(failure), (own): Effect.Effect<never, ObjectStoreError | E> =>
+                Option.isSome(own) ? Effect.fail(own.value) : Effect.fail(error)))
+          )
+          return body.digest()
         }),
       get: (key) =>
         Stream.unwrap(attempt(key, "cannot read object", async () => {

@@ -1,56 +1,62 @@
 import { Api } from "@agnt/domain/Api"
 import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Chunk, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Chunk, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
-import * as NodeFs from "node:fs/promises"
-import * as NodePath from "node:path"
-import S3rver from "s3rver"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
 import { makeLocal, type ObjectStoreService } from "../src/ObjectStore.js"
 import { makeS3 } from "../src/S3ObjectStore.js"
-import type { S3Settings } from "../src/ServerConfig.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../src/Testing.js"
 import { manifest, orderForm } from "./Fixtures.js"
-
-/** A real S3 endpoint on loopback (s3rver) with bucket `agnt`, for the life of the scope. */
-const s3rver = Effect.gen(function*() {
-  const directory = yield* temporaryDirectory("agnt-s3rver-")
-  const server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory, configureBuckets: [{ name: "agnt", configs: [] }] })
-  const address = yield* Effect.acquireRelease(Effect.promise(() => server.run()), () => Effect.promise(() => server.close()))
-  return {
-    bucket: "agnt",
-    region: "us-east-1",
-    endpoint: Option.some(`http://127.0.0.1:${address.port}`),
-    forcePathStyle: true,
-    accessKeyId: Option.some(Redacted.make("S3RVER")),
-    secretAccessKey: Option.some(Redacted.make("S3RVER")),
-    publicUrl: Option.none()
-  } satisfies S3Settings
-})
+import { s3rver } from "./S3rver.js"
 
 const text = (store: ObjectStoreService, key: string) =>
   store.get(key).pipe(Stream.runCollect, Effect.map((chunks) => Buffer.concat(Chunk.toArray(chunks)).toString("utf8")))
 
-const contract = (name: string, makeStore: Effect.Effect<ObjectStoreService, never, import("effect").Scope.Scope>) =>
-  it.scopedLive(`${name}: put measures size and sha256, get streams it back, remove deletes it`, () =>
+/** `size` deterministic pseudo-random bytes in chunks of at most 64 KiB, as a request body arrives. */
+const bytes = (size: number) => {
+  const data = NodeCrypto.createHash("sha512").update(String(size)).digest()
+  const whole = Buffer.alloc(size)
+  for (let offset = 0; offset < size; offset += data.length) data.copy(whole, offset)
+  const chunks: Array<Uint8Array> = []
+  for (let offset = 0; offset < size; offset += 65_536) chunks.push(whole.subarray(offset, Math.min(size, offset + 65_536)))
+  return { whole, stream: Stream.fromIterable(chunks) }
+}
+
+class TooBig extends Data.TaggedError("TooBig")<{}> {}
+
+const contract = (name: string, makeStore: Effect.Effect<ObjectStoreService, never, import("effect").Scope.Scope>) => {
+  it.scopedLive(`${name}: put measures size and sha256 while streaming, get streams it back, remove deletes it`, () =>
     Effect.gen(function*() {
       const store = yield* makeStore
-      const dir = yield* temporaryDirectory("agnt-object-")
-      const source = NodePath.join(dir, "source.txt")
-      const content = "x".repeat(200_000) + "end\n"
-      yield* Effect.promise(() => NodeFs.writeFile(source, content))
-      const stored = yield* store.put("jobs/job_1/input/file_1", source, "text/plain")
-      expect(stored).toEqual({ size: content.length, sha256: NodeCrypto.createHash("sha256").update(content).digest("hex") })
-      expect(yield* text(store, "jobs/job_1/input/file_1")).toBe(content)
-      yield* store.remove("jobs/job_1/input/file_1")
-      const gone = yield* text(store, "jobs/job_1/input/file_1").pipe(Effect.flip)
-      expect(gone._tag).toBe("ObjectStoreError")
-      const refused = yield* store.put("../escape", source, "text/plain").pipe(Effect.flip)
-      expect(refused.message).toBe("malformed object key")
+      // Over the S3 layer's 8 MiB part size, so the object goes up in several parts.
+      for (const size of [0, 200_003, 17 * 1024 * 1024 + 5]) {
+        const { stream, whole } = bytes(size)
+        const key = `jobs/job_1/input/file_${size}`
+        const stored = yield* store.put(key, stream, "application/octet-stream")
+        expect(stored).toEqual({ size, sha256: NodeCrypto.createHash("sha256").update(whole).digest("hex") })
+        const back = Buffer.concat(Chunk.toArray(yield* Stream.runCollect(store.get(key))))
+        expect(back.equals(whole)).toBe(true)
+        yield* store.remove(key)
+        const gone = yield* text(store, key).pipe(Effect.flip)
+        expect(gone._tag).toBe("ObjectStoreError")
+      }
+      const refused = yield* store.put("../escape", Stream.make(new Uint8Array([1])), "text/plain").pipe(Effect.flip)
+      expect(refused).toMatchObject({ _tag: "ObjectStoreError", message: "malformed object key" })
     }))
+
+  it.scopedLive(`${name}: content that fails mid-stream fails put with its own error and leaves no object`, () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore
+      const failing = Stream.concat(bytes(9 * 1024 * 1024).stream, Stream.fail(new TooBig()))
+      const error = yield* store.put("jobs/job_1/input/file_partial", failing, "text/plain").pipe(Effect.flip)
+      expect(error).toBeInstanceOf(TooBig)
+      const gone = yield* text(store, "jobs/job_1/input/file_partial").pipe(Effect.flip)
+      expect(gone._tag).toBe("ObjectStoreError")
+    }))
+}
 
 describe("object stores", () => {
   contract("local directory", Effect.map(temporaryDirectory("agnt-objects-"), makeLocal))

@@ -12,12 +12,13 @@
  * interruption, so the work's finalizers (a command's child process group)
  * run before anything is reported.
  */
+import { uploadForm } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
 import { FileSystem, Path } from "@effect/platform"
 import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
 import mime from "mime"
-import * as NodeFs from "node:fs"
+import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
 import {
   type ApiClient,
@@ -29,7 +30,7 @@ import {
   quickRetry,
   retryReporting
 } from "../ApiClient.js"
-import type { ExecutorDefinition, JobContext } from "../Executor.js"
+import { type ExecutorDefinition, type JobContext, JobFailure } from "../Executor.js"
 import { makeLogBatcher } from "./LogBatcher.js"
 
 /** Why the runtime stopped a job's work before it ended by itself. */
@@ -37,6 +38,13 @@ export type StopReason = "canceled" | "lost" | "shutdown"
 
 /** The failure reason reported for jobs stopped by the executor's shutdown. */
 export const shutdownReason = "executor_shutdown"
+
+/**
+ * The failure reason (its first word) of a job whose input file's bytes,
+ * as downloaded, do not match the SHA-256 the server recorded on upload:
+ * the job is not run on damaged inputs (DESIGN.md "Files are byte-exact").
+ */
+export const inputCorruptedReason = "input_corrupted"
 
 /** What every job of one executor shares. */
 export interface JobRunnerEnv<R> {
@@ -96,17 +104,12 @@ const listFiles = (dir: string) =>
     return files.map((file) => file.split(path.sep).join("/")).sort()
   })
 
-/** The multipart body of `complete`: the lease id and each file of `outDir` as a `files` part named by its relative path. */
+/** The multipart body of `complete`: the lease id and each file of `outDir` as a `files` part named by its relative path, with its SHA-256. */
 const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: string) =>
-  Effect.promise(async () => {
-    const form = new FormData()
-    form.append("lease_id", leaseId)
-    for (const file of files) {
-      const blob = await NodeFs.openAsBlob(`${outDir}/${file}`, { type: mime.getType(file) ?? "application/octet-stream" })
-      form.append("files", blob, file)
-    }
-    return form
-  })
+  uploadForm(
+    { lease_id: leaseId },
+    files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mime.getType(file) ?? "application/octet-stream" }))
+  )
 
 /**
  * Run one claimed job to its end and report the outcome. Never fails: what
@@ -208,6 +211,12 @@ export const runClaimedJob = <R>(
             jobReportRetry,
             connectivity
           )
+          const actual = NodeCrypto.createHash("sha256").update(bytes).digest("hex")
+          if (actual !== file.sha256) {
+            return yield* new JobFailure({
+              reason: `${inputCorruptedReason}: ${relative} downloaded with SHA-256 ${actual}, not the recorded ${file.sha256}`
+            })
+          }
           const target = path.join(workspace, relative)
           yield* fs.makeDirectory(path.dirname(target), { recursive: true })
           yield* fs.writeFile(target, bytes)
