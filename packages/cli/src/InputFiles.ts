@@ -5,11 +5,11 @@
  * directory outside it by its own name plus the path within it
  * (`--file ../lib` → `lib/a.ts`). A directory adds every regular file below
  * it, skipping `node_modules` and `.git`. Names are `/`-separated. Each
- * file is sent with a content type found from its extension.
+ * file is sent with the media type of its extension (`MediaTypes.mediaTypeOf`).
  */
+import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
-import mime from "mime"
 import * as NodePath from "node:path"
 import { UsageError } from "./Output.js"
 
@@ -22,48 +22,8 @@ export interface InputFile {
   readonly name: string
   /** Absolute local path. */
   readonly path: string
-  /** Content type of the upload part (see `contentTypeOf`). */
+  /** Content type of the upload part, from its extension (`MediaTypes.mediaTypeOf`). */
   readonly type: string
-}
-
-/**
- * Source-code extensions the `mime` package gets wrong for our purpose
- * (`.ts` is `video/mp2t`, `.rs` an XML type) or does not know. Checked first.
- */
-const sourceTypes: Readonly<Record<string, string>> = {
-  ts: "text/typescript",
-  mts: "text/typescript",
-  cts: "text/typescript",
-  tsx: "text/tsx",
-  cjs: "text/javascript",
-  py: "text/x-python",
-  pyi: "text/x-python",
-  go: "text/x-go",
-  rs: "text/x-rust",
-  rb: "text/x-ruby",
-  kt: "text/x-kotlin",
-  kts: "text/x-kotlin",
-  swift: "text/x-swift",
-  cs: "text/x-csharp",
-  scala: "text/x-scala",
-  vue: "text/x-vue",
-  svelte: "text/x-svelte",
-  bash: "application/x-sh",
-  zsh: "application/x-sh"
-}
-
-/** Sent when the extension says nothing (no extension, or an unknown one). */
-export const defaultContentType = "application/octet-stream"
-
-/**
- * The content type of an upload named `name`, from its extension
- * (case-insensitive): our source-code table, else the `mime` package's
- * standard table, else `application/octet-stream`. (The server takes every
- * part with a filename for a file, `application/json` ones included.)
- */
-export const contentTypeOf = (name: string): string => {
-  const extension = NodePath.posix.extname(name).slice(1).toLowerCase()
-  return sourceTypes[extension] ?? mime.getType(name) ?? defaultContentType
 }
 
 const toSlashes = (path: string) => path.split(NodePath.sep).join("/")
@@ -111,7 +71,7 @@ export const collectInputFiles = (
     const add = (given: string, path: string) =>
       Effect.gen(function*() {
         const name = uploadName(cwd, given, path)
-        const file = { name, path: NodePath.resolve(cwd, path), type: contentTypeOf(name) }
+        const file = { name, path: NodePath.resolve(cwd, path), type: mediaTypeOf(name) }
         const previous = files.get(file.name)
         if (previous !== undefined && previous.path !== file.path) {
           return yield* new UsageError({

@@ -3,7 +3,7 @@ import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodePath from "node:path"
-import { collectInputFiles, contentTypeOf, defaultContentType, uploadName } from "../src/InputFiles.js"
+import { collectInputFiles, uploadName } from "../src/InputFiles.js"
 
 describe("upload names", () => {
   it.effect("a file inside the current directory is named by its relative path", () =>
@@ -20,37 +20,6 @@ describe("upload names", () => {
       expect(uploadName("/work/repo", "../other/x.md", "../other/x.md")).toBe("x.md")
       expect(uploadName("/work/repo", "../lib", "/work/lib/sub/a.ts")).toBe("lib/sub/a.ts")
       expect(uploadName("/work/repo-2", "/work/repo", "/work/repo/a.ts")).toBe("repo/a.ts")
-    }))
-})
-
-describe("upload content types", () => {
-  it.effect("each file is sent with the type of its extension, case-insensitively", () =>
-    Effect.sync(() => {
-      expect(contentTypeOf("README.md")).toBe("text/markdown")
-      expect(contentTypeOf("src/app.js")).toBe("text/javascript")
-      expect(contentTypeOf("img/LOGO.PNG")).toBe("image/png")
-    }))
-
-  it.effect("source files get text types where the mime table says otherwise or nothing", () =>
-    Effect.sync(() => {
-      expect(contentTypeOf("src/a.ts")).toBe("text/typescript")
-      expect(contentTypeOf("src/App.tsx")).toBe("text/tsx")
-      expect(contentTypeOf("main.rs")).toBe("text/x-rust")
-      expect(contentTypeOf("tool.py")).toBe("text/x-python")
-    }))
-
-  it.effect("JSON files are sent as application/octet-stream, which the server's multipart parser keeps as files", () =>
-    Effect.sync(() => {
-      expect(contentTypeOf("package.json")).toBe("application/json")
-      expect(contentTypeOf("config.json5")).toBe("application/json5")
-      expect(contentTypeOf("data.jsonld")).toBe("application/ld+json")
-    }))
-
-  it.effect("a file without a known extension is application/octet-stream", () =>
-    Effect.sync(() => {
-      expect(contentTypeOf("Makefile")).toBe(defaultContentType)
-      expect(contentTypeOf("data.unknownext")).toBe(defaultContentType)
-      expect(contentTypeOf(".env")).toBe(defaultContentType)
     }))
 })
 

@@ -104,8 +104,30 @@ const Wait = Schema.optionalWith(
   { default: () => 0 }
 )
 
-/** A file's bytes, streamed as `application/octet-stream`. */
+/** A file's bytes. The response's `Content-Type` is the file's recorded media type (`JobFile.mime`). */
 export const FileContent = HttpApiSchema.Uint8Array({ contentType: "application/octet-stream" })
+
+/**
+ * The download's success response as the OpenAPI document states it: the
+ * file's bytes in its recorded media type — any type, since it is the
+ * one `MediaTypes.mediaTypeOf` found for the file's name — with the
+ * headers naming and hashing it.
+ */
+const fileDownloadResponse = {
+  description: "The file's bytes. Content-Type is the file's recorded media type (the mime of its JobFile: " +
+    "application/sarif+json for .sarif, text/markdown for .md, application/octet-stream when the extension says nothing).",
+  headers: {
+    "Content-Disposition": {
+      description: "attachment, with the file's path (percent-encoded) as its filename",
+      schema: { type: "string" }
+    },
+    "X-Content-SHA256": {
+      description: "SHA-256 of the bytes, lowercase hex (the JobFile's sha256)",
+      schema: { type: "string", pattern: "^[0-9a-f]{64}$" }
+    }
+  },
+  content: { "*/*": { schema: { type: "string", format: "binary" } } }
+}
 
 /** Buyer-facing agent catalogue, and publishing by executors. */
 export class AgentsGroup extends HttpApiGroup.make("agents")
@@ -206,6 +228,10 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(JobNotFound)
       .addError(FileNotFound)
       .annotate(OpenApi.Summary, "Download an input or result file of a job")
+      .annotate(OpenApi.Transform, (operation) => ({
+        ...operation,
+        responses: { ...operation["responses"], 200: fileDownloadResponse }
+      }))
   )
   .add(
     HttpApiEndpoint.post("cancel")`/v1/jobs/${jobIdParam}/cancel`

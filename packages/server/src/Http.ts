@@ -98,6 +98,7 @@ const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
               contentLength: file.size,
               headers: {
                 "content-disposition": `attachment; filename="${encodeURIComponent(file.path)}"`,
+                "x-content-type-options": "nosniff",
                 "x-content-sha256": file.sha256
               }
             })

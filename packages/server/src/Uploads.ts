@@ -8,6 +8,7 @@
  */
 import { ChecksumMismatch, InvalidFileName, InvalidRequest, PayloadTooLarge } from "@agnt/domain/Errors"
 import { normalizeFilePath } from "@agnt/domain/Files"
+import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import type { FileId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
 import { type HttpServerRequest, Multipart } from "@effect/platform"
@@ -20,7 +21,7 @@ export interface ReceivedFile {
   readonly file_id: FileId
   /** The part's filename, normalised (`Files.normalizeFilePath`). */
   readonly path: string
-  /** The part's content type, `application/octet-stream` when it states none. */
+  /** The media type of its name (`MediaTypes.mediaTypeOf`), whatever type the part stated. */
   readonly mime: string
   readonly size: number
   readonly sha256: string
@@ -183,7 +184,8 @@ export const receiveForm = (
         })
         const fileId = makeFileId()
         const storageKey = keyOf(fileId)
-        const mime = part.contentType === "" ? "application/octet-stream" : part.contentType
+        // From the name, whatever the part declared: one rule for every uploader, and no type a client chose.
+        const mime = mediaTypeOf(path)
         const object = yield* store.put(storageKey, counted, mime).pipe(
           Effect.catchTag("ObjectStoreError", Effect.die)
         )
