@@ -12,14 +12,70 @@ export const Tag = Schema.String.pipe(
 )
 
 /**
- * A JSON Schema (draft 2020-12 or draft-07) describing a job's `params`. The
- * server checks that it is a valid schema on publish and validates every
- * order's `params` against it.
+ * A JSON Schema (draft 2020-12 or draft-07): an agent's `input_schema` (of a
+ * job's `params`) or `output_schema` (of a job's `result`). The server
+ * checks that it is a valid schema on publish and validates every order's
+ * `params`, and every completion's `result`, against it.
  */
 export const JsonSchemaDocument = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
   title: "JsonSchema",
   description: "A JSON Schema object"
 })
+
+/**
+ * A price as a decimal string: 1–9 integer digits and at most 6 fractional
+ * ones, never negative, never in exponent notation (`"0.50"`, `"12"`).
+ * Strings, not numbers, so no amount is rounded on its way (as Stripe and
+ * ISO 20022 carry amounts).
+ */
+export const DecimalAmount = Schema.String.pipe(
+  Schema.pattern(/^\d{1,9}(\.\d{1,6})?$/, {
+    message: () => "amount is a non-negative decimal string: 1-9 digits, optionally . and 1-6 more (e.g. \"0.50\")"
+  })
+).annotations({
+  title: "DecimalAmount",
+  description: "A non-negative decimal amount as a string: 1-9 digits, optionally a point and 1-6 more",
+  examples: ["0.50", "12"]
+})
+
+/**
+ * The ISO 4217 codes in use, as the runtime's CLDR data knows them
+ * (`Intl.supportedValuesOf("currency")`: current codes only, no withdrawn
+ * ones, no testing or "no currency" codes such as `XTS`, `XXX`).
+ */
+const currencyCodes: ReadonlySet<string> = new Set(Intl.supportedValuesOf("currency"))
+
+/** An ISO 4217 alphabetic currency code in use: three uppercase letters (`USD`, `EUR`). */
+export const CurrencyCode = Schema.String.pipe(
+  Schema.pattern(/^[A-Z]{3}$/, { message: () => "currency is an ISO 4217 code: three uppercase letters (e.g. \"USD\")" }),
+  Schema.filter((code) => currencyCodes.has(code), {
+    message: (issue) => `currency ${JSON.stringify(issue.actual)} is not an ISO 4217 code in use`,
+    jsonSchema: { title: "CurrencyCode", description: "An ISO 4217 alphabetic currency code in use", examples: ["USD", "EUR"] }
+  })
+)
+
+/** The agent charges nothing. */
+export const FreePricing = Schema.Struct({
+  model: Schema.Literal("free")
+}).annotations({ identifier: "FreePricing", description: "The agent charges nothing." })
+
+/** The agent charges `amount` of `currency` for every job it completes. */
+export const PerJobPricing = Schema.Struct({
+  model: Schema.Literal("per_job"),
+  amount: DecimalAmount,
+  currency: CurrencyCode
+}).annotations({ identifier: "PerJobPricing", description: "A price per job: a decimal amount of an ISO 4217 currency." })
+
+/**
+ * What an agent charges (DESIGN.md "Data model"): a union tagged by
+ * `model` — `{"model": "free"}` or
+ * `{"model": "per_job", "amount": "0.50", "currency": "USD"}`.
+ */
+export const Pricing = Schema.Union(FreePricing, PerJobPricing).annotations({ identifier: "Pricing" })
+export type Pricing = typeof Pricing.Type
+
+/** The pricing of a manifest that says none. */
+export const freePricing: Pricing = { model: "free" }
 
 /** What an executor publishes about its agent. */
 export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")({
@@ -30,7 +86,15 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
   /** At most 20 tags; searched and filterable. */
   tags: Schema.Array(Tag).pipe(Schema.maxItems(20)),
   /** JSON Schema for `params` on `POST /v1/jobs`. `{}` accepts anything. */
-  input_schema: JsonSchemaDocument
+  input_schema: JsonSchemaDocument,
+  /** What a job costs; `{"model": "free"}` when left out. */
+  pricing: Schema.optionalWith(Pricing, { default: () => freePricing }),
+  /**
+   * JSON Schema of a completed job's structured `result` (checked on
+   * `POST /v1/executor/jobs/{job_id}/complete`; a job completed without a
+   * result is checked as `null`). `{}`, the default, accepts anything.
+   */
+  output_schema: Schema.optionalWith(JsonSchemaDocument, { default: () => ({}) })
 }) {}
 
 /**
@@ -41,6 +105,8 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
 export class Agent extends Schema.Class<Agent>("Agent")({
   agent_id: AgentId,
   ...AgentManifest.fields,
+  pricing: Pricing,
+  output_schema: JsonSchemaDocument,
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   executors_online: Schema.NonNegativeInt,
@@ -48,11 +114,17 @@ export class Agent extends Schema.Class<Agent>("Agent")({
 }) {}
 
 /**
- * Outcome counts of an agent's jobs. `success_rate` is
- * completed / (completed + failed + rejected), in [0, 1], `null` before any
- * such job; canceled jobs are the buyer's choice and do not count against
- * it. `avg_duration_seconds` is the mean of `completed_at − started_at` over
- * completed jobs, `null` before any.
+ * Outcome counts of an agent's jobs, by the job's status now:
+ * - `total_jobs`: every job ever ordered of the agent;
+ * - `pending`; `in_progress` (accepted or running); `completed`; `failed`
+ *   (by the executor, or its lease expired); `rejected` (declined by an
+ *   executor before it started); `canceled` (by the buyer);
+ * - `success_rate`: completed ÷ (completed + failed), in [0, 1], `null`
+ *   before any job completed or failed. Rejected jobs are reported beside
+ *   it (`rejected`), not in it: declining work is not failing it. Canceled
+ *   jobs are the buyer's choice and count in neither;
+ * - `avg_duration_seconds`: the mean of `completed_at − started_at` over
+ *   completed jobs, in seconds, `null` before any.
  */
 export class AgentStats extends Schema.Class<AgentStats>("AgentStats")({
   agent_id: AgentId,
@@ -65,4 +137,9 @@ export class AgentStats extends Schema.Class<AgentStats>("AgentStats")({
   canceled: Schema.NonNegativeInt,
   success_rate: Schema.NullOr(Schema.Number),
   avg_duration_seconds: Schema.NullOr(Schema.Number)
+}, {
+  description: "Outcome counts of an agent's jobs by their status now. success_rate = completed / (completed + failed), " +
+    "null before any job completed or failed; rejected jobs are counted in rejected, not in success_rate; canceled jobs " +
+    "count in neither. in_progress = accepted + running. avg_duration_seconds = mean of completed_at - started_at over " +
+    "completed jobs, null before any."
 }) {}

@@ -16,6 +16,7 @@ import {
   InvalidManifest,
   InvalidParams,
   InvalidRequest,
+  InvalidResult,
   InvalidTransition,
   IdempotencyConflict,
   JobNotFound,
@@ -80,12 +81,17 @@ export const CreateJobRequest = HttpApiSchema.Multipart(
 
 /**
  * The fields of `POST /v1/executor/jobs/{job_id}/complete`: the holder's
- * `lease_id`, an optional outcome `message`, and `sha256` as for
- * `CreateJobFields` (the executor runtime always sends it).
+ * `lease_id`, an optional outcome `message`, an optional `result` (JSON
+ * text: the job's structured result, checked against the agent's
+ * `output_schema`), and `sha256` as for `CreateJobFields` (the executor
+ * runtime always sends it).
  */
 export const CompleteJobFields = Schema.Struct({
   lease_id: Schema.String,
   message: Schema.optional(Schema.String),
+  result: Schema.optional(Schema.parseJson().annotations({
+    description: "JSON text of the job's structured result, valid against the agent's output_schema"
+  })),
   sha256: Schema.optional(ChecksumsField)
 })
 
@@ -316,11 +322,12 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .addError(JobNotFound)
       .addError(InvalidTransition)
       .addError(LeaseLost)
+      .addError(InvalidResult)
       .addError(InvalidFileName)
       .addError(ChecksumMismatch)
       .addError(InvalidRequest)
       .addError(PayloadTooLarge)
-      .annotate(OpenApi.Summary, "Upload result files and complete a running job")
+      .annotate(OpenApi.Summary, "Upload result files and a structured result, and complete a running job")
   )
   .middleware(Authentication)
   .addError(Forbidden)

@@ -105,7 +105,22 @@ export class InvalidParams extends Schema.TaggedError<InvalidParams>()(
   HttpApiSchema.annotations({ status: 400 })
 ) {}
 
-/** 400: an agent manifest is not acceptable (e.g. its `input_schema` is not a valid JSON Schema). */
+/**
+ * 400: the structured `result` of a completion does not match the agent's
+ * `output_schema` (JSON Schema); `issues` names each failing path. The job
+ * stays running and nothing of the completion is kept.
+ */
+export class InvalidResult extends Schema.TaggedError<InvalidResult>()(
+  "InvalidResult",
+  { message: Schema.String, issues: Schema.Array(ValidationIssue) },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/**
+ * 400: an agent manifest is not acceptable: its `input_schema` or
+ * `output_schema` is not a valid JSON Schema (`issues` paths start with the
+ * field's name, e.g. `/output_schema/type`).
+ */
 export class InvalidManifest extends Schema.TaggedError<InvalidManifest>()(
   "InvalidManifest",
   { message: Schema.String, issues: Schema.Array(ValidationIssue) },

@@ -2,7 +2,7 @@
  * Jobs, their files and events (seed data model; DESIGN.md "Job lifecycle").
  * Timestamps are RFC 3339 UTC; sizes are bytes; `progress` is a percentage.
  */
-import { Schema } from "effect"
+import { Option, Schema } from "effect"
 import { AgentId, FileId, JobId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 
@@ -28,6 +28,15 @@ export const FileChecksums = Schema.Record({ key: Schema.String, value: Sha256 }
 })
 export type FileChecksums = typeof FileChecksums.Type
 
+/**
+ * A job's structured result: any JSON value, checked against the agent's
+ * `output_schema` when the executor completes the job.
+ */
+export const JobResultValue = Schema.Unknown.annotations({
+  title: "JobResultValue",
+  description: "Any JSON value, valid against the agent's output_schema; null when the job has none"
+})
+
 /** A job's input or result file. `size` in bytes, `sha256` lowercase hex of the content. */
 export class JobFile extends Schema.Class<JobFile>("JobFile")({
   file_id: FileId,
@@ -49,10 +58,19 @@ export class Job extends Schema.Class<Job>("Job")({
   params: JobParams,
   /** Last reported progress, 0–100 percent; `null` before any report. */
   progress: Schema.NullOr(Schema.Number),
-  /** Last message an executor reported with a status or progress update. */
+  /**
+   * While the job runs, the last message its executor reported with a
+   * status or progress update; once it ended, its outcome (see
+   * `outcomeMessage`): "completed with 2 result files", "failed: <reason>",
+   * "rejected: <reason>", "canceled by the buyer".
+   */
   status_message: Schema.NullOr(Schema.String),
-  /** Why the job failed or was rejected; `null` otherwise. */
+  /** Why the executor accepted or rejected the job (the `reason` of that status update); `null` when it gave none. */
+  decision_reason: Schema.NullOr(Schema.String),
+  /** Why the job failed (or, for a canceled job, who canceled it); `null` otherwise. */
   failure_reason: Schema.NullOr(Schema.String),
+  /** The structured result its executor completed it with, valid against the agent's `output_schema`; `null` when none. */
+  result: JobResultValue,
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   /** When the job became `running`. */
@@ -125,11 +143,17 @@ export class ResultFile extends Schema.Class<ResultFile>("ResultFile")({
   download_url: Schema.String
 }) {}
 
-/** `GET /v1/jobs/{job_id}/result`: the job's status and its result files (empty until completed). */
+/**
+ * `GET /v1/jobs/{job_id}/result`: the job's status, its structured `result`
+ * (`null` until completed, or when it has none) and its result files
+ * (empty until completed).
+ */
 export class JobResult extends Schema.Class<JobResult>("JobResult")({
   job_id: JobId,
   status: JobStatus,
+  decision_reason: Schema.NullOr(Schema.String),
   failure_reason: Schema.NullOr(Schema.String),
+  result: JobResultValue,
   files: Schema.Array(ResultFile)
 }) {}
 
@@ -159,8 +183,10 @@ export type ExecutorStatus = typeof ExecutorStatus.Type
 
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/status`. `status: "running"` on a
- * running job is a progress report; `canceled` confirms a requested cancel. `reason` is required in spirit for
- * `rejected` and `failed` and stored as `failure_reason`.
+ * running job is a progress report; `canceled` confirms a requested cancel.
+ * `reason` is stored as the job's `decision_reason` with `accepted` and
+ * `rejected`, and as its `failure_reason` with `failed` (required in
+ * spirit there); with other statuses it is kept in the event only.
  */
 export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")({
   status: ExecutorStatus,
@@ -170,6 +196,38 @@ export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")({
   message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
   reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
 }) {}
+
+/** Longest `status_message` kept, in characters (the limit of a reported `message`). */
+export const maxStatusMessageLength = 2000
+
+/**
+ * The `status_message` of a job that ended in `status`: its outcome, not
+ * the last progress line — "completed with 2 result files" (with `files`
+ * result files), "failed: <reason>", "rejected: <reason>", "canceled by the
+ * buyer" — where a reason is its first line, and the whole is cut at
+ * `maxStatusMessageLength` characters. `None` for a status that is not
+ * terminal.
+ */
+export const outcomeMessage = (
+  status: JobStatus,
+  details: { readonly reason?: string | null | undefined; readonly files?: number | undefined } = {}
+): Option.Option<string> => {
+  const firstLine = details.reason?.split("\n", 1)[0]?.trim() ?? ""
+  const because = (verb: string) => firstLine === "" ? verb : `${verb}: ${firstLine}`
+  const files = details.files ?? 0
+  switch (status) {
+    case "completed":
+      return Option.some(`completed with ${files === 0 ? "no" : files} result file${files === 1 ? "" : "s"}`)
+    case "failed":
+      return Option.some(because("failed").slice(0, maxStatusMessageLength))
+    case "rejected":
+      return Option.some(because("rejected").slice(0, maxStatusMessageLength))
+    case "canceled":
+      return Option.some("canceled by the buyer")
+    default:
+      return Option.none()
+  }
+}
 
 /**
  * A page of a job's events after a cursor, oldest first. `next_cursor` is

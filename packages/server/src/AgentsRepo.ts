@@ -20,7 +20,7 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
     const sql = yield* SqlClient.SqlClient
     const columns = sql.literal(`
       agents.agent_id, agents.name, agents.description, agents.tags, agents.input_schema,
-      agents.created_at, agents.updated_at,
+      agents.pricing, agents.output_schema, agents.created_at, agents.updated_at,
       (SELECT count(*)::int FROM executors e
         WHERE e.agent_id = agents.agent_id AND e.last_seen_at > now() - interval '60 seconds') AS executors_online,
       (SELECT max(e.last_seen_at) FROM executors e WHERE e.agent_id = agents.agent_id) AS last_seen_at`)
@@ -28,12 +28,14 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
     /** Create the agent or replace its manifest; `created_at` is kept. */
     const upsert = Effect.fn("AgentsRepo.upsert")(function*(agentId: AgentId, manifest: AgentManifest) {
       const rows = yield* sql`
-        INSERT INTO agents (agent_id, name, description, tags, input_schema)
+        INSERT INTO agents (agent_id, name, description, tags, input_schema, pricing, output_schema)
         VALUES (${agentId}, ${manifest.name}, ${manifest.description}, ${[...manifest.tags]}::text[],
-                ${JSON.stringify(manifest.input_schema)}::jsonb)
+                ${JSON.stringify(manifest.input_schema)}::jsonb, ${JSON.stringify(manifest.pricing)}::jsonb,
+                ${JSON.stringify(manifest.output_schema)}::jsonb)
         ON CONFLICT (agent_id) DO UPDATE SET
           name = EXCLUDED.name, description = EXCLUDED.description, tags = EXCLUDED.tags,
-          input_schema = EXCLUDED.input_schema, updated_at = now()
+          input_schema = EXCLUDED.input_schema, pricing = EXCLUDED.pricing, output_schema = EXCLUDED.output_schema,
+          updated_at = now()
         RETURNING ${columns}`
       return yield* decodeAgent(rows[0])
     }, Effect.orDie)
@@ -111,7 +113,7 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
           count(*) FILTER (WHERE status = 'rejected')::int AS rejected,
           count(*) FILTER (WHERE status = 'canceled')::int AS canceled,
           (count(*) FILTER (WHERE status = 'completed'))::float8
-            / NULLIF(count(*) FILTER (WHERE status IN ('completed', 'failed', 'rejected')), 0) AS success_rate,
+            / NULLIF(count(*) FILTER (WHERE status IN ('completed', 'failed')), 0) AS success_rate,
           (avg(EXTRACT(EPOCH FROM (completed_at - started_at)))
             FILTER (WHERE status = 'completed' AND started_at IS NOT NULL))::float8 AS avg_duration_seconds
         FROM jobs WHERE agent_id = ${agentId}`

@@ -56,7 +56,8 @@ const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
         Effect.gen(function*() {
           const principal = yield* CurrentPrincipal
           yield* requireRole(principal, "executor", "admin")
-          yield* schemas.checkSchema(payload.input_schema)
+          yield* schemas.checkSchema(payload.input_schema, "input_schema")
+          yield* schemas.checkSchema(payload.output_schema, "output_schema")
           return yield* principal.role === "admin"
             ? agents.upsert(path.agent_id, payload)
             : agents.publishAs(principal.key_id, path.agent_id, payload)

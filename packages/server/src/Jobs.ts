@@ -11,6 +11,7 @@ import {
   IdempotencyConflict,
   type InvalidFileName,
   type InvalidRequest,
+  type InvalidResult,
   InvalidTransition,
   JobNotFound,
   LeaseLost,
@@ -197,7 +198,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       readonly cursor?: JobId | undefined
     }) => repo.list({ ...params, visibility: visibilityOf(principal) })
 
-    /** The job's status and result files with download URLs (presigned when the store has them). */
+    /** The job's status, structured result and result files with download URLs (presigned when the store has them). */
     const result = Effect.fn("Jobs.result")(function*(principal: Principal, jobId: JobId) {
       const job = yield* get(principal, jobId)
       const files = yield* repo.files(jobId, "result")
@@ -208,7 +209,14 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
             new ResultFile({ ...file, download_url: Option.getOrElse(url, () => `/v1/jobs/${jobId}/files/${file.file_id}`) })
           )
         ))
-      return new JobResult({ job_id: job.job_id, status: job.status, failure_reason: job.failure_reason, files: withUrls })
+      return new JobResult({
+        job_id: job.job_id,
+        status: job.status,
+        decision_reason: job.decision_reason,
+        failure_reason: job.failure_reason,
+        result: job.result,
+        files: withUrls
+      })
     })
 
     /** A visible job's file and its bytes. @fails JobNotFound, FileNotFound. */
@@ -339,16 +347,26 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     /**
      * Complete a running job the caller holds, with a request `body` of the
      * fields of `CompleteJobFields` and any result files, each stored as it
-     * streams and checked against its stated SHA-256. A retry of a complete
-     * that went through (same holder, same files) succeeds and changes
-     * nothing. A refused request keeps nothing.
+     * streams and checked against its stated SHA-256. The structured
+     * `result` (`null` when absent) must match the agent's `output_schema`.
+     * A retry of a complete that went through (same holder, same files, same
+     * result) succeeds and changes nothing. A refused request keeps nothing:
+     * with an `InvalidResult` the job stays running.
      *
-     * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidFileName,
+     * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidResult, InvalidFileName,
      *   ChecksumMismatch, PayloadTooLarge.
      */
     const complete = Effect.fn("Jobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody): Effect.fn.Return<
       Job,
-      Forbidden | JobNotFound | InvalidTransition | LeaseLost | InvalidRequest | InvalidFileName | ChecksumMismatch | PayloadTooLarge
+      | Forbidden
+      | JobNotFound
+      | InvalidTransition
+      | LeaseLost
+      | InvalidRequest
+      | InvalidResult
+      | InvalidFileName
+      | ChecksumMismatch
+      | PayloadTooLarge
     > {
       yield* requireRole(principal, "executor", "admin")
       const visibility = visibilityOf(principal)
@@ -357,14 +375,15 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       if (Option.isNone(current)) return yield* JobNotFound.of(jobId)
       const { fields: request, files } = yield* receive(store, body, CompleteJobFields, keyOf(jobId, "result"), uploadLimits("result"))
       return yield* Effect.gen(function*() {
-        // A retried complete: the same holder with the same files succeeds and changes nothing.
+        // A retried complete: the same holder with the same files and result succeeds and changes nothing.
         const retried = Effect.gen(function*() {
           const holder = yield* repo.leaseIdOf(jobId, visibility)
           // Both sides sorted here, alike: SQL's ORDER BY path (its collation, and the order of `path`
           // rather than of `path:sha256`) is not JavaScript's sort; comparing the two refused valid retries.
           const stored = [...yield* repo.resultManifest(jobId)].sort()
           const sent = files.map((file) => `${file.path}:${file.sha256}`).sort()
-          if (Option.contains(holder, request.lease_id) && stored.join("\n") === sent.join("\n")) {
+          const sameResult = canonicalJson(current.value.result ?? null) === canonicalJson(request.result ?? null)
+          if (Option.contains(holder, request.lease_id) && stored.join("\n") === sent.join("\n") && sameResult) {
             yield* discardFiles(store, files)
             return yield* Effect.flatMap(repo.findById(jobId, visibility), (job) =>
               Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`)))
@@ -378,7 +397,10 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
         const renewed = yield* Effect.either(repo.renew({ jobId, visibility, leaseId: request.lease_id, leaseSeconds }))
         if (Either.isLeft(renewed)) return yield* refused(renewed.left)
         if (current.value.status !== "running") return yield* InvalidTransition.of(jobId, current.value.status, "completed")
-        return yield* repo.complete({ jobId, visibility, leaseId: request.lease_id, files, message: request.message }).pipe(
+        const agent = yield* agents.findById(current.value.agent_id)
+        if (Option.isSome(agent)) yield* schemas.validateResult(agent.value.output_schema, request.result ?? null)
+        const result = request.result === undefined ? Option.none() : Option.some(request.result)
+        return yield* repo.complete({ jobId, visibility, leaseId: request.lease_id, files, message: request.message, result }).pipe(
           Effect.catchAll(refused)
         )
       }).pipe(Effect.onError(() => discardFiles(store, files)))

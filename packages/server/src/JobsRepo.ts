@@ -6,7 +6,7 @@
  * executors accepting one job exactly one wins.
  */
 import type { ApiKeyId, AgentId, FileId, JobId } from "@agnt/domain/Ids"
-import { ClaimedJob, Job, JobEvent, JobFile, type JobParams, Lease } from "@agnt/domain/Job"
+import { ClaimedJob, Job, JobEvent, JobFile, type JobParams, Lease, outcomeMessage } from "@agnt/domain/Job"
 import { allowedFrom, type JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"
@@ -54,6 +54,9 @@ const decodeJobs = Schema.decodeUnknown(Schema.Array(Job))
 const decodeLease = Schema.decodeUnknown(Lease)
 const decodeEvents = Schema.decodeUnknown(Schema.Array(JobEvent))
 const decodeFile = Schema.decodeUnknown(JobFile)
+/** The failure reason of a job whose lease ran out. */
+export const leaseExpired = "lease_expired"
+
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /** Job rows: insert, find, list, transition, complete, files. */
@@ -62,8 +65,8 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const sql = yield* SqlClient.SqlClient
 
     const jobSelect = sql.literal(`
-      SELECT j.job_id, j.agent_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.failure_reason,
-             j.created_at, j.updated_at, j.started_at, j.completed_at,
+      SELECT j.job_id, j.agent_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.decision_reason,
+             j.failure_reason, j.result, j.created_at, j.updated_at, j.started_at, j.completed_at,
              EXTRACT(EPOCH FROM (j.completed_at - j.started_at))::float8 AS duration_seconds,
              j.cancel_requested_at IS NOT NULL AS cancel_requested, j.lease_expires_at,
              COALESCE((
@@ -199,7 +202,11 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      * Move a visible job to `to` if the lifecycle allows it from its current
      * state (and, with `require`, the caller holds its lease), recording
      * progress, message and reason, renewing or making the lease, and
-     * appending the event — one statement.
+     * appending the event — one statement. `reason` becomes the
+     * `decision_reason` of an accepted or rejected job and the
+     * `failure_reason` of a failed or canceled one; a job that ends gets its
+     * outcome (`outcomeMessage`) as `status_message`, a running one the
+     * reported `message`.
      */
     const transition = Effect.fn("JobsRepo.transition")(function*(params: {
       readonly jobId: JobId
@@ -213,6 +220,10 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       readonly progress?: number | undefined
       readonly message?: string | undefined
       readonly reason?: string | undefined
+      /** Completing: how many result files the job ends with (for its outcome message). */
+      readonly resultFiles?: number | undefined
+      /** Completing: the job's structured result, when it has one. */
+      readonly result?: Option.Option<unknown> | undefined
     }) {
       const { jobId, to } = params
       const from = allowedFrom(to).filter((status) => params.from === undefined || params.from.includes(status))
@@ -220,6 +231,10 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       const progress = params.progress ?? null
       const message = params.message ?? null
       const reason = params.reason ?? null
+      const statusMessage = Option.getOrElse(outcomeMessage(to, { reason, files: params.resultFiles }), () => message)
+      const decisionReason = to === "accepted" || to === "rejected" ? reason : null
+      const failureReason = to === "failed" || to === "canceled" ? reason : null
+      const result = Option.match(params.result ?? Option.none(), { onNone: () => null, onSome: (value) => JSON.stringify(value) })
       const mode = params.lease._tag
       const leaseId = params.lease._tag === "none" ? null : params.lease.leaseId
       const executorId = params.lease._tag === "create" ? params.lease.executorId ?? null : null
@@ -238,8 +253,10 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
             started_at = CASE WHEN ${to}::text = 'running' THEN COALESCE(j.started_at, now()) ELSE j.started_at END,
             completed_at = CASE WHEN ${to}::text = ANY(${terminal}::text[]) THEN now() ELSE j.completed_at END,
             progress = CASE WHEN ${to}::text = 'completed' THEN 100 ELSE COALESCE(${progress}::float8, j.progress) END,
-            status_message = COALESCE(${message}::text, j.status_message),
-            failure_reason = COALESCE(${reason}::text, j.failure_reason),
+            status_message = COALESCE(${statusMessage}::text, j.status_message),
+            decision_reason = COALESCE(${decisionReason}::text, j.decision_reason),
+            failure_reason = COALESCE(${failureReason}::text, j.failure_reason),
+            result = COALESCE(${result}::jsonb, j.result),
             executor_key_id = COALESCE(j.executor_key_id, ${params.executorKeyId ?? null}::text),
             executor_id = COALESCE(${executorId}::text, j.executor_id),
             lease_id = CASE WHEN ${mode}::text = 'create' THEN ${leaseId}::text ELSE j.lease_id END,
@@ -370,17 +387,20 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      * statement, safe with several servers. Yields the ended job ids.
      */
     const reapExpired = Effect.fn("JobsRepo.reapExpired")(function*() {
+      const failed = Option.getOrThrow(outcomeMessage("failed", { reason: leaseExpired }))
+      const canceled = Option.getOrThrow(outcomeMessage("canceled"))
       const rows = yield* sql<{ job_id: JobId }>`
         WITH expired AS (
           UPDATE jobs j SET
             status = CASE WHEN j.cancel_requested_at IS NULL THEN 'failed' ELSE 'canceled' END,
-            failure_reason = CASE WHEN j.cancel_requested_at IS NULL THEN 'lease_expired' ELSE j.failure_reason END,
+            failure_reason = CASE WHEN j.cancel_requested_at IS NULL THEN ${leaseExpired}::text ELSE j.failure_reason END,
+            status_message = CASE WHEN j.cancel_requested_at IS NULL THEN ${failed}::text ELSE ${canceled}::text END,
             completed_at = now(), updated_at = now(), lease_expires_at = NULL
           WHERE j.status IN ('accepted', 'running') AND j.lease_expires_at < now()
           RETURNING j.job_id, j.status
         )
         INSERT INTO job_events (job_id, type, status, data)
-        SELECT job_id, 'status', status, '{"reason": "lease_expired"}'::jsonb FROM expired
+        SELECT job_id, 'status', status, ${JSON.stringify({ reason: leaseExpired })}::jsonb FROM expired
         RETURNING job_id`
       return rows.map((row) => row.job_id)
     }, Effect.orDie)
@@ -396,20 +416,22 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       return Option.some({ status: job.status, data: yield* decodeEvents(rows) })
     }, Effect.orDie)
 
-    /** Record result files and complete a running job held with `leaseId`, in one transaction. */
+    /** Record result files and the structured result, and complete a running job held with `leaseId`, in one transaction. */
     const complete = (params: {
       readonly jobId: JobId
       readonly visibility: Visibility
       readonly leaseId: string
       readonly files: ReadonlyArray<NewJobFile>
       readonly message?: string | undefined
+      readonly result: Option.Option<unknown>
     }) =>
       Effect.gen(function*() {
         const result = yield* transition({
           ...params,
           to: "completed",
           lease: { _tag: "require", leaseId: params.leaseId },
-          leaseSeconds: 0
+          leaseSeconds: 0,
+          resultFiles: params.files.length
         })
         yield* insertFiles(params.jobId, "result", params.files).pipe(Effect.orDie)
         return result.job

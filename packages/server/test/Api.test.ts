@@ -176,7 +176,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
         const after = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(Effect.flip)
         expect(after._tag).toBe("InvalidTransition")
         const final = yield* buyer.client.jobs.get({ path: { job_id: job.job_id } })
-        expect([final.status, final.failure_reason]).toEqual(["rejected", "busy"])
+        expect([final.status, final.decision_reason, final.failure_reason]).toEqual(["rejected", "busy", null])
       }))
 
     it.effect("of 12 parallel accepts of one job exactly one succeeds", () =>

@@ -4,6 +4,7 @@
  * completion: a retry of the same request gets the same answer and changes
  * nothing; the same key with another request is 409.
  */
+import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import { describe, expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
@@ -85,7 +86,7 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
         const otherAgent = makeAgentId()
         yield* executor.client.agents.publish({
           path: { agent_id: otherAgent },
-          payload: { name: "Other", description: "", tags: [], input_schema: {} }
+          payload: new AgentManifest({ name: "Other", description: "", tags: [], input_schema: {} })
         })
         const headers = { "idempotency-key": "order-2" }
         const first = yield* buyer.client.jobs.create({ headers, payload: order(agentId, { files: inputs }) })

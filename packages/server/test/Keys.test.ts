@@ -3,6 +3,7 @@
  * random bits, only a SHA-256 at rest, revocation that takes effect on the
  * next request, and listings without secrets.
  */
+import { AgentManifest } from "@agnt/domain/Agent"
 import { Role } from "@agnt/domain/Auth"
 import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
@@ -109,7 +110,7 @@ layer(TestLive, { timeout: 60_000 })("API keys", (it) => {
       const agentId = makeAgentId()
       yield* executor.client.agents.publish({
         path: { agent_id: agentId },
-        payload: { name: "Doomed", description: "", tags: [], input_schema: {} }
+        payload: new AgentManifest({ name: "Doomed", description: "", tags: [], input_schema: {} })
       })
       yield* keys.revoke(executor.info.key_id)
       const claim = yield* executor.client.executor.claim({ payload: { agent_id: agentId, executor_id: "doomed", wait: 0 } }).pipe(Effect.flip)

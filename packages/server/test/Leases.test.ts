@@ -51,7 +51,7 @@ describe("leases, claims, cancellation and events", () => {
         Effect.filterOrFail((current) => current.status !== "running"),
         Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 100 })
       )
-      expect([reaped.status, reaped.failure_reason]).toEqual(["failed", "lease_expired"])
+      expect([reaped.status, reaped.failure_reason, reaped.status_message]).toEqual(["failed", "lease_expired", "failed: lease_expired"])
       const late = yield* executor.executor.heartbeat({ path: { job_id: job.job_id }, payload: { lease_id: lease.lease_id } }).pipe(Effect.flip)
       expect(["LeaseLost", "InvalidTransition"]).toContain(late._tag)
       const wrongLease = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }).pipe(

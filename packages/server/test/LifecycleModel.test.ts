@@ -115,8 +115,10 @@ const checkJob = (world: World, job: Model.ModelJob, actual: Job) =>
     }
     yield* same("status", actual.status, job.status)
     yield* same("cancel_requested", actual.cancel_requested, job.cancelRequested)
+    yield* same("decision_reason", actual.decision_reason, job.decisionReason)
     yield* same("failure_reason", actual.failure_reason, job.failureReason)
     yield* same("progress", actual.progress, job.progress)
+    yield* same("status_message", actual.status_message, job.statusMessage)
     const active = job.status === "accepted" || job.status === "running"
     yield* same("lease_expires_at is set (accepted or running)", actual.lease_expires_at !== null, active)
     yield* same("started_at is set", actual.started_at !== null, job.started)
@@ -225,8 +227,10 @@ const step = (world: World, action: Model.Action) =>
         leaseId: null,
         holder: null,
         cancelRequested: false,
+        decisionReason: null,
         failureReason: null,
         progress: null,
+        statusMessage: null,
         started: false,
         results: [],
         events: [{ type: "status", status: "pending", data: { files: action.files.length } }]
@@ -285,7 +289,7 @@ const step = (world: World, action: Model.Action) =>
         const result = yield* Effect.either(executor(action.executor).status({ path, payload: { status: "rejected", reason: action.reason } }))
         yield* expectOutcome(outcomeOf(result), expected)
         if (expected === "ok") {
-          job.failureReason = action.reason
+          job.decisionReason = action.reason
           Model.moveTo(job, "rejected", { reason: action.reason })
         }
         break
@@ -301,7 +305,10 @@ const step = (world: World, action: Model.Action) =>
         const result = yield* Effect.either(executor(who).status({ path, payload }))
         yield* expectOutcome(outcomeOf(result), expected)
         if (expected === "ok") {
-          if (action._tag === "Progress") job.progress = action.progress
+          if (action._tag === "Progress") {
+            job.progress = action.progress
+            job.statusMessage = `at ${action.progress}%`
+          }
           Model.moveTo(job, "running", action._tag === "Progress" ? { progress: action.progress } : undefined)
         }
         if (Either.isRight(result)) yield* same("lease of the answer", result.right.lease.lease_id, sent)

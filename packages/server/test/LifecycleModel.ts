@@ -7,9 +7,9 @@
  * from its answers and recorded.
  */
 import type { JobId } from "@agnt/domain/Ids"
-import type { JobEventType } from "@agnt/domain/Job"
+import { type JobEventType, outcomeMessage } from "@agnt/domain/Job"
 import type { JobStatus } from "@agnt/domain/Lifecycle"
-import { FastCheck } from "effect"
+import { FastCheck, Option } from "effect"
 import * as NodeCrypto from "node:crypto"
 
 /** A file a buyer uploads or an executor delivers: its name and text. */
@@ -165,8 +165,12 @@ export interface ModelJob {
   /** The executor process the lease was handed to. */
   holder: Who | null
   cancelRequested: boolean
+  /** Why an executor rejected the job (the model's executors give no reason when they accept). */
+  decisionReason: string | null
   failureReason: string | null
   progress: number | null
+  /** The last progress message while it runs; its outcome once it ended. */
+  statusMessage: string | null
   started: boolean
   results: ReadonlyArray<FileSpec>
   readonly events: Array<ExpectedEvent>
@@ -220,12 +224,18 @@ export const leasedCall = (job: ModelJob, sent: string, from: ReadonlyArray<JobS
   return "InvalidTransition"
 }
 
-/** Move a job to `to`, recording the event the server appends (`progress` when the status stays). */
+/**
+ * Move a job to `to`, recording the event the server appends (`progress`
+ * when the status stays); a job that ends gets its outcome as status
+ * message (with its `results` and the event's `reason`).
+ */
 export const moveTo = (job: ModelJob, to: JobStatus, data?: Readonly<Record<string, unknown>>) => {
   job.events.push({ type: job.status === to ? "progress" : "status", status: to, ...(data === undefined ? {} : { data }) })
   job.status = to
   if (to === "running") job.started = true
   if (to === "completed") job.progress = 100
+  const reason = typeof data?.["reason"] === "string" ? data["reason"] : undefined
+  job.statusMessage = Option.getOrElse(outcomeMessage(to, { reason, files: job.results.length }), () => job.statusMessage)
 }
 
 /** Hand a pending job's new lease to `executor`. */

@@ -3,6 +3,7 @@
  * answers with its typed error, and a refusal loses nothing accepted
  * before it. Small limits through `TestServerLive(…, overrides)`.
  */
+import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId } from "@agnt/domain/Ids"
 import { describe, expect, layer } from "@effect/vitest"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
@@ -322,7 +323,7 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const elsewhere = makeAgentId()
         yield* admin.client.agents.publish({
           path: { agent_id: elsewhere },
-          payload: { name: "Elsewhere", description: "", tags: [], input_schema: {} }
+          payload: new AgentManifest({ name: "Elsewhere", description: "", tags: [], input_schema: {} })
         })
         const watched = yield* admin.client.jobs.create({ headers: {}, payload: order(elsewhere) })
         const done = yield* holdClaims(admin, agentId, limits.maxLongPollsPerKey)

@@ -1,4 +1,5 @@
 /** Shared helpers of the server's tests: keys, derived clients, an agent, a job order. */
+import { AgentManifest } from "@agnt/domain/Agent"
 import { Api } from "@agnt/domain/Api"
 import type { Role } from "@agnt/domain/Auth"
 import type { AgentId } from "@agnt/domain/Ids"
@@ -45,7 +46,7 @@ export const openMarket = Effect.gen(function*() {
   const agentId = makeAgentId()
   yield* executor.client.agents.publish({
     path: { agent_id: agentId },
-    payload: { name: "Anything", description: "accepts any params", tags: [], input_schema: {} }
+    payload: new AgentManifest({ name: "Anything", description: "accepts any params", tags: [], input_schema: {} })
   })
   return { executor, agentId, buyer: yield* actor("buyer") }
 })
