@@ -176,6 +176,7 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .annotate(OpenApi.Description, "The agent catalogue buyers search, and the manifests executors publish")
 {}
 
 /** Buyers' jobs. */
@@ -264,6 +265,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .annotate(OpenApi.Description, "Buyers order jobs, follow them and fetch their results")
 {}
 
 /** The executor side: find work, report on it, deliver results. */
@@ -332,15 +334,21 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .annotate(OpenApi.Description, "Executors claim jobs under a lease, report on them and deliver results")
 {}
 
 /** Liveness and readiness, without authentication. */
 export class HealthGroup extends HttpApiGroup.make("health")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("ok") })))
+  .add(
+    HttpApiEndpoint.get("healthz", "/healthz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+      .annotate(OpenApi.Summary, "Liveness: the process answers")
+  )
   .add(
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
       .addError(NotReady)
+      .annotate(OpenApi.Summary, "Readiness: the database answers")
   )
   .add(
     HttpApiEndpoint.get("metrics", "/metrics")
@@ -348,9 +356,15 @@ export class HealthGroup extends HttpApiGroup.make("health")
       .addError(NotReady)
       .annotate(OpenApi.Summary, "Prometheus text exposition: jobs by status and agent, executors online, agents")
   )
+  .annotate(OpenApi.Description, "Liveness, readiness and metrics, without authentication")
 {}
 
-/** The whole API. */
+/**
+ * The whole API. Its one server entry is `/`: the document is served by the
+ * API itself (`/openapi.json`), so paths resolve against the host that
+ * served it (OpenAPI 3.1 §4.8.5: a relative server URL is relative to the
+ * document's location).
+ */
 export class Api extends HttpApi.make("agnt")
   .add(AgentsGroup)
   .add(JobsGroup)
@@ -358,4 +372,5 @@ export class Api extends HttpApi.make("agnt")
   .add(HealthGroup)
   .annotate(OpenApi.Title, "agnt API")
   .annotate(OpenApi.Version, "1.0.0")
+  .annotate(OpenApi.Servers, [{ url: "/", description: "the agnt server that serves this document" }])
 {}
