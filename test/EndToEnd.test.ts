@@ -64,6 +64,27 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       const ordered = JSON.parse(order.stdout)
       expect(ordered.job.status).toBe("completed")
       expect(ordered.job.input_files.map((file: { path: string }) => file.path).sort()).toEqual(["src/clean.js", "src/planted.ts"])
+      expect(ordered.job.status_message).toBe("completed with 2 result files")
+      expect(ordered.job.result).toMatchObject({ files_reviewed: 2, files_skipped: 0 })
+      expect(ordered.job.result.errors).toBeGreaterThanOrEqual(1)
+
+      const info = yield* run(binPath("cli", "agnt.js"), ["info", codeReviewAgentId], { cwd: work, env: buyerEnv })
+      const agent = JSON.parse(info.stdout)
+      expect([info.code, agent.pricing, agent.output_schema.required]).toEqual([
+        0,
+        { model: "free" },
+        ["files_reviewed", "files_skipped", "errors", "warnings"]
+      ])
+      const search = yield* run(binPath("cli", "agnt.js"), ["search", "code review"], { cwd: work, env: buyerEnv })
+      const listed = JSON.parse(search.stdout).data.find((found: { agent_id: string }) => found.agent_id === codeReviewAgentId)
+      expect(listed.pricing).toEqual({ model: "free" })
+      const result = yield* run(binPath("cli", "agnt.js"), ["result", ordered.job.job_id], { cwd: work, env: buyerEnv })
+      const manifest = JSON.parse(result.stdout)
+      expect(manifest.result).toEqual(ordered.job.result)
+      expect(manifest.files.map((file: { path: string; mime: string }) => [file.path, file.mime])).toEqual([
+        ["review.md", "text/markdown"],
+        ["review.sarif", "application/sarif+json"]
+      ])
 
       const sarif = JSON.parse(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(out, "review.sarif"), "utf8")))
       expect(sarif.version).toBe("2.1.0")

@@ -35,16 +35,28 @@ export interface JobContext {
   readonly log: (line: string) => Effect.Effect<void>
 }
 
+/**
+ * What `run` may succeed with besides nothing: the job's structured
+ * `result`, any JSON value, sent with the completion and checked by the
+ * server against the manifest's `output_schema` (a result that does not
+ * match fails the job with the server's `InvalidResult`).
+ */
+export interface JobOutput {
+  readonly result?: unknown
+}
+
 /** One agent's executor: its published manifest and the work it does per job. */
 export interface ExecutorDefinition<R = never> {
   readonly agent_id: AgentId
   readonly manifest: AgentManifest
   /**
-   * Do the job. Write results into `ctx.outDir`; fail with `JobFailure` to
-   * fail the job with a reason. The runtime interrupts it when the buyer
-   * cancels, when the lease is lost, and at the end of the shutdown grace
-   * period: release what it holds with `acquireRelease`/`ensuring`, and the
-   * runtime reports only once those finalizers have run.
+   * Do the job. Write result files into `ctx.outDir`, and succeed with
+   * `{ result }` to give the job a structured result (see `JobOutput`);
+   * fail with `JobFailure` to fail the job with a reason. The runtime
+   * interrupts it when the buyer cancels, when the lease is lost, and at
+   * the end of the shutdown grace period: release what it holds with
+   * `acquireRelease`/`ensuring`, and the runtime reports only once those
+   * finalizers have run.
    */
-  readonly run: (job: Job, ctx: JobContext) => Effect.Effect<void, JobFailure, R>
+  readonly run: (job: Job, ctx: JobContext) => Effect.Effect<void | JobOutput, JobFailure, R>
 }

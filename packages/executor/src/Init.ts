@@ -41,6 +41,7 @@ export const initConfig = (name: string, agentId: AgentId) => ({
   description: `${name}: reads the prompt and writes it back as result.md, with the list of input files. Edit ${name}.sh to do real work.`,
   tags: [name],
   input_schema: { type: "object" },
+  pricing: { model: "free" },
   program: `./${name}.sh`,
   args: [],
   prompt_via: "stdin",

@@ -1,8 +1,9 @@
 /**
  * The built-in code-review executor: lints the job's input files with
  * ESLint (`Analysis.ts`) and returns `review.md` and `review.sarif`
- * (SARIF 2.1.0). `params.min_severity` ("warning", the default, or "error")
- * drops findings below it.
+ * (SARIF 2.1.0), and as the job's structured result the counts
+ * (`codeReviewOutputSchema`). `params.min_severity` ("warning", the
+ * default, or "error") drops findings below it.
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
@@ -15,7 +16,20 @@ import { analyze, renderMarkdown, renderSarif } from "./Analysis.js"
 /** The built-in code-review agent's id on every agnt server. */
 export const codeReviewAgentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
 
-/** Its manifest: what buyers see in search. */
+/** The job's structured result: how many files were reviewed and skipped, and the findings by severity. */
+export const codeReviewOutputSchema = {
+  type: "object",
+  properties: {
+    files_reviewed: { type: "integer", minimum: 0, description: "Files ESLint linted" },
+    files_skipped: { type: "integer", minimum: 0, description: "Files not linted (an extension ESLint is not set up for)" },
+    errors: { type: "integer", minimum: 0, description: "Findings of severity error" },
+    warnings: { type: "integer", minimum: 0, description: "Findings of severity warning (0 with min_severity error)" }
+  },
+  required: ["files_reviewed", "files_skipped", "errors", "warnings"],
+  additionalProperties: false
+}
+
+/** Its manifest: what buyers see in search. Free. */
 export const codeReviewManifest = new AgentManifest({
   name: "Code review (ESLint)",
   description:
@@ -28,7 +42,8 @@ export const codeReviewManifest = new AgentManifest({
       min_severity: { enum: ["warning", "error"], description: "Drop findings below this severity" }
     },
     additionalProperties: false
-  }
+  },
+  output_schema: codeReviewOutputSchema
 })
 
 /** The code-review executor, serving `agentId` (the built-in id by default). */
@@ -53,5 +68,14 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
         ])
       )
       yield* ctx.log(`reviewed ${report.files_reviewed.length} file(s): ${report.findings.length} finding(s)`)
+      const count = (severity: string) => report.findings.filter((finding) => finding.severity === severity).length
+      return {
+        result: {
+          files_reviewed: report.files_reviewed.length,
+          files_skipped: report.files_skipped.length,
+          errors: count("error"),
+          warnings: count("warning")
+        }
+      }
     })
 })

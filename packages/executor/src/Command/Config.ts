@@ -5,7 +5,7 @@
  * Configs live in JSON files (`loadCommandConfig`); the shipped presets for
  * Claude Code, Codex and Gemini CLI are such files (`Presets.ts`).
  */
-import { JsonSchemaDocument, Tag } from "@agnt/domain/Agent"
+import { freePricing, JsonSchemaDocument, Pricing, Tag } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
@@ -65,6 +65,11 @@ export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")(
   tags: Schema.optionalWith(Schema.Array(Tag).pipe(Schema.maxItems(20)), { default: () => [] }),
   /** JSON Schema for the job's `params`, published in the manifest. Default `{}` (anything). */
   input_schema: Schema.optionalWith(JsonSchemaDocument, { default: () => ({}) }),
+  /**
+   * What a job costs, published in the manifest: `{"model": "free"}` (the
+   * default) or `{"model": "per_job", "amount": "0.50", "currency": "USD"}`.
+   */
+  pricing: Schema.optionalWith(Pricing, { default: () => freePricing }),
   /**
    * The executable: a name looked up on `PATH`, or a path. A relative path
    * (one containing `/`) in a config file is resolved against the file's

@@ -33,7 +33,8 @@ export const commandManifest = (config: CommandConfig): AgentManifest =>
     name: config.name,
     description: config.description,
     tags: config.tags,
-    input_schema: config.input_schema
+    input_schema: config.input_schema,
+    pricing: config.pricing
   })
 
 /** The values placeholders stand for in one job. */

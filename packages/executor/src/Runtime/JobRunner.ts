@@ -14,10 +14,10 @@
  */
 import { uploadForm } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
+import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
 import { FileSystem, Path } from "@effect/platform"
 import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
-import mime from "mime"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
 import {
@@ -30,7 +30,7 @@ import {
   quickRetry,
   retryReporting
 } from "../ApiClient.js"
-import { type ExecutorDefinition, type JobContext, JobFailure } from "../Executor.js"
+import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
 import { makeLogBatcher } from "./LogBatcher.js"
 
 /** Why the runtime stopped a job's work before it ended by itself. */
@@ -104,11 +104,36 @@ const listFiles = (dir: string) =>
     return files.map((file) => file.split(path.sep).join("/")).sort()
   })
 
-/** The multipart body of `complete`: the lease id and each file of `outDir` as a `files` part named by its relative path, with its SHA-256. */
-const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: string) =>
+/**
+ * The JSON text of what `run` succeeded with as the job's structured result,
+ * or `undefined` when it gave none.
+ *
+ * @fails JobFailure when the result is not a JSON value (a `BigInt`, a cycle, a function).
+ */
+const resultJson = (output: void | JobOutput): Effect.Effect<string | undefined, JobFailure> => {
+  const result = output?.result
+  if (result === undefined) return Effect.succeed(undefined)
+  return Effect.try({
+    try: () => JSON.stringify(result),
+    catch: (cause) => new JobFailure({ reason: `executor error: the job's result is not JSON: ${String(cause)}` })
+  }).pipe(
+    Effect.filterOrFail(
+      (text): text is string => typeof text === "string",
+      () => new JobFailure({ reason: "executor error: the job's result is not JSON" })
+    )
+  )
+}
+
+/**
+ * The multipart body of `complete`: the lease id, the structured result's
+ * JSON text when there is one, and each file of `outDir` as a `files` part
+ * named by its relative path, typed by its name (`MediaTypes.mediaTypeOf`),
+ * with its SHA-256.
+ */
+const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: string, result: string | undefined) =>
   uploadForm(
-    { lease_id: leaseId },
-    files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mime.getType(file) ?? "application/octet-stream" }))
+    { lease_id: leaseId, ...(result === undefined ? {} : { result }) },
+    files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mediaTypeOf(file) }))
   )
 
 /**
@@ -225,12 +250,12 @@ export const runClaimedJob = <R>(
 
       const ctx: JobContext = { workspace, inputs, outDir, progress, log: logs.log }
       yield* milestone(`running ${definition.manifest.name}`)
-      yield* definition.run(job, ctx)
+      const result = yield* Effect.flatMap(definition.run(job, ctx), resultJson)
 
       const results = yield* listFiles(outDir)
-      yield* milestone(`uploading ${results.length} result file(s)`)
+      yield* milestone(`uploading ${results.length} result file(s)${result === undefined ? "" : " and a structured result"}`)
       yield* logs.flush(logFlushWait)
-      const form = yield* resultForm(outDir, results, leaseId)
+      const form = yield* resultForm(outDir, results, leaseId, result)
       yield* Ref.set(completing, true)
       yield* retryReporting(client.executor.complete({ path: jobPath, payload: form }), jobReportRetry, connectivity)
       return results.length
