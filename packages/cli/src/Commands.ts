@@ -152,18 +152,19 @@ const followJob = <E = never, R = never>(
     })
   )
 
-/** `failed`, `rejected` and `canceled` end `order --wait` and `watch` with exit 1. */
-const failureOf = (job: Job): Option.Option<JobFailed> =>
-  job.status === "completed"
-    ? Option.none()
-    : Option.some(
-      new JobFailed({
-        job_id: job.job_id,
-        status: job.status,
-        failure_reason: job.failure_reason,
-        message: `job ${job.job_id} ended ${job.status}${job.failure_reason === null ? "" : `: ${job.failure_reason}`}`
-      })
-    )
+/** `failed`, `rejected` and `canceled` end `order --wait` and `watch` with exit 1; the message gives the failure or rejection reason. */
+const failureOf = (job: Job): Option.Option<JobFailed> => {
+  if (job.status === "completed") return Option.none()
+  const reason = job.status === "rejected" ? job.decision_reason : job.failure_reason
+  return Option.some(
+    new JobFailed({
+      job_id: job.job_id,
+      status: job.status,
+      failure_reason: job.failure_reason,
+      message: `job ${job.job_id} ended ${job.status}${reason === null ? "" : `: ${reason}`}`
+    })
+  )
+}
 
 /** Output of `order --wait --out`: the final job, the local paths written, and the directory. */
 const WaitedOrder = Schema.Struct({ job: Job, files: Schema.Array(Schema.String), out: Schema.String })
