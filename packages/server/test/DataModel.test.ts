@@ -166,9 +166,10 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
         // No result at all is checked as null, which this output_schema refuses.
         const absent = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { files }) }).pipe(Effect.flip)
         expect(absent._tag).toBe("InvalidResult")
-        // A result that is not JSON is refused while decoding the request.
+        // A result that is not JSON is refused while decoding the request's fields, naming the field.
         const unparsable = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { result: "{score: 1" }) }).pipe(Effect.flip)
-        expect(unparsable._tag).toBe("HttpApiDecodeError")
+        expect(unparsable._tag).toBe("InvalidRequest")
+        if (unparsable._tag === "InvalidRequest") expect(unparsable.message).toContain("result")
 
         const after = yield* buyer.client.jobs.result({ path })
         expect([after.status, after.result, after.files]).toEqual(["running", null, []])
