@@ -4,7 +4,7 @@
  * server adds ids and timestamps.
  */
 import { Schema } from "effect"
-import { AgentId } from "./Ids.js"
+import { AccountId, AgentId } from "./Ids.js"
 
 /** A search tag: lowercase letters, digits and `-`, 1–40 characters. */
 export const Tag = Schema.String.pipe(
@@ -104,6 +104,12 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
  */
 export class Agent extends Schema.Class<Agent>("Agent")({
   agent_id: AgentId,
+  /**
+   * The seller's account: that of the key that first published the agent;
+   * `null` for an agent an admin published before accounts existed
+   * (migration 0004).
+   */
+  account_id: Schema.NullOr(AccountId),
   ...AgentManifest.fields,
   pricing: Pricing,
   output_schema: JsonSchemaDocument,

@@ -6,18 +6,21 @@
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Context, Schema } from "effect"
 import { Unauthorized } from "./Errors.js"
-import { AgentId, ApiKeyId } from "./Ids.js"
+import { AccountId, AgentId, ApiKeyId } from "./Ids.js"
 
 /** Roles of an API key. */
 export const Role = Schema.Literal("buyer", "executor", "admin")
 export type Role = typeof Role.Type
 
 /**
- * Who is calling: the key's id and role. An executor key is bound to
- * `agent_ids`, the agents it may publish and serve; other roles have none.
+ * Who is calling: the key's id, the account it belongs to, and its role.
+ * Authorization asks about the account (a buyer sees its account's jobs,
+ * whichever of the account's keys ordered them); an executor key is bound
+ * to `agent_ids`, the agents it may publish and serve; other roles have none.
  */
 export class Principal extends Schema.Class<Principal>("Principal")({
   key_id: ApiKeyId,
+  account_id: AccountId,
   role: Role,
   agent_ids: Schema.Array(AgentId)
 }) {}

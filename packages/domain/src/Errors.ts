@@ -33,6 +33,17 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>()(
   }
 }
 
+/** 404: no account with this id (`agnt-server keys create --account`). */
+export class AccountNotFound extends Schema.TaggedError<AccountNotFound>()(
+  "AccountNotFound",
+  { account_id: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(account_id: string) {
+    return new AccountNotFound({ account_id, message: `account ${account_id} not found` })
+  }
+}
+
 /** 404: no file with this id on this job. */
 export class FileNotFound extends Schema.TaggedError<FileNotFound>()(
   "FileNotFound",

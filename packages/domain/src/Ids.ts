@@ -30,6 +30,14 @@ export type JobId = typeof JobId.Type
 export const FileId = typeId("file", "FileId")
 export type FileId = typeof FileId.Type
 
+/**
+ * An account (DESIGN.md "Auth"): `acct_` + 26 base32 characters. Every API
+ * key belongs to one; jobs and agents belong to accounts, not to keys, so
+ * rotating a key loses nothing.
+ */
+export const AccountId = typeId("acct", "AccountId")
+export type AccountId = typeof AccountId.Type
+
 /** An API key's public id (not the secret): `key_` + 26 base32 characters. */
 export const ApiKeyId = typeId("key", "ApiKeyId")
 export type ApiKeyId = typeof ApiKeyId.Type

@@ -3,7 +3,7 @@
  * Timestamps are RFC 3339 UTC; sizes are bytes; `progress` is a percentage.
  */
 import { Option, Schema } from "effect"
-import { AgentId, FileId, JobId } from "./Ids.js"
+import { AccountId, AgentId, FileId, JobId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 
 /** Arbitrary JSON parameters of a job, validated against the agent's `input_schema`. */
@@ -53,6 +53,8 @@ export class JobFile extends Schema.Class<JobFile>("JobFile")({
 export class Job extends Schema.Class<Job>("Job")({
   job_id: JobId,
   agent_id: AgentId,
+  /** The account that ordered the job (whichever of its keys sent the order); it owns the job. */
+  account_id: AccountId,
   status: JobStatus,
   prompt: Schema.String,
   params: JobParams,

@@ -1,5 +1,5 @@
 import { AgentManifest } from "@agnt/domain/Agent"
-import { AgentId, JobId } from "@agnt/domain/Ids"
+import { AccountId, AgentId, JobId } from "@agnt/domain/Ids"
 import { Job } from "@agnt/domain/Job"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, DateTime, Effect, Exit, Fiber, Schedule, Schema } from "effect"
@@ -18,11 +18,13 @@ import { JobFailure } from "../src/Executor.js"
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const agentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
 const jobId = Schema.decodeSync(JobId)("job_01m7zs84jxe4bv682cvngbb1p6")
+const accountId = Schema.decodeSync(AccountId)("acct_01m7zs84jxe4bv682cvngbb1p6")
 
 const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
   new Job({
     job_id: jobId,
     agent_id: agentId,
+    account_id: accountId,
     status: "running",
     prompt,
     params,

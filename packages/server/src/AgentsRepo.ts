@@ -1,11 +1,13 @@
 /**
- * Agents in PostgreSQL: publish (upsert), lookup, full-text search over
+ * Agents in PostgreSQL: publish (upsert; a new agent belongs to the
+ * publisher's account), lookup, full-text search over
  * name (weight A), tags (B) and description (C) with a tag filter, and job
  * outcome statistics.
  */
 import { Agent, type AgentManifest, AgentStats } from "@agnt/domain/Agent"
 import { Forbidden, InvalidRequest } from "@agnt/domain/Errors"
-import type { AgentId, ApiKeyId } from "@agnt/domain/Ids"
+import type { Principal } from "@agnt/domain/Auth"
+import type { AccountId, AgentId } from "@agnt/domain/Ids"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
@@ -19,17 +21,20 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const columns = sql.literal(`
-      agents.agent_id, agents.name, agents.description, agents.tags, agents.input_schema,
+      agents.agent_id, agents.account_id, agents.name, agents.description, agents.tags, agents.input_schema,
       agents.pricing, agents.output_schema, agents.created_at, agents.updated_at,
       (SELECT count(*)::int FROM executors e
         WHERE e.agent_id = agents.agent_id AND e.last_seen_at > now() - interval '60 seconds') AS executors_online,
       (SELECT max(e.last_seen_at) FROM executors e WHERE e.agent_id = agents.agent_id) AS last_seen_at`)
 
-    /** Create the agent or replace its manifest; `created_at` is kept. */
-    const upsert = Effect.fn("AgentsRepo.upsert")(function*(agentId: AgentId, manifest: AgentManifest) {
+    /**
+     * Create the agent in `accountId` or replace its manifest; `created_at`
+     * and the owning account are kept.
+     */
+    const upsert = Effect.fn("AgentsRepo.upsert")(function*(agentId: AgentId, manifest: AgentManifest, accountId: AccountId) {
       const rows = yield* sql`
-        INSERT INTO agents (agent_id, name, description, tags, input_schema, pricing, output_schema)
-        VALUES (${agentId}, ${manifest.name}, ${manifest.description}, ${[...manifest.tags]}::text[],
+        INSERT INTO agents (agent_id, account_id, name, description, tags, input_schema, pricing, output_schema)
+        VALUES (${agentId}, ${accountId}, ${manifest.name}, ${manifest.description}, ${[...manifest.tags]}::text[],
                 ${JSON.stringify(manifest.input_schema)}::jsonb, ${JSON.stringify(manifest.pricing)}::jsonb,
                 ${JSON.stringify(manifest.output_schema)}::jsonb)
         ON CONFLICT (agent_id) DO UPDATE SET
@@ -41,27 +46,27 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
     }, Effect.orDie)
 
     /**
-     * Publish as an executor key: a new agent id is created and bound to
-     * the key (the first publisher owns it); an existing one is updated
-     * only when the key is bound to it.
+     * Publish as an executor key: a new agent id is created in the key's
+     * account and bound to the key (the first publisher owns it); an
+     * existing one is updated only when the key is bound to it.
      *
      * @fails Forbidden when the agent exists and the key does not serve it.
      */
-    const publishAs = (keyId: ApiKeyId, agentId: AgentId, manifest: AgentManifest) =>
+    const publishAs = (principal: Principal, agentId: AgentId, manifest: AgentManifest) =>
       Effect.gen(function*() {
         const keys = yield* sql<{ agent_ids: ReadonlyArray<string> }>`
-          SELECT agent_ids FROM api_keys WHERE key_id = ${keyId} FOR UPDATE`
+          SELECT agent_ids FROM api_keys WHERE key_id = ${principal.key_id} FOR UPDATE`
         const created = yield* sql`
-          INSERT INTO agents (agent_id, name, description, tags, input_schema)
-          VALUES (${agentId}, ${manifest.name}, ${manifest.description}, ${[...manifest.tags]}::text[],
+          INSERT INTO agents (agent_id, account_id, name, description, tags, input_schema)
+          VALUES (${agentId}, ${principal.account_id}, ${manifest.name}, ${manifest.description}, ${[...manifest.tags]}::text[],
                   ${JSON.stringify(manifest.input_schema)}::jsonb)
           ON CONFLICT (agent_id) DO NOTHING RETURNING agent_id`
         if (created.length > 0) {
-          yield* sql`UPDATE api_keys SET agent_ids = array_append(agent_ids, ${agentId}::text) WHERE key_id = ${keyId}`
+          yield* sql`UPDATE api_keys SET agent_ids = array_append(agent_ids, ${agentId}::text) WHERE key_id = ${principal.key_id}`
         } else if (!(keys[0]?.agent_ids ?? []).includes(agentId)) {
           return yield* new Forbidden({ message: `agent ${agentId} belongs to another executor key` })
         }
-        return yield* upsert(agentId, manifest)
+        return yield* upsert(agentId, manifest, principal.account_id)
       }).pipe(sql.withTransaction, (effect) => Effect.catchTag(effect, "SqlError", Effect.die), Effect.withSpan("AgentsRepo.publishAs"))
 
     /** The agent, or `None`. */

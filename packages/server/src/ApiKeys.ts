@@ -3,14 +3,16 @@
  * type prefix, the key's public id, and 32 random bytes. Only the SHA-256
  * of the whole key is stored; the key is shown once, at creation. A key is
  * looked up by its id (primary key) and its hash compared in constant time.
+ * Every key belongs to one account (`acct_…`), which owns the jobs and
+ * agents its keys make: a key rotated within its account loses nothing.
  */
 import { Principal, type Role } from "@agnt/domain/Auth"
-import { Unauthorized } from "@agnt/domain/Errors"
-import { AgentId, ApiKeyId } from "@agnt/domain/Ids"
+import { AccountNotFound, Unauthorized } from "@agnt/domain/Errors"
+import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Redacted, Schema } from "effect"
 import * as NodeCrypto from "node:crypto"
-import { makeApiKeyId } from "./Ids.js"
+import { makeAccountId, makeApiKeyId } from "./Ids.js"
 
 const keyPattern = /^agnt_(buyer|executor|admin)_([0-7][0-9a-hjkmnp-tv-z]{25})_([0-9a-f]{64})$/
 
@@ -19,6 +21,7 @@ const sha256 = (text: string) => NodeCrypto.createHash("sha256").update(text).di
 /** A key as listed (never its secret). */
 export class ApiKeyInfo extends Schema.Class<ApiKeyInfo>("ApiKeyInfo")({
   key_id: ApiKeyId,
+  account_id: AccountId,
   role: Schema.Literal("buyer", "executor", "admin"),
   agent_ids: Schema.Array(AgentId),
   label: Schema.String,
@@ -39,27 +42,52 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    /** Make a key of `role`; an executor key serves `agent_ids`. */
+    const infoColumns = sql.literal("key_id, account_id, role, agent_ids, label, created_at, revoked_at")
+
+    /** A new, empty account. */
+    const createAccount = Effect.fn("ApiKeys.createAccount")(function*() {
+      const accountId = makeAccountId()
+      yield* sql`INSERT INTO accounts (account_id) VALUES (${accountId})`
+      return accountId
+    }, Effect.orDie)
+
+    /**
+     * Make a key of `role` in `account_id`, or in a new account when none is
+     * given; an executor key serves `agent_ids`.
+     *
+     * @fails AccountNotFound when `account_id` names no account.
+     */
     const create = Effect.fn("ApiKeys.create")(function*(input: {
       readonly role: Role
+      readonly account_id?: AccountId | undefined
       readonly agent_ids?: ReadonlyArray<AgentId>
       readonly label?: string
     }) {
+      const accountId = input.account_id ?? (yield* createAccount())
       const keyId = makeApiKeyId()
       const key = `agnt_${input.role}_${keyId.slice("key_".length)}_${NodeCrypto.randomBytes(32).toString("hex")}`
       const rows = yield* sql`
-        INSERT INTO api_keys (key_id, role, secret_sha256, agent_ids, label)
-        VALUES (${keyId}, ${input.role}, ${sha256(key)}, ${[...(input.agent_ids ?? [])]}::text[], ${input.label ?? ""})
-        RETURNING key_id, role, agent_ids, label, created_at, revoked_at`
+        INSERT INTO api_keys (key_id, account_id, role, secret_sha256, agent_ids, label)
+        SELECT ${keyId}, account_id, ${input.role}, ${sha256(key)}, ${[...(input.agent_ids ?? [])]}::text[], ${input.label ?? ""}
+        FROM accounts WHERE account_id = ${accountId}
+        RETURNING ${infoColumns}`
+      if (rows[0] === undefined) return yield* AccountNotFound.of(accountId)
       const info = yield* Schema.decodeUnknown(ApiKeyInfo)(rows[0])
       return { info, key: Redacted.make(key) } satisfies CreatedApiKey
+    }, sql.withTransaction, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
+
+    /** All keys with their accounts, newest first. */
+    const list = Effect.fn("ApiKeys.list")(function*() {
+      const rows = yield* sql`SELECT ${infoColumns} FROM api_keys ORDER BY key_id DESC`
+      return yield* Schema.decodeUnknown(Schema.Array(ApiKeyInfo))(rows)
     }, Effect.orDie)
 
-    /** All keys, newest first. */
-    const list = Effect.fn("ApiKeys.list")(function*() {
-      const rows = yield* sql`
-        SELECT key_id, role, agent_ids, label, created_at, revoked_at FROM api_keys ORDER BY key_id DESC`
-      return yield* Schema.decodeUnknown(Schema.Array(ApiKeyInfo))(rows)
+    /** The account of the newest key labelled one of `labels` (revoked keys included), or `None`. */
+    const accountByLabel = Effect.fn("ApiKeys.accountByLabel")(function*(labels: ReadonlyArray<string>) {
+      const rows = yield* sql<{ account_id: string }>`
+        SELECT account_id FROM api_keys WHERE label = ANY(${[...labels]}::text[]) ORDER BY key_id DESC LIMIT 1`
+      const found = yield* Schema.decodeUnknown(Schema.Array(AccountId))(rows.map((row) => row.account_id))
+      return Option.fromNullable(found[0])
     }, Effect.orDie)
 
     /** Revoke a key at once; `false` when no such live key exists. */
@@ -94,7 +122,7 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
         const match = keyPattern.exec(key)
         if (match === null) return yield* unauthorized("malformed API key")
         const rows = yield* sql`
-          SELECT key_id, role, agent_ids, secret_sha256 FROM api_keys
+          SELECT key_id, account_id, role, agent_ids, secret_sha256 FROM api_keys
           WHERE key_id = ${`key_${match[2]}`} AND revoked_at IS NULL`.pipe(Effect.orDie)
         const row = Option.fromNullable(rows[0])
         const stored = Option.flatMap(row, (r) => Option.liftPredicate(r["secret_sha256"], Buffer.isBuffer))
@@ -104,6 +132,6 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
         return yield* Schema.decodeUnknown(Principal)(row.value).pipe(Effect.orDie)
       }).pipe(Effect.withSpan("ApiKeys.authenticate"))
 
-    return { create, list, revoke, retire, authenticate } as const
+    return { createAccount, create, list, accountByLabel, revoke, retire, authenticate } as const
   })
 }) {}

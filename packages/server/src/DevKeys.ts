@@ -3,7 +3,9 @@
  * `DATABASE_URL`, make sure the client config file holds a working dev
  * buyer key and dev executor key — made on first start, or again if the
  * file lost them (a replacement executor key takes over the agents its
- * predecessor served) — and the API's current URL.
+ * predecessor served) — and the API's current URL. Both keys belong to one
+ * dev account, which a replacement key joins, so the jobs and agents of the
+ * keys it replaces stay its own.
  */
 import type { Role } from "@agnt/domain/Auth"
 import { HttpServer } from "@effect/platform"
@@ -26,9 +28,16 @@ export const DevKeysLive = Layer.effectDiscard(
     const server = yield* HttpServer.HttpServer
     const stored = yield* readClientConfig
 
+    const labelOf = (role: Role) => `dev ${role} (embedded default)`
+    // The account of the dev keys made before (revoked ones included), else a new one, made when first needed.
+    const account = yield* Effect.cached(Effect.flatMap(
+      keys.accountByLabel([labelOf("buyer"), labelOf("executor")]),
+      Option.match({ onNone: () => keys.createAccount(), onSome: Effect.succeed })
+    ))
+
     const ensure = (role: Role, key: string | undefined) =>
       Effect.gen(function*() {
-        const label = `dev ${role} (embedded default)`
+        const label = labelOf(role)
         const working = key === undefined
           ? false
           : yield* keys.authenticate(Redacted.make(key)).pipe(
@@ -37,7 +46,7 @@ export const DevKeysLive = Layer.effectDiscard(
           )
         if (working && key !== undefined) return { key, created: false }
         const agentIds = yield* keys.retire(label)
-        const created = yield* keys.create({ role, agent_ids: agentIds, label })
+        const created = yield* keys.create({ role, account_id: yield* account, agent_ids: agentIds, label })
         return { key: Redacted.value(created.key), created: true }
       })
 

@@ -59,8 +59,8 @@ const AgentsLive = HttpApiBuilder.group(Api, "agents", (handlers) =>
           yield* schemas.checkSchema(payload.input_schema, "input_schema")
           yield* schemas.checkSchema(payload.output_schema, "output_schema")
           return yield* principal.role === "admin"
-            ? agents.upsert(path.agent_id, payload)
-            : agents.publishAs(principal.key_id, path.agent_id, payload)
+            ? agents.upsert(path.agent_id, payload, principal.account_id)
+            : agents.publishAs(principal, path.agent_id, payload)
         }))
   }))
 

@@ -2,7 +2,7 @@
  * Id generation: TypeIDs (UUIDv7 inside, so ids sort by creation time) with
  * the prefixes the domain's schemas check (`Ids.ts` in `@agnt/domain`).
  */
-import { AgentId, ApiKeyId, FileId, JobId } from "@agnt/domain/Ids"
+import { AccountId, AgentId, ApiKeyId, FileId, JobId } from "@agnt/domain/Ids"
 import { Schema } from "effect"
 import { typeid } from "typeid-js"
 
@@ -17,6 +17,8 @@ export const makeAgentId = make("agent", AgentId)
 export const makeJobId = make("job", JobId)
 /** A fresh `file_…` id. */
 export const makeFileId = make("file", FileId)
+/** A fresh `acct_…` id. */
+export const makeAccountId = make("acct", AccountId)
 /** A fresh `key_…` id. */
 export const makeApiKeyId = make("key", ApiKeyId)
 

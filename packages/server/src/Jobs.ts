@@ -2,7 +2,8 @@
  * The job service: ordering (agent lookup, `params` validation, file-name
  * checks, input files into the object store), reading with object-level
  * authorization (OWASP API1: what a caller may not see is `JobNotFound`),
- * and the executor's lifecycle calls.
+ * and the executor's lifecycle calls. Jobs belong to the ordering account,
+ * not to the key that sent the order: every key of the account sees them.
  */
 import { CompleteJobFields, CreateJobFields } from "@agnt/domain/Api"
 import {
@@ -44,13 +45,13 @@ import { RateLimits } from "./RateLimits.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { discardFiles, receive, type RequestBody, type UploadLimits } from "./Uploads.js"
 
-/** What `principal` may see: admins everything, buyers their own jobs, executors their agents' jobs. */
+/** What `principal` may see: admins everything, buyers their account's jobs, executors their agents' jobs. */
 export const visibilityOf = (principal: Principal): Visibility => {
   switch (principal.role) {
     case "admin":
       return { _tag: "All" }
     case "buyer":
-      return { _tag: "Buyer", keyId: principal.key_id }
+      return { _tag: "Account", accountId: principal.account_id }
     case "executor":
       return { _tag: "Agents", agentIds: principal.agent_ids }
   }
@@ -117,7 +118,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     /** The job an earlier request with `idempotencyKey` made, if the request was the same. */
     const replay = (principal: Principal, idempotencyKey: string, requestSha256: string) =>
       Effect.gen(function*() {
-        const earlier = yield* repo.findIdempotent(principal.key_id, idempotencyKey)
+        const earlier = yield* repo.findIdempotent(principal.account_id, idempotencyKey)
         if (Option.isNone(earlier)) return Option.none<Job>()
         if (earlier.value.request_sha256 !== requestSha256) {
           return yield* new IdempotencyConflict({
@@ -132,9 +133,11 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     /**
      * Order a job for `principal` (a buyer or admin) from a request `body`
      * with the fields of `CreateJobFields` and any input files, each stored
-     * as it streams and checked against its stated SHA-256. With an
-     * `idempotencyKey`, a repeat of the same request returns the job the
-     * first one made. A refused request keeps nothing.
+     * as it streams and checked against its stated SHA-256; the job belongs
+     * to the principal's account. With an `idempotencyKey` (scoped to the
+     * account, so a retry with a rotated key still replays), a repeat of the
+     * same request returns the job the first one made. A refused request
+     * keeps nothing.
      *
      * @fails Forbidden, AgentNotFound, InvalidParams, InvalidRequest, InvalidFileName, ChecksumMismatch,
      *   PayloadTooLarge, IdempotencyConflict.
@@ -168,6 +171,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
         return yield* repo.insert({
           job_id: jobId,
           agent_id: request.agent_id,
+          account_id: principal.account_id,
           buyer_key_id: principal.key_id,
           prompt: request.prompt,
           params: request.params,
@@ -190,7 +194,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       return yield* Option.match(job, { onNone: () => Effect.fail(JobNotFound.of(jobId)), onSome: Effect.succeed })
     })
 
-    /** The caller's jobs, newest first. */
+    /** The jobs the caller may see (a buyer: its account's), newest first. */
     const list = (principal: Principal, params: {
       readonly status?: JobStatus | undefined
       readonly agent_id?: AgentId | undefined

@@ -5,17 +5,17 @@
  * lifecycle": enforced atomically, never read-then-write), so of N
  * executors accepting one job exactly one wins.
  */
-import type { ApiKeyId, AgentId, FileId, JobId } from "@agnt/domain/Ids"
+import type { AccountId, ApiKeyId, AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import { ClaimedJob, Job, JobEvent, JobFile, type JobParams, Lease, outcomeMessage } from "@agnt/domain/Job"
 import { allowedFrom, type JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 
-/** Whose jobs a query may see (OWASP API1): everything, one buyer's, or those of some agents. */
+/** Whose jobs a query may see (OWASP API1): everything, one account's, or those of some agents. */
 export type Visibility =
   | { readonly _tag: "All" }
-  | { readonly _tag: "Buyer"; readonly keyId: ApiKeyId }
+  | { readonly _tag: "Account"; readonly accountId: AccountId }
   | { readonly _tag: "Agents"; readonly agentIds: ReadonlyArray<AgentId> }
 
 /** A file row to insert; `storage_key` names its object. */
@@ -65,7 +65,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const sql = yield* SqlClient.SqlClient
 
     const jobSelect = sql.literal(`
-      SELECT j.job_id, j.agent_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.decision_reason,
+      SELECT j.job_id, j.agent_id, j.account_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.decision_reason,
              j.failure_reason, j.result, j.created_at, j.updated_at, j.started_at, j.completed_at,
              EXTRACT(EPOCH FROM (j.completed_at - j.started_at))::float8 AS duration_seconds,
              j.cancel_requested_at IS NOT NULL AS cancel_requested, j.lease_expires_at,
@@ -78,9 +78,9 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       FROM jobs j`)
 
     const visible = (visibility: Visibility) => {
-      const buyer = visibility._tag === "Buyer" ? visibility.keyId : null
+      const account = visibility._tag === "Account" ? visibility.accountId : null
       const agents = visibility._tag === "Agents" ? [...visibility.agentIds] : null
-      return sql`(${buyer}::text IS NULL OR j.buyer_key_id = ${buyer}::text)
+      return sql`(${account}::text IS NULL OR j.account_id = ${account}::text)
         AND (${agents}::text[] IS NULL OR j.agent_id = ANY(${agents}::text[]))`
     }
 
@@ -95,11 +95,14 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
         sql.insert(files.map((file) => ({ ...file, job_id: jobId, kind })))
       }`.pipe(Effect.asVoid)
 
-    /** The job an idempotency key of `keyId` made, with the hash of the request that made it. */
-    const findIdempotent = Effect.fn("JobsRepo.findIdempotent")(function*(keyId: ApiKeyId, idempotencyKey: string) {
+    /**
+     * The job an idempotency key of `accountId` made (with any of the
+     * account's keys), with the hash of the request that made it.
+     */
+    const findIdempotent = Effect.fn("JobsRepo.findIdempotent")(function*(accountId: AccountId, idempotencyKey: string) {
       const rows = yield* sql<{ job_id: JobId; request_sha256: string }>`
         SELECT job_id, request_sha256 FROM idempotency_keys
-        WHERE key_id = ${keyId} AND idempotency_key = ${idempotencyKey}`
+        WHERE account_id = ${accountId} AND idempotency_key = ${idempotencyKey}`
       return Option.fromNullable(rows[0])
     }, Effect.orDie)
 
@@ -112,6 +115,9 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const insert = Effect.fn("JobsRepo.insert")(function*(job: {
       readonly job_id: JobId
       readonly agent_id: AgentId
+      /** The ordering account, which owns the job. */
+      readonly account_id: AccountId
+      /** The key that sent the order (a record; ownership is the account's). */
       readonly buyer_key_id: ApiKeyId
       readonly prompt: string
       readonly params: JobParams
@@ -119,13 +125,13 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       readonly idempotency?: { readonly key: string; readonly request_sha256: string } | undefined
     }) {
       yield* sql`
-        INSERT INTO jobs (job_id, agent_id, buyer_key_id, status, prompt, params)
-        VALUES (${job.job_id}, ${job.agent_id}, ${job.buyer_key_id}, 'pending', ${job.prompt},
+        INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params)
+        VALUES (${job.job_id}, ${job.agent_id}, ${job.account_id}, ${job.buyer_key_id}, 'pending', ${job.prompt},
                 ${JSON.stringify(job.params)}::jsonb)`
       if (job.idempotency !== undefined) {
         const taken = yield* sql`
-          INSERT INTO idempotency_keys (key_id, idempotency_key, request_sha256, job_id)
-          VALUES (${job.buyer_key_id}, ${job.idempotency.key}, ${job.idempotency.request_sha256}, ${job.job_id})
+          INSERT INTO idempotency_keys (account_id, key_id, idempotency_key, request_sha256, job_id)
+          VALUES (${job.account_id}, ${job.buyer_key_id}, ${job.idempotency.key}, ${job.idempotency.request_sha256}, ${job.job_id})
           ON CONFLICT DO NOTHING RETURNING job_id`
         if (taken.length === 0) return yield* Effect.fail({ _tag: "IdempotencyTaken" } as const)
       }

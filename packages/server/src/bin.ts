@@ -1,14 +1,16 @@
 /**
  * `agnt-server`: `serve` runs the API (embedded PostgreSQL and local object
  * directory unless `DATABASE_URL` / `S3_BUCKET` say otherwise); `keys`
- * creates, lists and revokes API keys in the configured database.
+ * creates (in a given or a new account), lists and revokes API keys in the
+ * configured database.
  */
 import { Role } from "@agnt/domain/Auth"
-import { AgentId, ApiKeyId } from "@agnt/domain/Ids"
-import { Args, Command, Options } from "@effect/cli"
+import { AccountNotFound } from "@agnt/domain/Errors"
+import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Redacted, Schema } from "effect"
-import { ApiKeys } from "./ApiKeys.js"
+import { Cause, Console, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { ApiKeyInfo, ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { ServerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -21,29 +23,28 @@ const serve = Command.make("serve", {}, () => Layer.launch(ServerLive.pipe(Layer
   Command.withDescription("Run the API server")
 )
 
+/** A key's info as printed (the class's fields, as plain JSON). */
+const ApiKeyInfoJson = Schema.Struct(ApiKeyInfo.fields)
+
 const create = Command.make("create", {
   role: Options.choice("role", Role.literals),
+  account: Options.text("account").pipe(
+    Options.withSchema(AccountId),
+    Options.optional,
+    Options.withDescription("the account (acct_…) the key joins, e.g. to rotate a key; default: a new account")
+  ),
   agent: Options.text("agent").pipe(Options.repeated, Options.withSchema(Schema.mutable(Schema.Array(AgentId))), Options.withDescription("agent an executor key serves (repeatable)")),
   label: Options.text("label").pipe(Options.withDefault(""))
-}, ({ agent, label, role }) =>
+}, ({ account, agent, label, role }) =>
   Effect.gen(function*() {
     const keys = yield* ApiKeys
-    const created = yield* keys.create({ role, agent_ids: agent, label })
+    const created = yield* keys.create({ role, account_id: Option.getOrUndefined(account), agent_ids: agent, label })
     yield* json({ ...Schema.encodeSync(ApiKeyInfoJson)(created.info), key: Redacted.value(created.key) })
-  }).pipe(Effect.provide(KeysLive))).pipe(Command.withDescription("Create an API key; the key is printed once"))
-
-const ApiKeyInfoJson = Schema.Struct({
-  key_id: ApiKeyId,
-  role: Role,
-  agent_ids: Schema.Array(AgentId),
-  label: Schema.String,
-  created_at: Schema.String,
-  revoked_at: Schema.NullOr(Schema.String)
-})
+  }).pipe(Effect.provide(KeysLive))).pipe(Command.withDescription("Create an API key in an account (--account) or a new one; the key is printed once"))
 
 const list = Command.make("list", {}, () =>
   Effect.flatMap(ApiKeys, (keys) => keys.list()).pipe(Effect.flatMap(json), Effect.provide(KeysLive))).pipe(
-    Command.withDescription("List API keys (never their secrets)")
+    Command.withDescription("List API keys with their accounts (never their secrets)")
   )
 
 const revoke = Command.make("revoke", { keyId: Args.text({ name: "key-id" }).pipe(Args.withSchema(ApiKeyId)) }, ({ keyId }) =>
@@ -60,4 +61,19 @@ const cli = Command.run(Command.make("agnt-server").pipe(Command.withSubcommands
   version: "0.1.0"
 })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+/**
+ * A failure on stderr, so that stdout only ever holds results: an unknown
+ * account as its JSON body (`{"_tag": "AccountNotFound", …}`), anything
+ * else as its cause. `@effect/cli` has printed its own usage errors already.
+ */
+const reportFailure = (cause: Cause.Cause<unknown>) => {
+  const failure = Option.getOrUndefined(Cause.failureOption(cause))
+  if (Cause.isInterruptedOnly(cause) || ValidationError.isValidationError(failure)) return Effect.void
+  return Console.error(failure instanceof AccountNotFound ? JSON.stringify(failure) : Cause.pretty(cause))
+}
+
+cli(process.argv).pipe(
+  Effect.tapErrorCause(reportFailure),
+  Effect.provide(NodeContext.layer),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
+)

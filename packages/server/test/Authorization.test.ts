@@ -4,7 +4,9 @@
  * per endpoint (and a few variants), a column per actor. One fixture world
  * is built per file: agent A served by executor key EA, agent B served by
  * EB, and the owner buyer's completed job J on A with an input and a result
- * file (plus K, the other buyer's job on B with an input file). Cells that
+ * file (plus K, the other buyer's job on B with an input file). Jobs belong
+ * to accounts: the owner's other key, a second buyer key of the owner's
+ * account, may do whatever the owner buyer may. Cells that
  * change state get their own fresh job or agent, so cells never interfere.
  */
 import { Api } from "@agnt/domain/Api"
@@ -24,7 +26,7 @@ import { actor, clientWith, TestLive } from "./support.js"
 // ---------------------------------------------------------------------------
 
 /** The callers of the table, in column order. */
-const actors = ["owner buyer", "other buyer", "executor of A", "executor of B", "admin", "no key", "revoked key"] as const
+const actors = ["owner buyer", "owner's other key", "other buyer", "executor of A", "executor of B", "admin", "no key", "revoked key"] as const
 type Actor = typeof actors[number]
 
 /** A cell's outcome: success, or the exact `_tag` of the error body. */
@@ -40,6 +42,7 @@ type Outcome =
 type Row = readonly [
   route: string,
   ownerBuyer: Outcome,
+  ownersOtherKey: Outcome,
   otherBuyer: Outcome,
   executorOfA: Outcome,
   executorOfB: Outcome,
@@ -57,32 +60,32 @@ type Row = readonly [
  */
 // prettier-ignore
 const policy = {
-  //                                              route                                       owner buyer     other buyer     executor of A   executor of B   admin           no key          revoked key
-  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized"],
-  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized"],
-  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized"],
-  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
+  //                                              route                                       owner buyer     owner's other   other buyer     executor of A   executor of B   admin           no key          revoked key
+  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized"],
+  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized"],
+  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized"],
+  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
 } as const satisfies Record<string, Row>
 
 type RowKey = keyof typeof policy
@@ -142,6 +145,7 @@ const WorldLive = Layer.effect(
   Effect.gen(function*() {
     const keys = yield* ApiKeys
     const owner = yield* actor("buyer")
+    const ownersOtherKey = yield* actor("buyer", [], owner.info.account_id)
     const otherBuyer = yield* actor("buyer")
     const executorA = yield* actor("executor")
     const executorB = yield* actor("executor")
@@ -180,6 +184,7 @@ const WorldLive = Layer.effect(
     return {
       callers: {
         "owner buyer": owner,
+        "owner's other key": ownersOtherKey,
         "other buyer": otherBuyer,
         "executor of A": executorA,
         "executor of B": executorB,
@@ -397,7 +402,7 @@ layer(WorldLive.pipe(Layer.provideMerge(TestLive)), { timeout: 60_000, excludeTe
           const endpoint = apiEndpoints.get(endpointOf(key))
           expect(row[0], key).toBe(endpoint === undefined ? endpointOf(key) : endpoint.route)
           // An endpoint without authentication is open to every caller, and only such an endpoint.
-          const open = row[6] === "ok" && row[7] === "ok"
+          const open = row[7] === "ok" && row[8] === "ok"
           expect(open, key).toBe(endpoint === undefined ? true : !endpoint.authenticated)
         }
       }))

@@ -117,7 +117,7 @@ layer(TestLive, { timeout: 60_000 })("API keys", (it) => {
       expect(claim._tag).toBe("Unauthorized")
     }))
 
-  it.effect("listing keys returns their ids, roles, agents, labels and dates, never a secret or its hash", () =>
+  it.effect("listing keys returns their ids, accounts, roles, agents, labels and dates, never a secret or its hash", () =>
     Effect.gen(function*() {
       const keys = yield* ApiKeys
       const created = yield* keys.create({ role: "admin", label: "ops" })
@@ -127,7 +127,7 @@ layer(TestLive, { timeout: 60_000 })("API keys", (it) => {
       const listed = yield* keys.list()
       const info = listed.find((item) => item.key_id === created.info.key_id)
       expect(info).toBeDefined()
-      expect(Object.keys(info ?? {}).sort()).toEqual(["agent_ids", "created_at", "key_id", "label", "revoked_at", "role"])
+      expect(Object.keys(info ?? {}).sort()).toEqual(["account_id", "agent_ids", "created_at", "key_id", "label", "revoked_at", "role"])
       const text = JSON.stringify(listed)
       expect(text).not.toContain(secret)
       expect(text).not.toContain(hash.toString("hex"))

@@ -2,7 +2,7 @@
 import { AgentManifest } from "@agnt/domain/Agent"
 import { Api } from "@agnt/domain/Api"
 import type { Role } from "@agnt/domain/Auth"
-import type { AgentId } from "@agnt/domain/Ids"
+import type { AccountId, AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import { inject } from "vitest"
@@ -22,11 +22,11 @@ export const clientWith = (key: string | undefined) =>
       transformClient: key === undefined ? (client) => client : HttpClient.mapRequest(HttpClientRequest.bearerToken(key))
     }))
 
-/** A new key of `role` and a client using it. */
-export const actor = (role: Role, agentIds: ReadonlyArray<AgentId> = []) =>
+/** A new key of `role` (in `accountId`, else in a new account) and a client using it. */
+export const actor = (role: Role, agentIds: ReadonlyArray<AgentId> = [], accountId?: AccountId) =>
   Effect.gen(function*() {
     const keys = yield* ApiKeys
-    const created = yield* keys.create({ role, agent_ids: agentIds })
+    const created = yield* keys.create({ role, account_id: accountId, agent_ids: agentIds })
     const key = Redacted.value(created.key)
     return { key, info: created.info, client: yield* clientWith(key) }
   })
