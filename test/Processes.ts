@@ -17,15 +17,26 @@ export interface Finished {
   readonly stderr: string
 }
 
-/** Run a bin to completion. */
-export const run = (file: string, args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+/** Run a bin to completion; its standard input is `input`, or empty. */
+export const run = (file: string, args: ReadonlyArray<string>, options: {
+  readonly cwd: string
+  readonly env: NodeJS.ProcessEnv
+  readonly input?: string | undefined
+}) =>
   Effect.promise(async (): Promise<Finished> => {
-    const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [file, ...args], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text))
     child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text))
-    const [code] = await once(child, "exit")
+    // A child that exits before reading all of its input is its own affair (the test sees its exit), not an EPIPE here.
+    child.stdin.on("error", () => {}).end(options.input)
+    // "close", not "exit": only then has all of stdout and stderr been read.
+    const [code] = await once(child, "close")
     return { code: typeof code === "number" ? code : null, stdout, stderr }
   })
 

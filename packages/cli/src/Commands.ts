@@ -4,7 +4,7 @@
  *
  * - `search [query] [--tag T]... [--limit N] [--cursor C]` → page of agents
  * - `info <agent-id>` → agent · `stats <agent-id>` → agent stats
- * - `order <agent-id> --prompt TEXT [--param k=v]... [--file PATH]... [--wait] [--out DIR]` → job
+ * - `order <agent-id> (--prompt TEXT | --prompt - | --prompt-file PATH) [--param k=v]... [--file PATH]... [--wait] [--out DIR]` → job
  * - `jobs [--status S] [--agent ID] [--limit N] [--cursor C]` → page of jobs
  * - `status <job-id>` → job
  * - `cancel <job-id>` → job after the cancel
@@ -27,6 +27,7 @@ import { collectInputFiles } from "./InputFiles.js"
 import { JobFailed, printJson, printJsonLine, UsageError } from "./Output.js"
 import { applyEvent, progressOfJob, statusLine } from "./Progress.js"
 import { parseParams } from "./Params.js"
+import { processStdin, readPrompt } from "./Prompt.js"
 import { downloadResults, SavedFile } from "./Results.js"
 
 // ---------------------------------------------------------------------------
@@ -177,10 +178,20 @@ const SavedResult = Schema.Struct({
   files: Schema.Array(SavedFile)
 })
 
-/** `agnt order <agent-id> --prompt TEXT …`: create a job, optionally wait for it and fetch its results. */
+/**
+ * `agnt order <agent-id> (--prompt TEXT | --prompt - | --prompt-file PATH) …`: create a job, optionally
+ * wait for it and fetch its results. A prompt over 128 KiB (one argument's limit) comes from stdin or a file.
+ */
 export const order = Command.make("order", {
   agentId: agentIdArg,
-  prompt: Options.text("prompt").pipe(Options.withDescription("what the agent should do")),
+  prompt: Options.text("prompt").pipe(
+    Options.optional,
+    Options.withDescription("what the agent should do; - reads it from standard input")
+  ),
+  promptFile: Options.text("prompt-file").pipe(
+    Options.optional,
+    Options.withDescription("read the prompt from this file (UTF-8), for prompts of any length")
+  ),
   params: Options.text("param").pipe(
     Options.repeated,
     Options.withDescription("a parameter key=value; the value is JSON if it parses, else a string (repeatable)")
@@ -197,14 +208,15 @@ export const order = Command.make("order", {
     Options.optional,
     Options.withDescription("sent as Idempotency-Key (default: a fresh UUID); retries with it never make a second job")
   )
-}, ({ agentId, files, idempotencyKey, out, params, prompt, wait }) =>
+}, ({ agentId, files, idempotencyKey, out, params, prompt, promptFile, wait }) =>
   Effect.gen(function*() {
     if (Option.isSome(out) && !wait) {
       return yield* new UsageError({ message: "--out needs --wait (or use `agnt result <job-id> --out DIR` later)" })
     }
+    const promptText = yield* readPrompt({ prompt, promptFile }, processStdin)
     const jobParams = yield* parseParams(params)
     const inputs = yield* collectInputFiles(process.cwd(), files)
-    const form = yield* uploadForm({ agent_id: agentId, prompt, params: JSON.stringify(jobParams) }, inputs).pipe(
+    const form = yield* uploadForm({ agent_id: agentId, prompt: promptText, params: JSON.stringify(jobParams) }, inputs).pipe(
       Effect.mapError((error) => new UsageError({ message: `cannot read ${error.path}: ${error.message}` }))
     )
 

@@ -38,6 +38,7 @@ import {
   JobResult,
   Lease,
   LogBatch,
+  PromptText,
   StatusUpdate
 } from "./Job.js"
 import { JobStatus } from "./Lifecycle.js"
@@ -61,7 +62,7 @@ const ChecksumsField = Schema.parseJson(FileChecksums)
  */
 export const CreateJobFields = Schema.Struct({
   agent_id: AgentId,
-  prompt: Schema.String,
+  prompt: PromptText,
   params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
   sha256: Schema.optional(ChecksumsField)
 })

@@ -37,6 +37,19 @@ export const JobResultValue = Schema.Unknown.annotations({
   description: "Any JSON value, valid against the agent's output_schema; null when the job has none"
 })
 
+/**
+ * A job's prompt as a request carries it: text whose line breaks are read
+ * as LF. Multipart form encoding (the HTML standard's, which `fetch`'s
+ * `FormData` follows) sends every line break of a text field as CRLF, so
+ * CRLF and a lone CR decode to LF: a prompt written with LF line breaks is
+ * stored as it was written.
+ */
+export const PromptText = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: (text) => text.replace(/\r\n?/g, "\n"),
+  encode: (text) => text
+}).annotations({ title: "PromptText", description: "The job's prompt; CRLF and CR line breaks are read as LF" })
+
 /** A job's input or result file. `size` in bytes, `sha256` lowercase hex of the content. */
 export class JobFile extends Schema.Class<JobFile>("JobFile")({
   file_id: FileId,

@@ -30,7 +30,7 @@ import { Notifier } from "./Notifier.js"
 import { RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { guardMultipart } from "./MultipartGuard.js"
-import { multipartFailure, readBody } from "./Uploads.js"
+import { maxFieldBytesOf, multipartFailure, readBody } from "./Uploads.js"
 
 /** Resolves `Authorization: Bearer` keys to principals. */
 export const AuthenticationLive = Layer.effect(
@@ -280,6 +280,7 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
     // A part with a filename is a file whatever its type (a .json input is not a form field).
     Multipart.withFieldMimeTypes([]),
     Multipart.withMaxParts(Option.some(settings.maxFiles + 16)),
+    Multipart.withMaxFieldSize(FileSystem.Size(maxFieldBytesOf(settings))),
     HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(settings.maxBodyBytes))),
     Effect.catchAllCause((cause) => {
       if (Option.exists(Cause.failureOption(cause), isRouteNotFound)) {
@@ -294,7 +295,7 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
         return Effect.succeed(invalidRequest("request body is nested too deeply"))
       }
       if (Option.isSome(defect) && defect.value instanceof Multipart.MultipartError) {
-        const failure = multipartFailure(defect.value, settings)
+        const failure = multipartFailure(defect.value, { ...settings, maxFieldBytes: maxFieldBytesOf(settings) })
         return Effect.succeed(
           failure._tag === "InvalidRequest" ? invalidRequest(failure.message) : payloadTooLarge(failure.message, failure.limit)
         )

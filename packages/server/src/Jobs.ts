@@ -43,7 +43,7 @@ import { ObjectStore } from "./ObjectStore.js"
 import { Notifier } from "./Notifier.js"
 import { RateLimits } from "./RateLimits.js"
 import { ServerConfig } from "./ServerConfig.js"
-import { discardFiles, receive, type RequestBody, type UploadLimits } from "./Uploads.js"
+import { discardFiles, maxFieldBytesOf, receive, type RequestBody, type UploadLimits } from "./Uploads.js"
 
 /** What `principal` may see: admins everything, buyers their account's jobs, executors their agents' jobs. */
 export const visibilityOf = (principal: Principal): Visibility => {
@@ -110,7 +110,8 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       maxBodyBytes: settings.maxBodyBytes,
       maxFiles: settings.maxFiles,
       maxFileBytes: settings.maxFileBytes,
-      maxTotalBytes: kind === "input" ? settings.maxJobBytes : undefined
+      maxTotalBytes: kind === "input" ? settings.maxJobBytes : undefined,
+      maxFieldBytes: maxFieldBytesOf(settings)
     })
     /** Where a job's file lives in the object store: `jobs/{job_id}/{input|result}/{file_id}`. */
     const keyOf = (jobId: JobId, kind: "input" | "result") => (fileId: FileId) => `jobs/${jobId}/${kind}/${fileId}`

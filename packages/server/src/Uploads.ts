@@ -44,7 +44,17 @@ export interface UploadLimits {
   readonly maxFileBytes: number
   /** Largest sum of all files' sizes; `undefined` for no limit beyond the body's own. */
   readonly maxTotalBytes: number | undefined
+  /** Largest text field (see `maxFieldBytesOf`). */
+  readonly maxFieldBytes: number
 }
+
+/**
+ * The largest multipart text field, in bytes: the parser's default 10 MiB,
+ * or more when the prompt limit needs it (a UTF-16 code unit is at most 3
+ * bytes of UTF-8), so that a prompt within its limit always fits.
+ */
+export const maxFieldBytesOf = (limits: { readonly maxPromptChars: number; readonly maxParamsBytes: number }): number =>
+  Math.max(10 * 1024 * 1024, 3 * limits.maxPromptChars, limits.maxParamsBytes)
 
 /**
  * A part's filename as the client meant it: percent-decoded (RFC 3986
@@ -86,7 +96,7 @@ const reachedLimit = (cause: unknown): Multipart.MultipartError["reason"] | unde
   }
 }
 
-/** What a failure of the multipart parser means for the client: a malformed body (400) or a limit (413). */
+/** What a failure of the multipart parser means for the client: a malformed body (400) or a limit (413), saying the limit. */
 export const multipartFailure = (
   error: Multipart.MultipartError,
   limits: Omit<UploadLimits, "maxTotalBytes">
@@ -99,9 +109,9 @@ export const multipartFailure = (
     case "FileTooLarge":
       return tooLarge(`a file is over ${limits.maxFileBytes} bytes`, limits.maxFileBytes)
     case "TooManyParts":
-      return tooLarge(`at most ${limits.maxFiles} files per request`, limits.maxFiles)
+      return tooLarge(`at most ${limits.maxFiles} files per job`, limits.maxFiles)
     case "FieldTooLarge":
-      return tooLarge("a form field is too large", limits.maxBodyBytes)
+      return tooLarge(`a form field is over ${limits.maxFieldBytes} bytes`, limits.maxFieldBytes)
     default:
       return tooLarge(`request body is over ${limits.maxBodyBytes} bytes`, limits.maxBodyBytes)
   }
@@ -164,7 +174,7 @@ export const receiveForm = (
       Effect.gen(function*() {
         const files = yield* Ref.get(stored)
         if (files.length >= limits.maxFiles) {
-          return yield* tooLarge(`at most ${limits.maxFiles} files per request`, limits.maxFiles)
+          return yield* tooLarge(`at most ${limits.maxFiles} files per job`, limits.maxFiles)
         }
         const path = yield* Either.match(normalizeFilePath(decodeFileName(part.name)), { onLeft: Effect.fail, onRight: Effect.succeed })
         if (files.some((file) => file.path === path)) {

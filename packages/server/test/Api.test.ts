@@ -1,5 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { HttpClient } from "@effect/platform"
+import { HttpBody, HttpClient } from "@effect/platform"
 import { Effect, Either } from "effect"
 import { makeAgentId, makeJobId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
@@ -116,6 +116,22 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
         }
         const jobs = yield* buyer.client.jobs.list({ urlParams: { limit: 20 } })
         expect(jobs.data).toEqual([])
+      }))
+
+    it.effect("a prompt's line breaks are stored as LF, though a multipart form sends each as CRLF", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer } = yield* marketplace
+        const prompt = "first line\nsecond line\n\nlast line\n"
+        const form = orderForm(agentId, { level: 1 })
+        form.set("prompt", prompt)
+        expect((yield* buyer.client.jobs.create({ headers: {}, payload: form })).prompt).toBe(prompt)
+        const url = yield* serverUrl
+        const http = yield* HttpClient.HttpClient
+        const json = yield* http.post(`${url}/v1/jobs`, {
+          headers: { authorization: `Bearer ${buyer.key}` },
+          body: HttpBody.unsafeJson({ agent_id: agentId, prompt: "one\r\ntwo\rthree", params: { level: 1 } })
+        }).pipe(Effect.flatMap((response) => response.json))
+        expect(json).toMatchObject({ prompt: "one\ntwo\nthree" })
       }))
 
     it.effect("an order of an unknown agent is 404 AgentNotFound", () =>

@@ -193,14 +193,21 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         expect(result).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxJobBytes })
       }))
 
-    it.effect("more than maxFiles files are 413 PayloadTooLarge with the file-count limit; maxFiles are accepted", () =>
+    it.effect("more than maxFiles files are 413 PayloadTooLarge with the file-count limit in body and message; maxFiles are accepted", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* market
         const result = yield* buyer.client.jobs.create({
           headers: {},
           payload: order(agentId, { files: filesOf(limits.maxFiles + 1, 10) })
         }).pipe(Effect.flip)
-        expect(result).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxFiles })
+        expect(result).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxFiles, message: "at most 4 files per job" })
+        // So many parts that the multipart parser stops reading says the same limit.
+        const flood = yield* buyer.client.jobs.create({
+          headers: {},
+          payload: order(agentId, { files: filesOf(limits.maxFiles + 40, 1) })
+        }).pipe(Effect.flip)
+        expect(flood).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxFiles })
+        expect(flood.message).toContain("at most 4 files per job")
         const job = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { files: filesOf(limits.maxFiles, 10) }) })
         expect(job.input_files).toHaveLength(limits.maxFiles)
       }))
