@@ -56,7 +56,7 @@ export interface ServerSettings {
   readonly maxFiles: number
   /** Largest total of a job's input files, in bytes. */
   readonly maxJobBytes: number
-  /** Longest prompt, in characters (UTF-16 code units). */
+  /** Longest prompt, in characters (UTF-16 code units); default 1,000,000, well past the 128 KiB of one command-line argument. */
   readonly maxPromptChars: number
   /** Largest `params`, in bytes of JSON. */
   readonly maxParamsBytes: number
@@ -104,7 +104,7 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   maxFileBytes: Config.integer("AGNT_MAX_FILE_BYTES").pipe(Config.withDefault(25 * 1024 * 1024)),
   maxFiles: Config.integer("AGNT_MAX_FILES").pipe(Config.withDefault(1000)),
   maxJobBytes: Config.integer("AGNT_MAX_JOB_BYTES").pipe(Config.withDefault(100 * 1024 * 1024)),
-  maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(100_000)),
+  maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(1_000_000)),
   maxParamsBytes: Config.integer("AGNT_MAX_PARAMS_BYTES").pipe(Config.withDefault(64 * 1024)),
   maxLongPollsPerKey: Config.integer("AGNT_MAX_LONG_POLLS_PER_KEY").pipe(Config.withDefault(20)),
   rateLimitPerSecond: Config.number("AGNT_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(50)),
