@@ -43,6 +43,7 @@ import {
 } from "./Job.js"
 import { JobStatus } from "./Lifecycle.js"
 import { Limit, Page } from "./Pagination.js"
+import { QueryInteger } from "./Requests.js"
 
 const agentIdParam = HttpApiSchema.param("agent_id", AgentId)
 const jobIdParam = HttpApiSchema.param("job_id", JobId)
@@ -105,9 +106,9 @@ export const CompleteJobRequest = HttpApiSchema.Multipart(
   Schema.Struct({ ...CompleteJobFields.fields, files: Schema.optional(Multipart.FilesSchema) })
 )
 
-/** Seconds a long-poll may be held: 0–30, default 0 (answer at once). */
+/** Seconds a long-poll may be held: a whole number 0–30, default 0 (answer at once). */
 const Wait = Schema.optionalWith(
-  Schema.NumberFromString.pipe(Schema.between(0, 30, { message: () => "wait is 0 to 30 seconds" })),
+  QueryInteger({ minimum: 0, maximum: 30, description: "a whole number of seconds from 0 to 30" }),
   { default: () => 0 }
 )
 
@@ -253,8 +254,10 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .setUrlParams(
         Schema.Struct({
           /** Return events with `event_id` greater than this; 0 for all. */
-          after: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative()), { default: () => 0 }),
-          limit: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)), { default: () => 100 }),
+          after: Schema.optionalWith(QueryInteger({ minimum: 0, description: "a non-negative integer" }), { default: () => 0 }),
+          limit: Schema.optionalWith(QueryInteger({ minimum: 1, maximum: 500, description: "an integer from 1 to 500" }), {
+            default: () => 100
+          }),
           /** Hold the request up to this many seconds until an event comes. */
           wait: Wait
         })

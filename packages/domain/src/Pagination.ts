@@ -4,10 +4,11 @@
  * cursor is opaque to clients.
  */
 import { Schema } from "effect"
+import { QueryInteger } from "./Requests.js"
 
 /** `limit` as a URL parameter: an integer 1–100, default 20. */
 export const Limit = Schema.optionalWith(
-  Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100, { message: () => "limit is an integer from 1 to 100" })),
+  QueryInteger({ minimum: 1, maximum: 100, description: "an integer from 1 to 100" }),
   { default: () => 20 }
 )
 

@@ -302,7 +302,7 @@ const validQuery: Readonly<Record<string, (fixtures: Fixtures) => string>> = {
   agent_id: (fixtures) => fixtures.agentId,
   after: () => "0",
   // Long-polls are held up to `wait` seconds: a valid wait stays short.
-  wait: () => "0.2"
+  wait: () => "1"
 }
 
 /** Field names and valid values of each operation's body (the order `Mutation.field` counts in). */

@@ -335,9 +335,9 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const watched = yield* admin.client.jobs.create({ headers: {}, payload: order(elsewhere) })
         const done = yield* holdClaims(admin, agentId, limits.maxLongPollsPerKey)
 
-        const events = admin.client.jobs.events({ path: { job_id: watched.job_id }, urlParams: { after: 1_000_000_000, limit: 100, wait: 0.001 } })
+        const events = admin.client.jobs.events({ path: { job_id: watched.job_id }, urlParams: { after: 1_000_000_000, limit: 100, wait: 1 } })
         expect(yield* untilRateLimited(events)).toMatchObject({ _tag: "RateLimited" })
-        const pending = admin.client.executor.list({ urlParams: { agent_id: elsewhere, status: "pending", limit: 20, wait: 0.001 } })
+        const pending = admin.client.executor.list({ urlParams: { agent_id: elsewhere, status: "pending", limit: 20, wait: 1 } })
         expect(yield* untilRateLimited(pending)).toMatchObject({ _tag: "RateLimited" })
 
         // Orders end the held claims; then the event long-poll is let in again.
