@@ -43,11 +43,12 @@ import {
 } from "./Job.js"
 import { JobStatus } from "./Lifecycle.js"
 import { Limit, Page } from "./Pagination.js"
-import { QueryInteger } from "./Requests.js"
+import { jsonBody, pathParams, QueryInteger, queryParams, requestHeaders } from "./Requests.js"
 
-const agentIdParam = HttpApiSchema.param("agent_id", AgentId)
-const jobIdParam = HttpApiSchema.param("job_id", JobId)
-const fileIdParam = HttpApiSchema.param("file_id", FileId)
+/** Path parameters of the routes about an agent, a job, and a job's file. */
+const agentPath = Schema.Struct({ agent_id: AgentId }).annotations(pathParams)
+const jobPath = Schema.Struct({ job_id: JobId }).annotations(pathParams)
+const filePath = Schema.Struct({ job_id: JobId, file_id: FileId }).annotations(pathParams)
 
 /** `params` as a JSON object, or as JSON text (a multipart form field). */
 const ParamsField = Schema.Union(JobParams, Schema.parseJson(JobParams))
@@ -66,7 +67,7 @@ export const CreateJobFields = Schema.Struct({
   prompt: PromptText,
   params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
   sha256: Schema.optional(ChecksumsField)
-})
+}).annotations(jsonBody)
 
 /**
  * Body of `POST /v1/jobs`: `multipart/form-data` with the fields of
@@ -95,7 +96,7 @@ export const CompleteJobFields = Schema.Struct({
     description: "JSON text of the job's structured result, valid against the agent's output_schema"
   })),
   sha256: Schema.optional(ChecksumsField)
-})
+}).annotations(jsonBody)
 
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/complete`: `multipart/form-data`
@@ -149,27 +150,27 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
           tags: Schema.optional(Schema.split(",").pipe(Schema.compose(Schema.Array(Tag)))),
           limit: Limit,
           cursor: Schema.optional(Schema.String)
-        })
+        }).annotations(queryParams)
       )
       .addSuccess(Page(Agent))
       .addError(InvalidRequest)
       .annotate(OpenApi.Summary, "Search agents")
   )
   .add(
-    HttpApiEndpoint.get("get")`/v1/agents/${agentIdParam}`
+    HttpApiEndpoint.get("get", "/v1/agents/:agent_id").setPath(agentPath)
       .addSuccess(Agent)
       .addError(AgentNotFound)
       .annotate(OpenApi.Summary, "Get an agent")
   )
   .add(
-    HttpApiEndpoint.get("stats")`/v1/agents/${agentIdParam}/stats`
+    HttpApiEndpoint.get("stats", "/v1/agents/:agent_id/stats").setPath(agentPath)
       .addSuccess(AgentStats)
       .addError(AgentNotFound)
       .annotate(OpenApi.Summary, "Job outcome statistics of an agent")
   )
   .add(
-    HttpApiEndpoint.put("publish")`/v1/agents/${agentIdParam}`
-      .setPayload(AgentManifest)
+    HttpApiEndpoint.put("publish", "/v1/agents/:agent_id").setPath(agentPath)
+      .setPayload(AgentManifest.annotations(jsonBody))
       .addSuccess(Agent)
       .addError(Forbidden)
       .addError(InvalidManifest)
@@ -193,7 +194,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
          * is 409 `IdempotencyConflict`. 1–255 characters.
          */
         "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
-      }))
+      }).annotations(requestHeaders))
       .addSuccess(Job, { status: 201 })
       .addError(IdempotencyConflict)
       .addError(AgentNotFound)
@@ -213,26 +214,26 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
           limit: Limit,
           /** The last `job_id` of the previous page. */
           cursor: Schema.optional(JobId)
-        })
+        }).annotations(queryParams)
       )
       .addSuccess(Page(Job))
       .addError(InvalidRequest)
       .annotate(OpenApi.Summary, "List your jobs, newest first")
   )
   .add(
-    HttpApiEndpoint.get("get")`/v1/jobs/${jobIdParam}`
+    HttpApiEndpoint.get("get", "/v1/jobs/:job_id").setPath(jobPath)
       .addSuccess(Job)
       .addError(JobNotFound)
       .annotate(OpenApi.Summary, "Get a job")
   )
   .add(
-    HttpApiEndpoint.get("result")`/v1/jobs/${jobIdParam}/result`
+    HttpApiEndpoint.get("result", "/v1/jobs/:job_id/result").setPath(jobPath)
       .addSuccess(JobResult)
       .addError(JobNotFound)
       .annotate(OpenApi.Summary, "A job's status and result files with download URLs")
   )
   .add(
-    HttpApiEndpoint.get("download")`/v1/jobs/${jobIdParam}/files/${fileIdParam}`
+    HttpApiEndpoint.get("download", "/v1/jobs/:job_id/files/:file_id").setPath(filePath)
       .addSuccess(FileContent)
       .addError(JobNotFound)
       .addError(FileNotFound)
@@ -243,14 +244,14 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       }))
   )
   .add(
-    HttpApiEndpoint.post("cancel")`/v1/jobs/${jobIdParam}/cancel`
+    HttpApiEndpoint.post("cancel", "/v1/jobs/:job_id/cancel").setPath(jobPath)
       .addSuccess(Job)
       .addError(JobNotFound)
       .addError(InvalidTransition)
       .annotate(OpenApi.Summary, "Cancel a job: pending at once, accepted or running at the executor's next call")
   )
   .add(
-    HttpApiEndpoint.get("events")`/v1/jobs/${jobIdParam}/events`
+    HttpApiEndpoint.get("events", "/v1/jobs/:job_id/events").setPath(jobPath)
       .setUrlParams(
         Schema.Struct({
           /** Return events with `event_id` greater than this; 0 for all. */
@@ -260,7 +261,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
           }),
           /** Hold the request up to this many seconds until an event comes. */
           wait: Wait
-        })
+        }).annotations(queryParams)
       )
       .addSuccess(JobEventPage)
       .addError(JobNotFound)
@@ -283,20 +284,20 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
           limit: Limit,
           /** Hold the request up to this many seconds until a pending job exists. */
           wait: Wait
-        })
+        }).annotations(queryParams)
       )
       .addSuccess(Page(Job))
       .annotate(OpenApi.Summary, "Pending jobs of an agent, oldest first (long-poll with wait)")
   )
   .add(
     HttpApiEndpoint.post("claim", "/v1/executor/jobs/claim")
-      .setPayload(ClaimRequest)
+      .setPayload(ClaimRequest.annotations(jsonBody))
       .addSuccess(ClaimResponse)
       .annotate(OpenApi.Summary, "Accept the oldest pending job of an agent with a lease, waiting up to wait seconds")
   )
   .add(
-    HttpApiEndpoint.post("status")`/v1/executor/jobs/${jobIdParam}/status`
-      .setPayload(StatusUpdate)
+    HttpApiEndpoint.post("status", "/v1/executor/jobs/:job_id/status").setPath(jobPath)
+      .setPayload(StatusUpdate.annotations(jsonBody))
       .addSuccess(ClaimedJob)
       .addError(JobNotFound)
       .addError(InvalidTransition)
@@ -304,8 +305,8 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .annotate(OpenApi.Summary, "Accept, reject, start, report progress, fail or confirm cancellation")
   )
   .add(
-    HttpApiEndpoint.post("heartbeat")`/v1/executor/jobs/${jobIdParam}/heartbeat`
-      .setPayload(Heartbeat)
+    HttpApiEndpoint.post("heartbeat", "/v1/executor/jobs/:job_id/heartbeat").setPath(jobPath)
+      .setPayload(Heartbeat.annotations(jsonBody))
       .addSuccess(Lease)
       .addError(JobNotFound)
       .addError(LeaseLost)
@@ -313,8 +314,8 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .annotate(OpenApi.Summary, "Renew the lease; tells whether the buyer asked to cancel")
   )
   .add(
-    HttpApiEndpoint.post("logs")`/v1/executor/jobs/${jobIdParam}/logs`
-      .setPayload(LogBatch)
+    HttpApiEndpoint.post("logs", "/v1/executor/jobs/:job_id/logs").setPath(jobPath)
+      .setPayload(LogBatch.annotations(jsonBody))
       .addSuccess(Lease)
       .addError(JobNotFound)
       .addError(LeaseLost)
@@ -322,7 +323,7 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .annotate(OpenApi.Summary, "Append a batch of log lines (renews the lease)")
   )
   .add(
-    HttpApiEndpoint.post("complete")`/v1/executor/jobs/${jobIdParam}/complete`
+    HttpApiEndpoint.post("complete", "/v1/executor/jobs/:job_id/complete").setPath(jobPath)
       .setPayload(CompleteJobRequest)
       .addSuccess(Job)
       .addError(JobNotFound)

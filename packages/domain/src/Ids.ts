@@ -15,7 +15,7 @@ const typeId = <const Brand extends string>(prefix: string, brand: Brand) =>
       message: () => `expected a ${prefix}_… TypeID`
     }),
     Schema.brand(brand),
-    Schema.annotations({ title: brand, description: `TypeID with prefix "${prefix}"` })
+    Schema.annotations({ title: brand, description: `a TypeID with prefix "${prefix}"` })
   )
 
 /** An agent: `agent_` + 26 base32 characters. */

@@ -1,8 +1,205 @@
 /**
- * Requests as the API takes them (DESIGN.md "API v1"): the shapes of
- * query parameters shared by the endpoints of `Api.ts`.
+ * Requests as the API takes them: strict and readable (DESIGN.md "API v1":
+ * 400 invalid input).
+ *
+ * - Strict: a field of a JSON body, or a query parameter, that the API does
+ *   not know is refused, never silently dropped — what `/openapi.json`
+ *   promises with `additionalProperties: false`.
+ * - Readable: a request that fails its schema gets a 400 whose `message` is
+ *   one sentence naming each field at fault, what it must be and what came,
+ *   e.g. "`limit` must be an integer from 1 to 100; got \"abc\"",
+ *   "unknown field `pricingx` in the body", "`lease_id` is required".
+ *
+ * Every request schema of `Api.ts` carries one of the annotation sets below
+ * (`jsonBody`, `queryParams`, `pathParams`, `requestHeaders`). The API
+ * builder decodes each part of a request with its schema and turns a
+ * failure into `HttpApiDecodeError`, whose `message` and `issues` come from
+ * the schema's formatters; the `message` annotation here takes them over at
+ * the top of the schema, where the whole issue tree is at hand, and renders
+ * it with `describeIssue`. The fields of the multipart endpoints
+ * (`CreateJobFields`, `CompleteJobFields`), which the server decodes itself
+ * as parts stream in, carry `jsonBody` too. Clients that encode with the
+ * same schemas (the CLI, executors) get the same sentences for their own
+ * mistakes.
  */
-import { Schema } from "effect"
+import { type Array as Arr, Option, ParseResult, Schema, SchemaAST } from "effect"
+
+/** The part of a request a schema decodes; it names the subject of a sentence. */
+export type RequestPart = "body" | "query" | "path" | "headers"
+
+/** One thing wrong with a request, at a path inside its part. */
+type Problem =
+  | { readonly kind: "missing"; readonly path: ReadonlyArray<PropertyKey>; readonly when: string | undefined }
+  | { readonly kind: "unexpected"; readonly path: ReadonlyArray<PropertyKey> }
+  | { readonly kind: "invalid"; readonly path: ReadonlyArray<PropertyKey>; readonly expected: string; readonly actual: unknown }
+
+/** The outermost schema node met at the current path: what the value there must be, and the value. */
+interface Outer {
+  readonly ast: SchemaAST.AST
+  readonly actual: unknown
+}
+
+const isList = <A>(items: ParseResult.SingleOrNonEmpty<A>): items is Arr.NonEmptyReadonlyArray<A> => Array.isArray(items)
+const listOf = <A>(items: ParseResult.SingleOrNonEmpty<A>): ReadonlyArray<A> => isList(items) ? items : [items]
+
+/** A union member's failure that only says an optional field could have been left out. */
+const onlyUndefinedRejected = (issue: ParseResult.ParseIssue) =>
+  issue._tag === "Type" && SchemaAST.isUndefinedKeyword(issue.ast)
+
+/**
+ * What a schema accepts, as a noun phrase ("an integer from 1 to 100",
+ * "one of \"accepted\", \"rejected\""): its `description` annotation (the
+ * one `/openapi.json` shows; Effect writes one for every built-in filter),
+ * else a phrase for its kind.
+ */
+export const describeSchema = (ast: SchemaAST.AST): string => {
+  const description = SchemaAST.getDescriptionAnnotation(ast)
+  if (Option.isSome(description)) return description.value
+  switch (ast._tag) {
+    case "Refinement":
+      return describeSchema(ast.from)
+    case "Transformation": {
+      // A class or a struct with defaults takes an object; other transformations are told by what they make.
+      const encoded = SchemaAST.encodedAST(ast)
+      return SchemaAST.isTypeLiteral(encoded) || SchemaAST.isTupleType(encoded) ? describeSchema(encoded) : describeSchema(ast.to)
+    }
+    case "Suspend":
+      return describeSchema(ast.f())
+    case "Union": {
+      const members = ast.types.filter((member) => !SchemaAST.isUndefinedKeyword(member))
+      if (members.every(SchemaAST.isLiteral)) return `one of ${members.map((member) => JSON.stringify(member.literal)).join(", ")}`
+      return [...new Set(members.map(describeSchema))].join(" or ")
+    }
+    case "Literal":
+      return JSON.stringify(ast.literal)
+    case "TypeLiteral":
+      return "an object"
+    case "TupleType":
+      return "an array"
+    default:
+      return String(ast)
+  }
+}
+
+/** Longest piece of a received string quoted back, in characters. */
+const maxQuoted = 40
+
+/** A received value, briefly: strings quoted (and cut), containers by their kind and size, never their insides. */
+const describeValue = (part: RequestPart, value: unknown): string => {
+  if (value === undefined) return "nothing"
+  if (typeof value === "string") return JSON.stringify(value.length > maxQuoted ? `${value.slice(0, maxQuoted)}…` : value)
+  if (Array.isArray(value)) {
+    return part === "query" ? `${value.length} values` : `an array of ${value.length} item${value.length === 1 ? "" : "s"}`
+  }
+  if (typeof value === "object" && value !== null) return "an object"
+  return String(value)
+}
+
+const fieldName = (path: ReadonlyArray<PropertyKey>) =>
+  path.map((key, index) => typeof key === "number" ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`).join("")
+
+/** The subject of a sentence about the value at `path` of `part`. */
+const subject = (part: RequestPart, path: ReadonlyArray<PropertyKey>) => {
+  if (path.length === 0) return part === "body" ? "the body" : part === "query" ? "the query" : part === "path" ? "the path" : "the headers"
+  const name = `\`${fieldName(path)}\``
+  return part === "headers" ? `header ${name}` : name
+}
+
+/** "`a`", "`a` and `b`", "`a`, `b` and `c`". */
+const listed = (names: ReadonlyArray<string>) =>
+  names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`
+
+/**
+ * The problems under `issue`: one per missing, unknown or invalid value.
+ * A value that fails is described by the outermost schema at its path (so
+ * an optional integer parameter reads "an integer from 1 to 100", not
+ * "a string"), except that a failing filter describes itself (a string too
+ * short is "at least 1 character long", whatever else its field requires).
+ */
+const problems = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, outer: Outer | undefined): ReadonlyArray<Problem> => {
+  const invalid = (at: Outer): Problem => ({ kind: "invalid", path, expected: describeSchema(at.ast), actual: at.actual })
+  switch (issue._tag) {
+    case "Pointer":
+      return problems(issue.issue, [...path, ...listOf(issue.path)], undefined)
+    case "Missing":
+      return [{ kind: "missing", path, when: issue.message }]
+    case "Unexpected":
+      return [{ kind: "unexpected", path }]
+    case "Type":
+    case "Forbidden":
+      return [invalid(outer ?? issue)]
+    case "Refinement":
+      // A filter that failed says what it wanted, unless it pointed at fields of its own (a rule across fields).
+      return issue.kind === "Predicate" && issue.issue._tag === "Type" ? [invalid(issue)] : problems(issue.issue, path, outer ?? issue)
+    case "Transformation":
+      return issue.kind === "Transformation" ? [invalid(outer ?? issue)] : problems(issue.issue, path, outer ?? issue)
+    case "Composite": {
+      const here = outer ?? issue
+      if (SchemaAST.isUnion(issue.ast)) {
+        const members = listOf(issue.issues).filter((member) => !onlyUndefinedRejected(member))
+        const [only] = members
+        return members.length === 1 && only !== undefined ? problems(only, path, here) : [invalid(here)]
+      }
+      return listOf(issue.issues).flatMap((member) => problems(member, path, here))
+    }
+  }
+}
+
+/** At most this many clauses in one message; the rest are counted. */
+const maxClauses = 5
+
+/**
+ * One sentence for a request part that failed its schema: missing and
+ * unknown fields named together, then each invalid value with what it
+ * must be and what came, clauses joined by "; ".
+ */
+export const describeIssue = (part: RequestPart, issue: ParseResult.ParseIssue): string => {
+  const found = problems(issue, [], undefined)
+  const clauses: Array<string> = []
+  const missing = found.flatMap((problem) => problem.kind === "missing" && problem.when === undefined ? [subject(part, problem.path)] : [])
+  if (missing.length > 0) clauses.push(`${listed(missing)} ${missing.length === 1 ? "is" : "are"} required`)
+  for (const problem of found) {
+    if (problem.kind === "missing" && problem.when !== undefined) clauses.push(`${subject(part, problem.path)} is required ${problem.when}`)
+  }
+  const unknown = found.flatMap((problem) => problem.kind === "unexpected" ? [`\`${fieldName(problem.path)}\``] : [])
+  if (unknown.length > 0) {
+    const plural = unknown.length === 1 ? "" : "s"
+    clauses.push(part === "query" ? `unknown query parameter${plural} ${listed(unknown)}` : `unknown field${plural} ${listed(unknown)} in the ${part}`)
+  }
+  for (const problem of found) {
+    if (problem.kind === "invalid") {
+      clauses.push(`${subject(part, problem.path)} must be ${problem.expected}; got ${describeValue(part, problem.actual)}`)
+    }
+  }
+  const unique = [...new Set(clauses)]
+  const shown = unique.slice(0, maxClauses)
+  if (unique.length > maxClauses) shown.push(`and ${unique.length - maxClauses} more problems`)
+  return shown.length === 0 ? `the ${part} of the request is not acceptable` : shown.join("; ")
+}
+
+/** The annotations that make a request schema strict (or not) and its failures one sentence. */
+export type RequestAnnotations = {
+  readonly parseOptions: SchemaAST.ParseOptions
+  readonly message: SchemaAST.MessageAnnotation
+}
+
+const requestAnnotations = (part: RequestPart, unknownKeys: "error" | "ignore"): RequestAnnotations => ({
+  // Every problem, not just the first, so that one answer names all that is wrong.
+  parseOptions: { errors: "all", onExcessProperty: unknownKeys },
+  message: (issue) => ({ message: describeIssue(part, issue), override: true })
+})
+
+/** For a JSON body (`setPayload`): unknown fields are refused. */
+export const jsonBody = requestAnnotations("body", "error")
+
+/** For query parameters (`setUrlParams`): unknown parameters are refused. */
+export const queryParams = requestAnnotations("query", "error")
+
+/** For path parameters (`setPath`). */
+export const pathParams = requestAnnotations("path", "error")
+
+/** For request headers (`setHeaders`): only the declared ones are read; every other header is fine. */
+export const requestHeaders = requestAnnotations("headers", "ignore")
 
 /**
  * An integer query parameter from `minimum` to `maximum` (inclusive):
