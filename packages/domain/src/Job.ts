@@ -2,7 +2,7 @@
  * Jobs, their files and events (seed data model; DESIGN.md "Job lifecycle").
  * Timestamps are RFC 3339 UTC; sizes are bytes; `progress` is a percentage.
  */
-import { Option, Schema } from "effect"
+import { Option, ParseResult, Schema, SchemaAST } from "effect"
 import { AccountId, AgentId, FileId, JobId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 
@@ -196,21 +196,35 @@ export class JobEvent extends Schema.Class<JobEvent>("JobEvent")({
 export const ExecutorStatus = Schema.Literal("accepted", "rejected", "running", "failed", "canceled")
 export type ExecutorStatus = typeof ExecutorStatus.Type
 
+/** Whether an executor reports `status` as the holder of the job's lease: all but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
+export const reportedByHolder = (status: ExecutorStatus): boolean => status !== "accepted" && status !== "rejected"
+
+/** A holder's report without `lease_id`, as a missing field. */
+const leaseMissing = (update: { readonly status: ExecutorStatus; readonly lease_id?: string | undefined }) =>
+  reportedByHolder(update.status) && update.lease_id === undefined
+    ? new ParseResult.Pointer("lease_id", update, new ParseResult.Missing(new SchemaAST.Type(SchemaAST.stringKeyword), `for status "${update.status}"`))
+    : undefined
+
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/status`. `status: "running"` on a
  * running job is a progress report; `canceled` confirms a requested cancel.
  * `reason` is stored as the job's `decision_reason` with `accepted` and
  * `rejected`, and as its `failure_reason` with `failed` (required in
- * spirit there); with other statuses it is kept in the event only.
+ * spirit there); with other statuses it is kept in the event only. A
+ * holder's report (`reportedByHolder`) without `lease_id` fails to decode
+ * as a missing field — a 400 naming `lease_id`, not a 409 `LeaseLost`.
  */
-export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")({
+export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(Schema.Struct({
   status: ExecutorStatus,
   /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
   lease_id: Schema.optional(Schema.String),
   progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
   message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
   reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
-}) {}
+}).pipe(Schema.filter(leaseMissing)), [undefined, undefined, {
+  // The name `/openapi.json` files the body under, as it does a class of plain fields (a JSON identifier outlives re-annotation).
+  [SchemaAST.JSONIdentifierAnnotationId]: "StatusUpdate"
+}]) {}
 
 /** Longest `status_message` kept, in characters (the limit of a reported `message`). */
 export const maxStatusMessageLength = 2000

@@ -63,4 +63,14 @@ describe("request schemas", () => {
       "`status` must be one of \"accepted\", \"rejected\", \"running\", \"failed\", \"canceled\"; got an object"
     )
   })
+
+  it("require lease_id on every status an executor reports as the holder", () => {
+    const update = StatusUpdate.annotations(jsonBody)
+    for (const status of ["running", "failed", "canceled"] as const) {
+      expect(refusalOf(update, { status })).toBe(`\`lease_id\` is required for status "${status}"`)
+    }
+    for (const status of ["accepted", "rejected"] as const) {
+      expect(Schema.decodeUnknownSync(update)({ status })).toEqual(new StatusUpdate({ status }))
+    }
+  })
 })

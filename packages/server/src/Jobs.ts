@@ -266,7 +266,9 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
 
     /**
      * An executor's status report. `accepted` makes a lease; every other
-     * status but `rejected` needs the caller's current `lease_id`.
+     * status but `rejected` needs the caller's current `lease_id` (a report
+     * without one is refused as it is decoded, 400 naming the field; see
+     * `StatusUpdate`).
      *
      * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost.
      */

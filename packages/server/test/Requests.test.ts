@@ -1,17 +1,19 @@
 /**
  * Strict and readable requests, over real HTTP: a field of a JSON body or a
  * manifest, or a query parameter, that the API does not know is a 400
- * naming it (never dropped); every refusal of a request's shape is one
- * sentence naming the field, what it must be and what came; query integers
- * are integers in `/openapi.json`.
+ * naming it (never dropped); a holder's call without `lease_id` is a 400
+ * naming it (not a 409 `LeaseLost`); every refusal of a request's shape is
+ * one sentence naming the field, what it must be and what came; query
+ * integers are integers in `/openapi.json`.
  *
  * Raw requests on purpose: the derived client refuses to encode most of
- * these (it checks with the same schemas).
+ * these (it checks with the same schemas — the last test shows it says the
+ * same sentence).
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Effect, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import { makeAgentId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
 import { manifest, order } from "./Fixtures.js"
@@ -122,6 +124,62 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
       }))
   })
 
+  describe("lease_id", () => {
+    it.effect("status, logs, heartbeat and complete without lease_id are 400 naming lease_id, and the job stays as it was", () =>
+      Effect.gen(function*() {
+        const { buyer, executor, job, lease } = yield* heldJob
+        const url = yield* serverUrl
+        const post = (action: string, body: unknown) =>
+          send(
+            HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/${action}`).pipe(
+              HttpClientRequest.bearerToken(executor.key),
+              HttpClientRequest.bodyUnsafeJson(body)
+            )
+          )
+        for (const status of ["running", "failed", "canceled"] as const) {
+          expect(refusal(yield* post("status", { status, progress: 10 }))).toBe(`\`lease_id\` is required for status "${status}"`)
+        }
+        expect(refusal(yield* post("logs", { lines: ["a line"] }))).toBe("`lease_id` is required")
+        expect(refusal(yield* post("heartbeat", {}))).toBe("`lease_id` is required")
+        const form = new FormData()
+        form.append("message", "done")
+        const completed = yield* send(
+          HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/complete`).pipe(
+            HttpClientRequest.bearerToken(executor.key),
+            HttpClientRequest.bodyFormData(form)
+          )
+        )
+        // Its multipart fields are decoded as the parts stream in, with the same schema sentence.
+        expect(completed).toMatchObject({ status: 400, body: { _tag: "InvalidRequest", message: expect.stringContaining("`lease_id` is required") } })
+
+        const after = yield* buyer.client.jobs.get({ path: { job_id: job.job_id } })
+        expect(after.status).toBe("accepted")
+        expect(after.progress).toBeNull()
+        const events = yield* buyer.client.jobs.events({ path: { job_id: job.job_id }, urlParams: { after: 0, limit: 100, wait: 0 } })
+        expect(events.data.map((event) => event.type)).toEqual(["status", "status"])
+        // The holder, with its lease, carries on.
+        const running = yield* executor.client.executor.status({
+          path: { job_id: job.job_id },
+          payload: { status: "running", lease_id: lease.lease_id }
+        })
+        expect(running.job.status).toBe("running")
+      }))
+
+    it.effect("accepting and rejecting need no lease_id", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, executor } = yield* marketplace
+        const first = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { params: { level: 1 } }) })
+        const second = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { params: { level: 1 } }) })
+        const accepted = yield* executor.client.executor.status({ path: { job_id: first.job_id }, payload: { status: "accepted" } })
+        expect(accepted.job.status).toBe("accepted")
+        const rejected = yield* executor.client.executor.status({
+          path: { job_id: second.job_id },
+          payload: { status: "rejected", reason: "busy" }
+        })
+        expect(rejected.job.status).toBe("rejected")
+      }))
+  })
+
   describe("messages", () => {
     it.effect("a bad limit is 400 whose message is one sentence naming limit, what it must be and what came", () =>
       Effect.gen(function*() {
@@ -158,6 +216,17 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
           HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/logs`).pipe(authorized, HttpClientRequest.bodyUnsafeJson({ lease_id: 7, lines: ["a", 2] }))
         )
         expect(refusal(logs)).toBe("`lease_id` must be a string; got 7; `lines[1]` must be a string; got 2")
+      }))
+
+    it.effect("the derived client refuses to send what the server would refuse, with the same sentence", () =>
+      Effect.gen(function*() {
+        const { executor, job } = yield* heldJob
+        const refused = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running" } }).pipe(Effect.flip)
+        if (!ParseResult.isParseError(refused)) return yield* Effect.die(new Error(`expected a ParseError, got ${refused._tag}`))
+        // Issue by issue, as the CLI prints a ParseError.
+        expect(ParseResult.ArrayFormatter.formatErrorSync(refused).map((issue) => issue.message)).toEqual([
+          "`lease_id` is required for status \"running\""
+        ])
       }))
   })
 
