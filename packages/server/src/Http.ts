@@ -301,11 +301,12 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
         )
       }
       if (Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value && defect.value._tag === "RequestError") {
-        return Effect.succeed(
-          bodyTooLarge(defect.value)
+        const error = defect.value
+        return Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+          bodyTooLarge(error)
             ? payloadTooLarge(`request body is over ${settings.maxBodyBytes} bytes`, settings.maxBodyBytes)
-            : invalidRequest("malformed request body")
-        )
+            // The API builder reads a body without a content type as JSON too.
+            : invalidRequest(/json/.test(request.headers["content-type"] ?? "json") ? "the request body is not valid JSON" : "malformed request body"))
       }
       return Effect.zipRight(
         // Typed failures pass through here on their way to their 4xx bodies: only defects are worth a log.

@@ -218,6 +218,19 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         expect(refusal(logs)).toBe("`lease_id` must be a string; got 7; `lines[1]` must be a string; got 2")
       }))
 
+    it.effect("a body that is not JSON is 400 saying so", () =>
+      Effect.gen(function*() {
+        const { executor, job } = yield* heldJob
+        const url = yield* serverUrl
+        const answer = yield* send(
+          HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/heartbeat`).pipe(
+            HttpClientRequest.bearerToken(executor.key),
+            HttpClientRequest.bodyText("{\"lease_id\": ", "application/json")
+          )
+        )
+        expect(answer).toEqual({ status: 400, body: { _tag: "InvalidRequest", message: "the request body is not valid JSON" } })
+      }))
+
     it.effect("the derived client refuses to send what the server would refuse, with the same sentence", () =>
       Effect.gen(function*() {
         const { executor, job } = yield* heldJob
