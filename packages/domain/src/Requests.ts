@@ -46,29 +46,38 @@ const listOf = <A>(items: ParseResult.SingleOrNonEmpty<A>): ReadonlyArray<A> => 
 const onlyUndefinedRejected = (issue: ParseResult.ParseIssue) =>
   issue._tag === "Type" && SchemaAST.isUndefinedKeyword(issue.ast)
 
+/** "an object" or "an array" for a schema that takes one on the wire (a struct, a class, a struct with defaults). */
+const containerPhrase = (ast: SchemaAST.AST): string | undefined => {
+  const encoded = SchemaAST.encodedAST(ast)
+  return SchemaAST.isTypeLiteral(encoded) ? "an object" : SchemaAST.isTupleType(encoded) ? "an array" : undefined
+}
+
+/** A description written as a sentence ("The agent charges nothing.") as a noun phrase to follow "must be". */
+const asPhrase = (description: string) =>
+  description.replace(/\.$/, "").replace(/^([A-Z])(?=[a-z ])/, (initial) => initial.toLowerCase())
+
 /**
  * What a schema accepts, as a noun phrase ("an integer from 1 to 100",
  * "one of \"accepted\", \"rejected\""): its `description` annotation (the
  * one `/openapi.json` shows; Effect writes one for every built-in filter),
- * else a phrase for its kind.
+ * else a phrase for its kind. A union of objects is "an object": which one
+ * is for the fields inside to say.
  */
 export const describeSchema = (ast: SchemaAST.AST): string => {
   const description = SchemaAST.getDescriptionAnnotation(ast)
-  if (Option.isSome(description)) return description.value
+  if (Option.isSome(description)) return asPhrase(description.value)
   switch (ast._tag) {
     case "Refinement":
       return describeSchema(ast.from)
-    case "Transformation": {
-      // A class or a struct with defaults takes an object; other transformations are told by what they make.
-      const encoded = SchemaAST.encodedAST(ast)
-      return SchemaAST.isTypeLiteral(encoded) || SchemaAST.isTupleType(encoded) ? describeSchema(encoded) : describeSchema(ast.to)
-    }
+    case "Transformation":
+      // Other transformations than from an object or array are told by what they make.
+      return containerPhrase(ast) ?? describeSchema(ast.to)
     case "Suspend":
       return describeSchema(ast.f())
     case "Union": {
       const members = ast.types.filter((member) => !SchemaAST.isUndefinedKeyword(member))
       if (members.every(SchemaAST.isLiteral)) return `one of ${members.map((member) => JSON.stringify(member.literal)).join(", ")}`
-      return [...new Set(members.map(describeSchema))].join(" or ")
+      return [...new Set(members.map((member) => containerPhrase(member) ?? describeSchema(member)))].join(" or ")
     }
     case "Literal":
       return JSON.stringify(ast.literal)

@@ -55,6 +55,16 @@ describe("request schemas", () => {
     expect(refusalOf(manifest, "a manifest")).toBe("the body must be an object; got \"a manifest\"")
   })
 
+  it("read descriptions written as sentences, and unions of objects, as what a value must be", () => {
+    const manifest = AgentManifest.annotations(jsonBody)
+    const base = { name: "Bot", description: "", tags: [], input_schema: {} }
+    expect(refusalOf(manifest, { ...base, pricing: "free" })).toBe("`pricing` must be an object; got \"free\"")
+    expect(refusalOf(manifest, { ...base, pricing: { model: "per_job", amount: "x", currency: "USD" } })).toMatch(
+      /^`pricing\.amount` must be a non-negative decimal amount as a string: .*; got "x"$/
+    )
+    expect(refusalOf(manifest, { ...base, pricing: { model: "free", amount: "1" } })).toBe("unknown field `pricing.amount` in the body")
+  })
+
   it("describe containers by kind and size, never their insides", () => {
     let deep: unknown = []
     for (let i = 0; i < 100_000; i++) deep = [deep]
