@@ -202,7 +202,7 @@ export const reportedByHolder = (status: ExecutorStatus): boolean => status !== 
 /** A holder's report without `lease_id`, as a missing field. */
 const leaseMissing = (update: { readonly status: ExecutorStatus; readonly lease_id?: string | undefined }) =>
   reportedByHolder(update.status) && update.lease_id === undefined
-    ? new ParseResult.Pointer("lease_id", update, new ParseResult.Missing(new SchemaAST.Type(SchemaAST.stringKeyword), `for status "${update.status}"`))
+    ? new ParseResult.Pointer("lease_id", update, new ParseResult.Missing(new SchemaAST.Type(SchemaAST.stringKeyword), `is required for status "${update.status}"`))
     : undefined
 
 /**

@@ -13,25 +13,25 @@
  * Every request schema of `Api.ts` carries one of the annotation sets below
  * (`jsonBody`, `queryParams`, `pathParams`, `requestHeaders`). The API
  * builder decodes each part of a request with its schema and turns a
- * failure into `HttpApiDecodeError`, whose `message` and `issues` come from
- * the schema's formatters; the `message` annotation here takes them over at
- * the top of the schema, where the whole issue tree is at hand, and renders
- * it with `describeIssue`. The fields of the multipart endpoints
- * (`CreateJobFields`, `CompleteJobFields`), which the server decodes itself
- * as parts stream in, carry `jsonBody` too. Clients that encode with the
- * same schemas (the CLI, executors) get the same sentences for their own
- * mistakes.
+ * failure into `HttpApiDecodeError`, whose `issues` list the failure issue
+ * by issue (`ParseResult.ArrayFormatter`). A request schema restates its
+ * failure while decoding, where the whole issue tree is at hand
+ * (`requestIssue`): one issue per problem, at the field's path, its message
+ * a clause naming the field. The server's edge sets the error's `message`
+ * to those clauses joined (`describeIssues`). The fields of the multipart
+ * endpoints (`CreateJobFields`, `CompleteJobFields`), which the server
+ * decodes itself as parts stream in, carry `jsonBody` too.
  */
-import { type Array as Arr, Option, ParseResult, Schema, SchemaAST } from "effect"
+import { type Array as Arr, Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 
 /** The part of a request a schema decodes; it names the subject of a sentence. */
 export type RequestPart = "body" | "query" | "path" | "headers"
 
 /** One thing wrong with a request, at a path inside its part. */
 type Problem =
-  | { readonly kind: "missing"; readonly path: ReadonlyArray<PropertyKey>; readonly when: string | undefined }
-  | { readonly kind: "unexpected"; readonly path: ReadonlyArray<PropertyKey> }
-  | { readonly kind: "invalid"; readonly path: ReadonlyArray<PropertyKey>; readonly expected: string; readonly actual: unknown }
+  | { readonly kind: "missing"; readonly path: ReadonlyArray<PropertyKey>; readonly message: string | undefined }
+  | { readonly kind: "unexpected"; readonly path: ReadonlyArray<PropertyKey>; readonly actual: unknown }
+  | { readonly kind: "invalid"; readonly path: ReadonlyArray<PropertyKey>; readonly ast: SchemaAST.AST; readonly actual: unknown }
 
 /** The outermost schema node met at the current path: what the value there must be, and the value. */
 interface Outer {
@@ -114,10 +114,6 @@ const subject = (part: RequestPart, path: ReadonlyArray<PropertyKey>) => {
   return part === "headers" ? `header ${name}` : name
 }
 
-/** "`a`", "`a` and `b`", "`a`, `b` and `c`". */
-const listed = (names: ReadonlyArray<string>) =>
-  names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`
-
 /**
  * The problems under `issue`: one per missing, unknown or invalid value.
  * A value that fails is described by the outermost schema at its path (so
@@ -126,14 +122,14 @@ const listed = (names: ReadonlyArray<string>) =>
  * short is "at least 1 character long", whatever else its field requires).
  */
 const problems = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, outer: Outer | undefined): ReadonlyArray<Problem> => {
-  const invalid = (at: Outer): Problem => ({ kind: "invalid", path, expected: describeSchema(at.ast), actual: at.actual })
+  const invalid = (at: Outer): Problem => ({ kind: "invalid", path, ast: at.ast, actual: at.actual })
   switch (issue._tag) {
     case "Pointer":
       return problems(issue.issue, [...path, ...listOf(issue.path)], undefined)
     case "Missing":
-      return [{ kind: "missing", path, when: issue.message }]
+      return [{ kind: "missing", path, message: issue.message }]
     case "Unexpected":
-      return [{ kind: "unexpected", path }]
+      return [{ kind: "unexpected", path, actual: issue.actual }]
     case "Type":
     case "Forbidden":
       return [invalid(outer ?? issue)]
@@ -154,48 +150,66 @@ const problems = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey
   }
 }
 
+/** A clause about one problem, naming its field: "`lease_id` is required", "unknown field `x` in the body", "`limit` must be …; got …". */
+const clause = (part: RequestPart, problem: Problem): string => {
+  switch (problem.kind) {
+    case "missing":
+      return `${subject(part, problem.path)} ${problem.message ?? "is required"}`
+    case "unexpected":
+      return part === "query" ? `unknown query parameter \`${fieldName(problem.path)}\`` : `unknown field \`${fieldName(problem.path)}\` in the ${part}`
+    case "invalid":
+      return `${subject(part, problem.path)} must be ${describeSchema(problem.ast)}; got ${describeValue(part, problem.actual)}`
+  }
+}
+
+/**
+ * A request part's failure as it is reported: one issue per problem, at
+ * its path, whose message is a clause naming the field — what
+ * `ParseResult.ArrayFormatter` lists as an `HttpApiDecodeError`'s `issues`,
+ * and `describeIssues` joins into its `message`.
+ */
+export const requestIssue = (part: RequestPart, issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
+  const leaves = problems(issue, [], undefined).map((problem): ParseResult.ParseIssue => {
+    const message = clause(part, problem)
+    const leaf = problem.kind === "missing"
+      ? new ParseResult.Missing(new SchemaAST.Type(SchemaAST.unknownKeyword), message)
+      : problem.kind === "unexpected"
+      ? new ParseResult.Unexpected(problem.actual, message)
+      // Under a schema of no message of its own, so that the clause is what formatters say.
+      : new ParseResult.Type(SchemaAST.unknownKeyword, problem.actual, message)
+    const [head, ...tail] = problem.path
+    return head === undefined ? leaf : new ParseResult.Pointer([head, ...tail], issue.actual, leaf)
+  })
+  const [first, ...rest] = leaves
+  return first === undefined ? issue : new ParseResult.Composite(SchemaAST.unknownKeyword, issue.actual, [first, ...rest])
+}
+
 /** At most this many clauses in one message; the rest are counted. */
 const maxClauses = 5
 
 /**
- * One sentence for a request part that failed its schema: missing and
- * unknown fields named together, then each invalid value with what it
- * must be and what came, clauses joined by "; ".
+ * One sentence from the issues of a request's failure (each a clause, see
+ * `requestIssue`): the clauses joined by "; ", the same said once, at most
+ * five and a count of the rest.
  */
-export const describeIssue = (part: RequestPart, issue: ParseResult.ParseIssue): string => {
-  const found = problems(issue, [], undefined)
-  const clauses: Array<string> = []
-  const missing = found.flatMap((problem) => problem.kind === "missing" && problem.when === undefined ? [subject(part, problem.path)] : [])
-  if (missing.length > 0) clauses.push(`${listed(missing)} ${missing.length === 1 ? "is" : "are"} required`)
-  for (const problem of found) {
-    if (problem.kind === "missing" && problem.when !== undefined) clauses.push(`${subject(part, problem.path)} is required ${problem.when}`)
-  }
-  const unknown = found.flatMap((problem) => problem.kind === "unexpected" ? [`\`${fieldName(problem.path)}\``] : [])
-  if (unknown.length > 0) {
-    const plural = unknown.length === 1 ? "" : "s"
-    clauses.push(part === "query" ? `unknown query parameter${plural} ${listed(unknown)}` : `unknown field${plural} ${listed(unknown)} in the ${part}`)
-  }
-  for (const problem of found) {
-    if (problem.kind === "invalid") {
-      clauses.push(`${subject(part, problem.path)} must be ${problem.expected}; got ${describeValue(part, problem.actual)}`)
-    }
-  }
-  const unique = [...new Set(clauses)]
+export const describeIssues = (issues: ReadonlyArray<{ readonly message: string }>): string => {
+  const unique = [...new Set(issues.map((issue) => issue.message))]
   const shown = unique.slice(0, maxClauses)
   if (unique.length > maxClauses) shown.push(`and ${unique.length - maxClauses} more problems`)
-  return shown.length === 0 ? `the ${part} of the request is not acceptable` : shown.join("; ")
+  return shown.length === 0 ? "the request is not acceptable" : shown.join("; ")
 }
 
-/** The annotations that make a request schema strict (or not) and its failures one sentence. */
+/** The annotations that make a request schema strict (or not) and report its failures clause by clause. */
 export type RequestAnnotations = {
   readonly parseOptions: SchemaAST.ParseOptions
-  readonly message: SchemaAST.MessageAnnotation
+  readonly decodingFallback: (issue: ParseResult.ParseIssue) => Either.Either<never, ParseResult.ParseIssue>
 }
 
 const requestAnnotations = (part: RequestPart, unknownKeys: "error" | "ignore"): RequestAnnotations => ({
   // Every problem, not just the first, so that one answer names all that is wrong.
   parseOptions: { errors: "all", onExcessProperty: unknownKeys },
-  message: (issue) => ({ message: describeIssue(part, issue), override: true })
+  // Not a fallback: the failure, restated where the whole issue tree is at hand (decoding only).
+  decodingFallback: (issue) => Either.left(requestIssue(part, issue))
 })
 
 /** For a JSON body (`setPayload`): unknown fields are refused. */

@@ -8,6 +8,7 @@ import { Api } from "@agnt/domain/Api"
 import { Authentication, CurrentPrincipal, type Principal } from "@agnt/domain/Auth"
 import { Job, JobEvent } from "@agnt/domain/Job"
 import { isTerminal } from "@agnt/domain/Lifecycle"
+import { describeIssues } from "@agnt/domain/Requests"
 import { AgentNotFound, InvalidRequest, NotReady, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
 import {
   FileSystem,
@@ -19,6 +20,7 @@ import {
   Multipart
 } from "@effect/platform"
 import { HttpIncomingMessage } from "@effect/platform"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import { SqlClient } from "@effect/sql"
 import { Cause, Chunk, Effect, Layer, Option, Schema, Stream } from "effect"
 import { AgentsRepo } from "./AgentsRepo.js"
@@ -233,6 +235,8 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
  * a body — which the API builder treats as defects — 413 `PayloadTooLarge`
  * for limits, 400 `InvalidRequest` for malformed JSON or multipart — and
  * a typed 404 `RouteNotFound` for a method and path no endpoint serves.
+ * A request that fails its schema (400 `HttpApiDecodeError`) gets as its
+ * `message` the clauses of its `issues` in one sentence (`Requests.ts`).
  * Other defects are logged with their cause.
  *
  * An API-level middleware (it wraps the router inside the API app): a
@@ -241,6 +245,7 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
  * a middleware sees the defect.
  */
 export const BodyLimitsLive = HttpApiBuilder.middleware(
+  Api,
   Effect.map(ServerConfig, (settings) => (app: HttpApp.Default) => respond(settings, app))
 )
 
@@ -282,6 +287,9 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
     Multipart.withMaxParts(Option.some(settings.maxFiles + 16)),
     Multipart.withMaxFieldSize(FileSystem.Size(maxFieldBytesOf(settings))),
     HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(settings.maxBodyBytes))),
+    Effect.mapError((error) =>
+      error instanceof HttpApiDecodeError ? new HttpApiDecodeError({ issues: error.issues, message: describeIssues(error.issues) }) : error
+    ),
     Effect.catchAllCause((cause) => {
       if (Option.exists(Cause.failureOption(cause), isRouteNotFound)) {
         return Effect.map(HttpServerRequest.HttpServerRequest, routeNotFound)

@@ -11,6 +11,7 @@ import { normalizeFilePath } from "@agnt/domain/Files"
 import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import type { FileId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
+import { describeIssues } from "@agnt/domain/Requests"
 import { type HttpServerRequest, Multipart } from "@effect/platform"
 import { Effect, Either, Option, ParseResult, Ref, Schema, Stream } from "effect"
 import { makeFileId } from "./Ids.js"
@@ -235,11 +236,8 @@ export const receiveForm = (
     return { fields, files: yield* Ref.get(stored) }
   })
 
-/** One line naming each field that failed to decode, with what was wrong (the body's fields, by path). */
-const describeParseError = (error: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => issue.path.length === 0 ? issue.message : `\`${issue.path.join(".")}\`: ${issue.message}`)
-    .join("; ")
+/** One line naming each field that failed to decode, with what was wrong (the clauses of `Requests.ts`). */
+const describeParseError = (error: ParseResult.ParseError) => describeIssues(ParseResult.ArrayFormatter.formatErrorSync(error))
 
 /**
  * Receive a request's fields and files: decode the fields with `schema`

@@ -77,7 +77,7 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
             HttpClientRequest.bodyUnsafeJson({ agent_id: agentId, executor_id: "strict-test", wait: 0, wait_seconds: 5, priority: 1 })
           )
         )
-        expect(refusal(answer)).toBe("unknown fields `wait_seconds` and `priority` in the body")
+        expect(refusal(answer)).toBe("unknown field `wait_seconds` in the body; unknown field `priority` in the body")
         const pending = yield* executor.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } })
         expect(pending.data.map((job) => job.status)).toEqual(["pending"])
       }))
@@ -231,14 +231,14 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         expect(answer).toEqual({ status: 400, body: { _tag: "InvalidRequest", message: "the request body is not valid JSON" } })
       }))
 
-    it.effect("the derived client refuses to send what the server would refuse, with the same sentence", () =>
+    it.effect("the derived client refuses to send a holder's report without lease_id, naming the field", () =>
       Effect.gen(function*() {
         const { executor, job } = yield* heldJob
         const refused = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running" } }).pipe(Effect.flip)
         if (!ParseResult.isParseError(refused)) return yield* Effect.die(new Error(`expected a ParseError, got ${refused._tag}`))
         // Issue by issue, as the CLI prints a ParseError.
-        expect(ParseResult.ArrayFormatter.formatErrorSync(refused).map((issue) => issue.message)).toEqual([
-          "`lease_id` is required for status \"running\""
+        expect(ParseResult.ArrayFormatter.formatErrorSync(refused).map(({ message, path }) => ({ message, path }))).toEqual([
+          { path: ["lease_id"], message: "is required for status \"running\"" }
         ])
       }))
   })
