@@ -6,7 +6,7 @@
  * servers reaping at once.
  */
 import { Effect, Layer, Schedule } from "effect"
-import { JobsRepo } from "./JobsRepo.js"
+import { JobsRepo } from "./Jobs/Repo.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 /** The reaper fiber, for the life of the server. */

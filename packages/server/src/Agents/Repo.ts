@@ -11,7 +11,7 @@ import type { AccountId, AgentId } from "@agnt/domain/Ids"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
-import { decodeOffsetCursor, encodeOffsetCursor } from "./Cursor.js"
+import { decodeOffsetCursor, encodeOffsetCursor } from "../Cursor.js"
 
 const decodeAgent = Schema.decodeUnknown(Agent)
 const decodeAgents = Schema.decodeUnknown(Schema.Array(Agent))
