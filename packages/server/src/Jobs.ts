@@ -34,9 +34,10 @@ import {
 } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
 import { Effect, Either, Option } from "effect"
-import * as NodeCrypto from "node:crypto"
 import { AgentsRepo } from "./Agents/Repo.js"
+import { requireRole } from "./Auth.js"
 import { makeJobId, makeLeaseId } from "./Ids.js"
+import { canonicalJson, requestSha256 } from "./Jobs/Idempotency.js"
 import { JobsRepo, type LeaseMode, type TransitionRefusal, type Visibility } from "./Jobs/Repo.js"
 import { JsonSchemas } from "./JsonSchemas.js"
 import { ObjectStore } from "./ObjectStore.js"
@@ -56,21 +57,6 @@ export const visibilityOf = (principal: Principal): Visibility => {
       return { _tag: "Agents", agentIds: principal.agent_ids }
   }
 }
-
-/** @fails Forbidden unless `principal` has one of `roles`. */
-export const requireRole = (principal: Principal, ...roles: ReadonlyArray<Principal["role"]>) =>
-  roles.includes(principal.role)
-    ? Effect.void
-    : Effect.fail(new Forbidden({ message: `this endpoint is for ${roles.join(" or ")} keys; yours is ${principal.role}` }))
-
-const sha256Hex = (text: string) => NodeCrypto.createHash("sha256").update(text).digest("hex")
-
-/** JSON with object keys sorted at every depth, so equal values hash equally. */
-const canonicalJson = (value: unknown): string =>
-  JSON.stringify(value, (_key, inner: unknown) =>
-    typeof inner === "object" && inner !== null && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner)
 
 /** How long a presigned download URL lives, in seconds. */
 const downloadUrlSeconds = 15 * 60
@@ -116,12 +102,12 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     /** Where a job's file lives in the object store: `jobs/{job_id}/{input|result}/{file_id}`. */
     const keyOf = (jobId: JobId, kind: "input" | "result") => (fileId: FileId) => `jobs/${jobId}/${kind}/${fileId}`
 
-    /** The job an earlier request with `idempotencyKey` made, if the request was the same. */
-    const replay = (principal: Principal, idempotencyKey: string, requestSha256: string) =>
+    /** The job an earlier request with `idempotencyKey` made, if the request (its `fingerprint`) was the same. */
+    const replay = (principal: Principal, idempotencyKey: string, fingerprint: string) =>
       Effect.gen(function*() {
         const earlier = yield* repo.findIdempotent(principal.account_id, idempotencyKey)
         if (Option.isNone(earlier)) return Option.none<Job>()
-        if (earlier.value.request_sha256 !== requestSha256) {
+        if (earlier.value.request_sha256 !== fingerprint) {
           return yield* new IdempotencyConflict({
             idempotency_key: idempotencyKey,
             job_id: earlier.value.job_id,
@@ -158,15 +144,10 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
         const agent = yield* agents.findById(request.agent_id)
         if (Option.isNone(agent)) return yield* AgentNotFound.of(request.agent_id)
         yield* schemas.validate(agent.value.input_schema, request.params)
-        const requestSha256 = sha256Hex(canonicalJson({
-          agent_id: request.agent_id,
-          prompt: request.prompt,
-          params: request.params,
-          files: files.map((file) => [file.path, file.sha256])
-        }))
+        const fingerprint = requestSha256(request, files)
         const replayed = (earlier: Job) => Effect.as(discardFiles(store, files), earlier)
         if (idempotencyKey !== undefined) {
-          const earlier = yield* replay(principal, idempotencyKey, requestSha256)
+          const earlier = yield* replay(principal, idempotencyKey, fingerprint)
           if (Option.isSome(earlier)) return yield* replayed(earlier.value)
         }
         return yield* repo.insert({
@@ -177,10 +158,10 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
           prompt: request.prompt,
           params: request.params,
           files,
-          idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, request_sha256: requestSha256 }
+          idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, request_sha256: fingerprint }
         }).pipe(
           Effect.catchTag("IdempotencyTaken", () =>
-            Effect.flatMap(replay(principal, idempotencyKey ?? "", requestSha256), (earlier) =>
+            Effect.flatMap(replay(principal, idempotencyKey ?? "", fingerprint), (earlier) =>
               Option.match(earlier, {
                 onNone: () => Effect.die(new Error("idempotency key taken but no job found")),
                 onSome: replayed
@@ -414,5 +395,6 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     })
 
     return { create, get, list, result, download, pending, claim, report, renew, cancel, events, complete } as const
-  })
+  }),
+  dependencies: [AgentsRepo.Default, JobsRepo.Default, JsonSchemas.Default, Notifier.Default, RateLimits.Default]
 }) {}

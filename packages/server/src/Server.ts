@@ -1,16 +1,23 @@
 /**
  * The whole server as one layer: database (migrated), object store, the
- * API with `/openapi.json` and `/docs`, and dev keys on a first embedded
- * start. Composed once here; `bin.ts` launches it, tests build it on port 0.
+ * API groups (each with its own services) behind the HTTP edge, with
+ * `/openapi.json` and `/docs`, the lease reaper, and dev keys on a first
+ * embedded start. Composed once here; `bin.ts` launches it, tests build it
+ * on port 0.
  */
+import { Api } from "@agnt/domain/Api"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
 import * as NodeHttp from "node:http"
+import { AgentsHttpLive } from "./Agents/Http.js"
 import { ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { DevKeysLive } from "./DevKeys.js"
-import { ApiLive, BodyLimitsLive, withRequestLimits } from "./Http.js"
+import { ExecutorHttpLive } from "./Executor/Http.js"
+import { HealthHttpLive } from "./Health/Http.js"
+import { BodyLimitsLive, withRequestLimits } from "./HttpEdge.js"
+import { JobsHttpLive } from "./Jobs/Http.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
 import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { RateLimits } from "./RateLimits.js"
@@ -26,6 +33,11 @@ const NodeServerLive = Layer.unwrapEffect(
 const ObjectStoreLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (settings) =>
     Option.match(settings.s3, { onNone: () => LocalObjectStoreLive, onSome: S3ObjectStoreLive }))
+)
+
+/** Every group of the API, each providing its own services. */
+const ApiLive = HttpApiBuilder.api(Api).pipe(
+  Layer.provide([AgentsHttpLive, JobsHttpLive, ExecutorHttpLive, HealthHttpLive])
 )
 
 /**

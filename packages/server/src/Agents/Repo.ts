@@ -125,31 +125,6 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
       return yield* Schema.decodeUnknown(AgentStats)(rows[0])
     }, Effect.orDie)
 
-    /**
-     * Gauges for `/metrics`, in the Prometheus text exposition format
-     * (prometheus.io/docs/instrumenting/exposition_formats): jobs by agent
-     * and status, executor processes seen in the last 60 s, agents.
-     */
-    const metrics = Effect.fn("AgentsRepo.metrics")(function*() {
-      const jobs = yield* sql<{ agent_id: string; status: string; count: number }>`
-        SELECT agent_id, status, count(*)::int AS count FROM jobs GROUP BY agent_id, status ORDER BY agent_id, status`
-      const online = yield* sql<{ count: number }>`
-        SELECT count(*)::int AS count FROM executors WHERE last_seen_at > now() - interval '60 seconds'`
-      const published = yield* sql<{ count: number }>`SELECT count(*)::int AS count FROM agents`
-      return [
-        "# HELP agnt_jobs Jobs by agent and status.",
-        "# TYPE agnt_jobs gauge",
-        ...jobs.map((row) => `agnt_jobs{agent_id="${row.agent_id}",status="${row.status}"} ${row.count}`),
-        "# HELP agnt_executors_online Executor processes seen in the last 60 seconds.",
-        "# TYPE agnt_executors_online gauge",
-        `agnt_executors_online ${online[0]?.count ?? 0}`,
-        "# HELP agnt_agents Published agents.",
-        "# TYPE agnt_agents gauge",
-        `agnt_agents ${published[0]?.count ?? 0}`,
-        ""
-      ].join("\n")
-    })
-
-    return { upsert, publishAs, findById, search, stats, metrics } as const
+    return { upsert, publishAs, findById, search, stats } as const
   })
 }) {}

@@ -1,0 +1,173 @@
+/**
+ * The HTTP edge, around every handler: the per-key request rate, the body
+ * limits, and typed 4xx bodies for what fails before a handler runs or
+ * outside it — an oversized or malformed body, a method and path no
+ * endpoint serves, text PostgreSQL cannot store.
+ */
+import { Api } from "@agnt/domain/Api"
+import { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
+import { describeIssues } from "@agnt/domain/Requests"
+import {
+  FileSystem,
+  HttpApiBuilder,
+  HttpApp,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse,
+  Multipart
+} from "@effect/platform"
+import { HttpIncomingMessage } from "@effect/platform"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import { Cause, Effect, Option, Schema } from "effect"
+import { guardMultipart } from "./MultipartGuard.js"
+import { RateLimits } from "./RateLimits.js"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
+import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
+
+const invalidRequest = (message: string) =>
+  HttpServerResponse.unsafeJson(Schema.encodeSync(InvalidRequest)(new InvalidRequest({ message })), { status: 400 })
+
+const payloadTooLarge = (message: string, limit: number) =>
+  HttpServerResponse.unsafeJson(Schema.encodeSync(PayloadTooLarge)(new PayloadTooLarge({ message, limit })), {
+    status: 413
+  })
+
+const rateLimited = (seconds: number) =>
+  HttpServerResponse.unsafeJson(
+    Schema.encodeSync(RateLimited)(new RateLimited({ message: "too many requests", retry_after_seconds: seconds })),
+    { status: 429, headers: { "retry-after": String(seconds) } }
+  )
+
+/** Whom a request's rate is counted against: its API key's id, else its remote address. */
+const rateClient = (request: HttpServerRequest.HttpServerRequest) => {
+  const match = /^Bearer agnt_[a-z]+_([0-9a-z]{26})_/.exec(request.headers["authorization"] ?? "")
+  return match?.[1] ?? `address:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
+}
+
+const isRouteNotFound = (error: unknown) => HttpServerError.isServerError(error) && error._tag === "RouteNotFound"
+
+/** A typed 404 for a method and path no endpoint serves (the router's own answer has no body). */
+const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
+  const path = (request.url.split("?")[0] ?? "").slice(0, 200)
+  return HttpServerResponse.unsafeJson(
+    Schema.encodeSync(RouteNotFound)(
+      new RouteNotFound({ method: request.method, path, message: `no endpoint answers ${request.method} ${path}` })
+    ),
+    { status: 404 }
+  )
+}
+
+/**
+ * The edge of every request: a per-key request rate (429 `RateLimited` with
+ * `Retry-After`), checked before anything else runs. Body limits live in
+ * `BodyLimitsLive`, inside the API app.
+ */
+export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
+  Effect.gen(function*() {
+    const limits = yield* RateLimits
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const wait = limits.take(rateClient(request))
+    if (wait > 0) return rateLimited(wait)
+    return yield* app
+  })
+
+/**
+ * The configured body limits, and typed answers for the failures of parsing
+ * a body — which the API builder treats as defects — 413 `PayloadTooLarge`
+ * for limits, 400 `InvalidRequest` for malformed JSON or multipart — and
+ * a typed 404 `RouteNotFound` for a method and path no endpoint serves.
+ * A request that fails its schema (400 `HttpApiDecodeError`) gets as its
+ * `message` the clauses of its `issues` in one sentence (`Requests.ts`).
+ * Other defects are logged with their cause.
+ *
+ * An API-level middleware (it wraps the router inside the API app): a
+ * middleware given to `HttpApiBuilder.serve` runs outside the app's own
+ * error handling, which has already answered an empty 500 by the time such
+ * a middleware sees the defect.
+ */
+export const BodyLimitsLive = HttpApiBuilder.middleware(
+  Api,
+  Effect.map(ServerConfig, (settings) => (app: HttpApp.Default) => respond(settings, app))
+)
+
+/**
+ * PostgreSQL refused a value of the request, which any string field can
+ * carry: a NUL character in text (22021) or JSON (22P05), or an unpaired
+ * surrogate in JSON (22P02 "invalid input syntax for type json").
+ */
+const unstorableText = (defect: unknown) => {
+  if (typeof defect !== "object" || defect === null || !("_tag" in defect) || defect._tag !== "SqlError" || !("cause" in defect)) {
+    return false
+  }
+  const cause = defect.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+  const message = cause instanceof Error ? cause.message : ""
+  return code === "22021" || code === "22P05" || (code === "22P02" && message.includes("type json"))
+}
+
+/** The message of the error a Node body reader fails with past `maxBodySize`. */
+const bodyTooLarge = (error: unknown) =>
+  typeof error === "object" && error !== null && "cause" in error && error.cause instanceof Error &&
+  error.cause.message === "maxBytes exceeded"
+
+/** `app` under the configured body limits, its parse failures rendered by `renderFailure`. */
+const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (Number.isFinite(declared) && declared > settings.maxBodyBytes) {
+      return payloadTooLarge(`request body is over ${settings.maxBodyBytes} bytes`, settings.maxBodyBytes)
+    }
+    return yield* guardMultipart(request, app, invalidRequest)
+  }).pipe(
+    // Per-file sizes are checked after parsing (`Jobs.checkFiles`), not by the parser (multipasta 0.2.8):
+    // a part over its limit that followed another file was dropped without an error (the job was made
+    // without it), and in a chunked body the parser emitted an unhandled 'error' that crashed the process.
+    Multipart.withMaxFileSize(Option.none()),
+    // A part with a filename is a file whatever its type (a .json input is not a form field).
+    Multipart.withFieldMimeTypes([]),
+    Multipart.withMaxParts(Option.some(settings.maxFiles + 16)),
+    Multipart.withMaxFieldSize(FileSystem.Size(maxFieldBytesOf(settings))),
+    HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(settings.maxBodyBytes))),
+    Effect.mapError((error) =>
+      error instanceof HttpApiDecodeError ? new HttpApiDecodeError({ issues: error.issues, message: describeIssues(error.issues) }) : error
+    ),
+    Effect.catchAllCause(renderFailure(settings))
+  )
+
+/**
+ * A typed answer for a failure or defect of the API app, where one fits
+ * (see `BodyLimitsLive`); any other cause passes on, a defect logged first.
+ */
+const renderFailure = (settings: ServerSettings) => <E>(cause: Cause.Cause<E>) => {
+  if (Option.exists(Cause.failureOption(cause), isRouteNotFound)) {
+    return Effect.map(HttpServerRequest.HttpServerRequest, routeNotFound)
+  }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect) && unstorableText(defect.value)) {
+    return Effect.succeed(invalidRequest("text must not contain NUL characters or unpaired UTF-16 surrogates"))
+  }
+  if (Option.isSome(defect) && defect.value instanceof RangeError && defect.value.message.includes("call stack")) {
+    // Decoding (or formatting the decode error of) a deeply nested body ran out of stack.
+    return Effect.succeed(invalidRequest("request body is nested too deeply"))
+  }
+  if (Option.isSome(defect) && defect.value instanceof Multipart.MultipartError) {
+    const failure = multipartFailure(defect.value, { ...settings, maxFieldBytes: maxFieldBytesOf(settings) })
+    return Effect.succeed(
+      failure._tag === "InvalidRequest" ? invalidRequest(failure.message) : payloadTooLarge(failure.message, failure.limit)
+    )
+  }
+  if (Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value && defect.value._tag === "RequestError") {
+    const error = defect.value
+    return Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+      bodyTooLarge(error)
+        ? payloadTooLarge(`request body is over ${settings.maxBodyBytes} bytes`, settings.maxBodyBytes)
+        // The API builder reads a body without a content type as JSON too.
+        : invalidRequest(/json/.test(request.headers["content-type"] ?? "json") ? "the request body is not valid JSON" : "malformed request body"))
+  }
+  return Effect.zipRight(
+    // Typed failures pass through here on their way to their 4xx bodies: only defects are worth a log.
+    Cause.isDie(cause) ? Effect.logError("request failed", cause) : Effect.void,
+    Effect.failCause(cause)
+  )
+}
