@@ -151,6 +151,55 @@ export const readBody = (request: HttpServerRequest.HttpServerRequest): Effect.E
 }
 
 /**
+ * Store one `files` part under `keyOf(file_id)` as it streams, counting
+ * its bytes against `limits` with the files already `stored`, and add it
+ * to them.
+ *
+ * @fails InvalidFileName for a bad or repeated path; PayloadTooLarge past a
+ *   limit, as soon as the bytes cross it; InvalidRequest or PayloadTooLarge
+ *   when the parser fails in the part (`multipartFailure`). A failure of the
+ *   store is a defect.
+ */
+const receiveFile = (
+  store: ObjectStoreService,
+  part: Multipart.File,
+  keyOf: (fileId: FileId) => string,
+  limits: UploadLimits,
+  stored: Ref.Ref<ReadonlyArray<ReceivedFile>>
+): Effect.Effect<void, InvalidRequest | InvalidFileName | PayloadTooLarge> =>
+  Effect.gen(function*() {
+    const files = yield* Ref.get(stored)
+    const total = files.reduce((sum, file) => sum + file.size, 0)
+    if (files.length >= limits.maxFiles) {
+      return yield* tooLarge(`at most ${limits.maxFiles} files per job`, limits.maxFiles)
+    }
+    const path = yield* Either.match(normalizeFilePath(decodeFileName(part.name)), { onLeft: Effect.fail, onRight: Effect.succeed })
+    if (files.some((file) => file.path === path)) {
+      return yield* new InvalidFileName({ path: part.name, message: `${path} appears twice in one request` })
+    }
+    let size = 0
+    const content = Stream.mapError(part.content, (error) => multipartFailure(error, limits))
+    const counted = Stream.mapChunksEffect(content, (chunk) => {
+      for (const bytes of chunk) size += bytes.length
+      if (size > limits.maxFileBytes) {
+        return Effect.fail(tooLarge(`${path} is over ${limits.maxFileBytes} bytes`, limits.maxFileBytes))
+      }
+      if (limits.maxTotalBytes !== undefined && total + size > limits.maxTotalBytes) {
+        return Effect.fail(tooLarge(`a job's files total at most ${limits.maxTotalBytes} bytes`, limits.maxTotalBytes))
+      }
+      return Effect.succeed(chunk)
+    })
+    const fileId = makeFileId()
+    const storageKey = keyOf(fileId)
+    // From the name, whatever the part declared: one rule for every uploader, and no type a client chose.
+    const mime = mediaTypeOf(path)
+    const object = yield* store.put(storageKey, counted, mime).pipe(
+      Effect.catchTag("ObjectStoreError", Effect.die)
+    )
+    yield* Ref.update(stored, (all) => [...all, { file_id: fileId, path, mime, ...object, storage_key: storageKey }])
+  })
+
+/**
  * Receive `parts` (the parser's failures become `multipartFailure`s): text fields are collected (each name at most once);
  * each `files` part is stored under `keyOf(file_id)` as it streams. On any
  * failure the objects stored so far are removed before the error returns.
@@ -169,40 +218,6 @@ export const receiveForm = (
   Effect.gen(function*() {
     const fields: Record<string, string> = {}
     const stored = yield* Ref.make<ReadonlyArray<ReceivedFile>>([])
-    let total = 0
-
-    const receiveFile = (part: Multipart.File) =>
-      Effect.gen(function*() {
-        const files = yield* Ref.get(stored)
-        if (files.length >= limits.maxFiles) {
-          return yield* tooLarge(`at most ${limits.maxFiles} files per job`, limits.maxFiles)
-        }
-        const path = yield* Either.match(normalizeFilePath(decodeFileName(part.name)), { onLeft: Effect.fail, onRight: Effect.succeed })
-        if (files.some((file) => file.path === path)) {
-          return yield* new InvalidFileName({ path: part.name, message: `${path} appears twice in one request` })
-        }
-        let size = 0
-        const content = Stream.mapError(part.content, (error) => multipartFailure(error, limits))
-        const counted = Stream.mapChunksEffect(content, (chunk) => {
-          for (const bytes of chunk) size += bytes.length
-          if (size > limits.maxFileBytes) {
-            return Effect.fail(tooLarge(`${path} is over ${limits.maxFileBytes} bytes`, limits.maxFileBytes))
-          }
-          if (limits.maxTotalBytes !== undefined && total + size > limits.maxTotalBytes) {
-            return Effect.fail(tooLarge(`a job's files total at most ${limits.maxTotalBytes} bytes`, limits.maxTotalBytes))
-          }
-          return Effect.succeed(chunk)
-        })
-        const fileId = makeFileId()
-        const storageKey = keyOf(fileId)
-        // From the name, whatever the part declared: one rule for every uploader, and no type a client chose.
-        const mime = mediaTypeOf(path)
-        const object = yield* store.put(storageKey, counted, mime).pipe(
-          Effect.catchTag("ObjectStoreError", Effect.die)
-        )
-        total += object.size
-        yield* Ref.update(stored, (all) => [...all, { file_id: fileId, path, mime, ...object, storage_key: storageKey }])
-      })
 
     const receivePart = (part: Multipart.Part): Effect.Effect<void, InvalidRequest | InvalidFileName | PayloadTooLarge> => {
       if (part.key === "") {
@@ -214,7 +229,7 @@ export const receiveForm = (
       switch (part._tag) {
         case "File":
           return part.key === filesField
-            ? receiveFile(part)
+            ? receiveFile(store, part, keyOf, limits, stored)
             : Effect.fail(new InvalidRequest({ message: `unexpected file part \`${part.key}\`: files go in \`${filesField}\` parts` }))
         case "Field":
           if (part.key === filesField) {
