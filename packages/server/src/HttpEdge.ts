@@ -1,8 +1,9 @@
 /**
  * The HTTP edge, around every handler: the per-key request rate, the body
  * limits, and typed 4xx bodies for what fails before a handler runs or
- * outside it — an oversized or malformed body, a method and path no
- * endpoint serves, text PostgreSQL cannot store.
+ * outside it — a request that fails its schema (its issues in one
+ * sentence), an oversized or malformed body, a method and path no endpoint
+ * serves, text PostgreSQL cannot store.
  */
 import { Api } from "@agnt/domain/Api"
 import { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
