@@ -145,7 +145,4 @@ export const allEvents = (client: BuyerClient, jobId: JobId) =>
 
 /** The log lines of a job's `log` events, in order. */
 export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
-  events.flatMap((event) => {
-    const lines = event.type === "log" ? event.data["lines"] : undefined
-    return Array.isArray(lines) ? lines.filter((line): line is string => typeof line === "string") : []
-  })
+  events.flatMap((event) => event._tag === "Logged" ? event.data.lines : [])

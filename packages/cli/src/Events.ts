@@ -8,7 +8,7 @@
 import type { JobId } from "@agnt/domain/Ids"
 import { type JobEvent, JobEventPage } from "@agnt/domain/Job"
 import { isTerminal } from "@agnt/domain/Lifecycle"
-import { Effect, Option, Predicate, Schema, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import { AgntClient, reconnectTransient, retryTransient } from "./Client.js"
 
 /** Seconds each long-poll asks the server to hold the request while following (the API allows 0–30). */
@@ -59,8 +59,6 @@ export const events = (
   options: { readonly after: number; readonly follow: boolean }
 ) => eventPages(client, jobId, options).pipe(Stream.mapConcat((page) => page.data))
 
-const isArray = Schema.is(Schema.Array(Schema.Unknown))
-
 /** One line of a job's log as `agnt logs` prints it: the `log` event it came in, when, and the text. */
 export const LogLine = Schema.Struct({
   event_id: Schema.Int,
@@ -69,17 +67,8 @@ export const LogLine = Schema.Struct({
 })
 export type LogLine = typeof LogLine.Type
 
-/**
- * The log lines an event carries: each string of `data.lines` of a `log`
- * event, in order; nothing for other events or a `lines` that is not an
- * array (non-string entries are skipped).
- */
-export const logLinesOf = (event: JobEvent): ReadonlyArray<LogLine> => {
-  const lines = event.data["lines"]
-  if (event.type !== "log" || !isArray(lines)) return []
-  return lines.filter(Predicate.isString).map((line) => ({
-    event_id: event.event_id,
-    created_at: event.created_at,
-    line
-  }))
-}
+/** The log lines an event carries: its `data.lines` when it is a log event (`Logged`), in order; nothing for other events. */
+export const logLinesOf = (event: JobEvent): ReadonlyArray<LogLine> =>
+  event._tag === "Logged"
+    ? event.data.lines.map((line) => ({ event_id: event.event_id, created_at: event.created_at, line }))
+    : []

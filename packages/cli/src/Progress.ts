@@ -4,9 +4,9 @@
  * status, progress percentage, last message — and erased at the end. Only
  * when stderr is a terminal; stdout never carries it.
  */
-import type { Job, JobEvent } from "@agnt/domain/Job"
+import type { Job, JobEvent, JobReportData } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
-import { Effect, Option, Predicate, Ref, type Scope } from "effect"
+import { Effect, Option, Ref, type Scope } from "effect"
 
 /** What the progress line shows of a job. */
 export interface ProgressState {
@@ -26,36 +26,46 @@ export const progressOfJob = (job: Job): ProgressState => ({
   cancel_requested: job.cancel_requested
 })
 
-const numberField = (event: JobEvent, key: string): number | undefined => {
-  const value = event.data[key]
-  return Predicate.isNumber(value) && Number.isFinite(value) ? value : undefined
+/** The progress, message and reason an event reports: those of a status change or progress report, the reaper's reason for a lease that ran out, else none. */
+const reportOf = (event: JobEvent): typeof JobReportData.Type => {
+  switch (event._tag) {
+    case "StatusChanged":
+    case "Progressed":
+      return event.data
+    case "LeaseExpired":
+      return { reason: event.data.reason }
+    default:
+      return {}
+  }
 }
 
-const stringField = (event: JobEvent, key: string): string | undefined => {
-  const value = event.data[key]
-  return Predicate.isString(value) && value.trim() !== "" ? value : undefined
-}
+const finite = (value: number | undefined): number | undefined =>
+  value !== undefined && Number.isFinite(value) ? value : undefined
+
+const nonBlank = (value: string | undefined): string | undefined =>
+  value !== undefined && value.trim() !== "" ? value : undefined
 
 /**
- * The state after `event`. The status is the event's; `data.progress` and
- * `data.message` replace the previous ones when present (`completed` means
- * 100% unless it says otherwise). A change of status replaces the message
- * with the event's own message or `reason` (or none);
- * `data.cancel_requested: true` marks the cancel request. Log events change
+ * The state after `event`. The status is the event's; a reported
+ * `progress` and `message` replace the previous ones when present
+ * (`completed` means 100% unless it says otherwise). A change of status
+ * replaces the message with the event's own message or `reason` (or none);
+ * a `CancelRequested` event marks the cancel request. Log events change
  * nothing but the status.
  */
 export const applyEvent = (state: ProgressState, event: JobEvent): ProgressState => {
-  const progress = numberField(event, "progress") ?? state.progress
-  const cancel_requested = state.cancel_requested || event.data["cancel_requested"] === true
+  const report = reportOf(event)
+  const progress = finite(report.progress) ?? state.progress
+  const cancel_requested = state.cancel_requested || event._tag === "CancelRequested"
   switch (event.type) {
     case "log":
       return { ...state, status: event.status }
     case "progress":
-      return { status: event.status, progress, message: stringField(event, "message") ?? state.message, cancel_requested }
+      return { status: event.status, progress, message: nonBlank(report.message) ?? state.message, cancel_requested }
     case "status": {
-      const own = stringField(event, "message") ?? stringField(event, "reason")
+      const own = nonBlank(report.message) ?? nonBlank(report.reason)
       const message = own ?? (event.status === state.status ? state.message : null)
-      const done = event.status === "completed" ? numberField(event, "progress") ?? 100 : progress
+      const done = event.status === "completed" ? finite(report.progress) ?? 100 : progress
       return { status: event.status, progress: done, message, cancel_requested }
     }
   }

@@ -2,14 +2,22 @@ import { JobId } from "@agnt/domain/Ids"
 import { JobEvent, JobEventPage } from "@agnt/domain/Job"
 import type { JobStatus } from "@agnt/domain/Lifecycle"
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { DateTime, Effect, Either, Option, Schema } from "effect"
 import { logLinesOf, nextCursor } from "../src/Events.js"
 
 const jobId = Schema.decodeSync(JobId)("job_01m7zsfha0esgawak4ja3zj5fv")
 const at = DateTime.unsafeMake("2025-01-02T03:04:05Z")
 
-const event = (event_id: number, type: JobEvent["type"], data: Record<string, unknown>, status: JobStatus = "running") =>
-  new JobEvent({ event_id, job_id: jobId, type, status, data, created_at: at })
+/** An event as the API sends it, decoded: the CLI only ever sees typed events. */
+const wire = (event_id: number, type: JobEvent["type"], data: Record<string, unknown>, status: JobStatus = "running") => ({
+  event_id,
+  job_id: jobId,
+  type,
+  status,
+  data,
+  created_at: DateTime.formatIso(at)
+})
+const event = (...args: Parameters<typeof wire>): JobEvent => Schema.decodeUnknownSync(JobEvent)(wire(...args))
 
 const page = (status: JobStatus, data: ReadonlyArray<JobEvent>, next_cursor: number) =>
   new JobEventPage({ data, status, next_cursor })
@@ -27,14 +35,16 @@ describe("log lines of events", () => {
   it.effect("status and progress events carry no log lines", () =>
     Effect.sync(() => {
       expect(logLinesOf(event(1, "status", { message: "accepted" }, "accepted"))).toEqual([])
-      expect(logLinesOf(event(2, "progress", { progress: 10, lines: ["not a log"] }))).toEqual([])
+      expect(logLinesOf(event(2, "progress", { progress: 10 }))).toEqual([])
     }))
 
-  it.effect("a log event whose lines are not an array gives nothing; non-string entries are skipped", () =>
+  it.effect("an event whose data is not its kind's (lines not strings, lines on a progress event) is refused when decoded", () =>
     Effect.sync(() => {
-      expect(logLinesOf(event(3, "log", { lines: "one" }))).toEqual([])
-      expect(logLinesOf(event(4, "log", {}))).toEqual([])
-      expect(logLinesOf(event(5, "log", { lines: [1, "kept", null] })).map((line) => line.line)).toEqual(["kept"])
+      const decode = Schema.decodeUnknownEither(JobEvent)
+      expect(Either.isLeft(decode(wire(2, "progress", { progress: 10, lines: ["not a log"] })))).toBe(true)
+      expect(Either.isLeft(decode(wire(3, "log", { lines: "one" })))).toBe(true)
+      expect(Either.isLeft(decode(wire(4, "log", {})))).toBe(true)
+      expect(Either.isLeft(decode(wire(5, "log", { lines: [1, "kept", null] })))).toBe(true)
     }))
 })
 

@@ -16,8 +16,9 @@ import {
 
 const jobId = Schema.decodeSync(JobId)("job_01m7zsfha0esgawak4ja3zj5fv")
 const at = DateTime.unsafeMake("2025-01-02T03:04:05Z")
-const event = (type: JobEvent["type"], status: JobStatus, data: Record<string, unknown>) =>
-  new JobEvent({ event_id: 1, job_id: jobId, type, status, data, created_at: at })
+/** An event as the API sends it, decoded: the CLI only ever sees typed events. */
+const event = (type: JobEvent["type"], status: JobStatus, data: Record<string, unknown>): JobEvent =>
+  Schema.decodeUnknownSync(JobEvent)({ event_id: 1, job_id: jobId, type, status, data, created_at: DateTime.formatIso(at) })
 
 const pending: ProgressState = { status: "pending", progress: null, message: null, cancel_requested: false }
 const running: ProgressState = { status: "running", progress: 40, message: "linting", cancel_requested: false }

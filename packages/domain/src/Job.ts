@@ -172,25 +172,128 @@ export class JobResult extends Schema.Class<JobResult>("JobResult")({
   files: Schema.Array(ResultFile)
 }) {}
 
-/** Kinds of job event: a lifecycle transition (or cancel request), a progress report, or a batch of log lines. */
+/** Kinds of job event on the wire (`type`): a lifecycle transition (or cancel request), a progress report, or a batch of log lines. */
 export const JobEventType = Schema.Literal("status", "progress", "log")
 export type JobEventType = typeof JobEventType.Type
 
+/** Event `data` objects are exact: a field not named by its kind fails decoding, so kinds never blur into each other. */
+const exact = { parseOptions: { onExcessProperty: "error" } } as const
+
+/** `data` of a job's first event: how many input files it was ordered with. */
+export const JobCreatedData = Schema.Struct({ files: Schema.NonNegativeInt }).annotations({ ...exact, title: "JobCreatedData" })
+
+/** `data` of the event of a claim: the `executor_id` of the executor process now holding the job. */
+export const JobClaimedData = Schema.Struct({ executor_id: Schema.String }).annotations({ ...exact, title: "JobClaimedData" })
+
 /**
- * One append-only entry of a job's history. `event_id` is a per-database
- * increasing integer: events of a job are ordered by it. `data` holds
- * `progress`, `message`, `reason` (status and progress events),
- * `cancel_requested` (a buyer's cancel of a running job) or `lines` (log).
+ * `data` of an executor's or buyer's status change or progress report:
+ * whichever of `progress` (0–100 percent), `message` and `reason` were
+ * given (see `StatusUpdate`); `{}` when none.
  */
-export class JobEvent extends Schema.Class<JobEvent>("JobEvent")({
-  event_id: Schema.Int,
-  job_id: JobId,
-  type: JobEventType,
-  /** The job's status after this event. */
+export const JobReportData = Schema.Struct({
+  progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
+  message: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.String)
+}).annotations({ ...exact, title: "JobReportData" })
+
+/** `data` of a log event: the batch's lines, in order (each at most `maxLogLineLength` characters). */
+export const JobLogData = Schema.Struct({ lines: Schema.Array(Schema.String) }).annotations({ ...exact, title: "JobLogData" })
+
+/** `data` of a buyer's cancel of an accepted or running job: always `{"cancel_requested": true}`. */
+export const JobCancelRequestedData = Schema.Struct({ cancel_requested: Schema.Literal(true) }).annotations({
+  ...exact,
+  title: "JobCancelRequestedData"
+})
+
+/** `reason` of a job whose lease ran out (its `failure_reason` when it failed). */
+export const leaseExpiredReason = "lease_expired"
+
+/** `data` of the reaper's end of a job whose lease ran out: always `{"reason": "lease_expired"}`. */
+export const JobLeaseExpiredData = Schema.Struct({ reason: Schema.Literal(leaseExpiredReason) }).annotations({
+  ...exact,
+  title: "JobLeaseExpiredData"
+})
+
+/** Fields every event has: `event_id` (per-database increasing; a job's events are ordered by it), the job, when. */
+const eventFields = { event_id: Schema.Int, job_id: JobId, created_at: Schema.DateTimeUtc }
+
+/**
+ * One kind of event: its wire fields, plus a `_tag` (`kind`) that exists
+ * only once decoded. The wire discriminates by `type` and the shape of
+ * `data`; the tag lets readers match on the kind.
+ */
+const eventKind = <const Kind extends string, const Fields extends Schema.Struct.Fields>(kind: Kind, fields: Fields) =>
+  Schema.Struct({ ...eventFields, ...fields }).pipe(
+    Schema.attachPropertySignature("_tag", kind),
+    Schema.annotations({ title: `JobEvent.${kind}` })
+  )
+
+/** A job was ordered: `pending`, with `data.files` input files. */
+export const JobCreated = eventKind("Created", {
+  type: Schema.Literal("status"),
+  status: Schema.Literal("pending"),
+  data: JobCreatedData
+})
+
+/** An executor claimed the pending job: `accepted` under a new lease, `data.executor_id` holding it. */
+export const JobClaimed = eventKind("Claimed", {
+  type: Schema.Literal("status"),
+  status: Schema.Literal("accepted"),
+  data: JobClaimedData
+})
+
+/** The job moved to `status` (accepted, rejected, running, completed, failed, canceled) with the report's `data`. */
+export const JobStatusChanged = eventKind("StatusChanged", {
+  type: Schema.Literal("status"),
   status: JobStatus,
-  data: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  created_at: Schema.DateTimeUtc
-}) {}
+  data: JobReportData
+})
+
+/** A running job's executor reported progress (`running → running`). */
+export const JobProgressed = eventKind("Progressed", {
+  type: Schema.Literal("progress"),
+  status: Schema.Literal("running"),
+  data: JobReportData
+})
+
+/** A batch of log lines from the job's executor; `status` is the job's at the time. */
+export const JobLogged = eventKind("Logged", {
+  type: Schema.Literal("log"),
+  status: JobStatus,
+  data: JobLogData
+})
+
+/** The buyer asked to cancel the accepted or running job; its holder learns on its next call. */
+export const JobCancelRequested = eventKind("CancelRequested", {
+  type: Schema.Literal("status"),
+  status: Schema.Literal("accepted", "running"),
+  data: JobCancelRequestedData
+})
+
+/** The job's lease ran out: the reaper failed it (or canceled it, when a cancel was requested). */
+export const JobLeaseExpired = eventKind("LeaseExpired", {
+  type: Schema.Literal("status"),
+  status: Schema.Literal("failed", "canceled"),
+  data: JobLeaseExpiredData
+})
+
+/**
+ * One append-only entry of a job's history: a union of kinds, told apart
+ * on the wire by `type`, `status` and the fields of `data` (each kind's
+ * `data` is exact), and once decoded by `_tag`. `status` is the job's
+ * status after the event. The wire form is `{event_id, job_id, type,
+ * status, data, created_at}`; `_tag` is never sent.
+ */
+export const JobEvent = Schema.Union(
+  JobCreated,
+  JobClaimed,
+  JobCancelRequested,
+  JobLeaseExpired,
+  JobStatusChanged,
+  JobProgressed,
+  JobLogged
+).annotations({ identifier: "JobEvent" })
+export type JobEvent = typeof JobEvent.Type
 
 /** What an executor may report on `POST /v1/executor/jobs/{job_id}/status`. */
 export const ExecutorStatus = Schema.Literal("accepted", "rejected", "running", "failed", "canceled")

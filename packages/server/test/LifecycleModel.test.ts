@@ -153,10 +153,11 @@ const sameEvents = (what: string, actual: ReadonlyArray<JobEvent>, expected: Rea
     what,
     actual.map((event, index) => {
       const keys = Object.keys(expected[index]?.data ?? {})
+      const data: { readonly [key: string]: unknown } = event.data
       return {
         type: event.type,
         status: event.status,
-        ...(keys.length === 0 ? {} : { data: Object.fromEntries(keys.map((key) => [key, event.data[key]])) })
+        ...(keys.length === 0 ? {} : { data: Object.fromEntries(keys.map((key) => [key, data[key]])) })
       }
     }),
     expected

@@ -6,7 +6,22 @@
  * executors accepting one job exactly one wins.
  */
 import type { AccountId, ApiKeyId, AgentId, FileId, JobId } from "@agnt/domain/Ids"
-import { ClaimedJob, Job, JobEvent, JobFile, type JobParams, Lease, outcomeMessage } from "@agnt/domain/Job"
+import {
+  ClaimedJob,
+  Job,
+  JobCancelRequestedData,
+  JobClaimedData,
+  JobCreatedData,
+  JobEvent,
+  JobFile,
+  JobLeaseExpiredData,
+  JobLogData,
+  type JobParams,
+  JobReportData,
+  Lease,
+  leaseExpiredReason,
+  outcomeMessage
+} from "@agnt/domain/Job"
 import { allowedFrom, type JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"
@@ -55,7 +70,20 @@ const decodeLease = Schema.decodeUnknown(Lease)
 const decodeEvents = Schema.decodeUnknown(Schema.Array(JobEvent))
 const decodeFile = Schema.decodeUnknown(JobFile)
 /** The failure reason of a job whose lease ran out. */
-export const leaseExpired = "lease_expired"
+export const leaseExpired = leaseExpiredReason
+
+/** `data` encoded by its domain schema, as the JSON text a `job_events.data` parameter takes (`::jsonb`). */
+const eventData = <A, I>(schema: Schema.Schema<A, I>, data: NoInfer<A>): string => JSON.stringify(Schema.encodeSync(schema)(data))
+
+/** The `data` of each kind of event this repository appends (`JobEvent` in domain), built here only. */
+const eventPayload = {
+  created: (files: number) => eventData(JobCreatedData, { files }),
+  claimed: (executor_id: string) => eventData(JobClaimedData, { executor_id }),
+  report: (report: typeof JobReportData.Type) => eventData(JobReportData, report),
+  log: (lines: ReadonlyArray<string>) => eventData(JobLogData, { lines }),
+  cancelRequested: eventData(JobCancelRequestedData, { cancel_requested: true }),
+  leaseExpired: eventData(JobLeaseExpiredData, { reason: leaseExpiredReason })
+} as const
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
@@ -138,7 +166,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       yield* insertFiles(job.job_id, "input", job.files)
       yield* sql`
         INSERT INTO job_events (job_id, type, status, data)
-        VALUES (${job.job_id}, 'status', 'pending', ${JSON.stringify({ files: job.files.length })}::jsonb)`
+        VALUES (${job.job_id}, 'status', 'pending', ${eventPayload.created(job.files.length)}::jsonb)`
       const created = yield* selectOne(job.job_id, { _tag: "All" })
       return yield* Effect.orDieWith(created, () => new Error(`job ${job.job_id} vanished after insert`))
     }, sql.withTransaction, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
@@ -244,7 +272,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       const mode = params.lease._tag
       const leaseId = params.lease._tag === "none" ? null : params.lease.leaseId
       const executorId = params.lease._tag === "create" ? params.lease.executorId ?? null : null
-      const data = JSON.stringify({
+      const data = eventPayload.report({
         ...(progress === null ? {} : { progress }),
         ...(message === null ? {} : { message }),
         ...(reason === null ? {} : { reason })
@@ -309,7 +337,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
           RETURNING j.job_id, j.status
         )
         INSERT INTO job_events (job_id, type, status, data)
-        SELECT job_id, 'status', status, ${JSON.stringify({ executor_id: params.executorId })}::jsonb FROM updated
+        SELECT job_id, 'status', status, ${eventPayload.claimed(params.executorId)}::jsonb FROM updated
         RETURNING job_id`
       const claimedId = rows[0]?.job_id
       return claimedId === undefined ? Option.none<ClaimedJob>() : Option.some(yield* claimed(claimedId))
@@ -343,7 +371,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
                     j.cancel_requested_at IS NOT NULL AS cancel_requested
         ), logged AS (
           INSERT INTO job_events (job_id, type, status, data)
-          SELECT job_id, 'log', status, ${JSON.stringify({ lines })}::jsonb FROM renewed WHERE ${lines.length} > 0
+          SELECT job_id, 'log', status, ${eventPayload.log(lines)}::jsonb FROM renewed WHERE ${lines.length} > 0
         ), presence AS (
           UPDATE executors e SET last_seen_at = now() FROM renewed WHERE e.executor_id = renewed.executor_id
         )
@@ -379,7 +407,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
           RETURNING j.job_id, j.status
         )
         INSERT INTO job_events (job_id, type, status, data)
-        SELECT job_id, 'status', status, '{"cancel_requested": true}'::jsonb FROM requested
+        SELECT job_id, 'status', status, ${eventPayload.cancelRequested}::jsonb FROM requested
         RETURNING job_id`.pipe(Effect.orDie)
       if (rows.length === 0) {
         return yield* Effect.fail(yield* refusalOf(jobId, visibility, { _tag: "none" }, ["accepted", "running"]).pipe(Effect.orDie))
@@ -406,7 +434,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
           RETURNING j.job_id, j.status
         )
         INSERT INTO job_events (job_id, type, status, data)
-        SELECT job_id, 'status', status, ${JSON.stringify({ reason: leaseExpired })}::jsonb FROM expired
+        SELECT job_id, 'status', status, ${eventPayload.leaseExpired}::jsonb FROM expired
         RETURNING job_id`
       return rows.map((row) => row.job_id)
     }, Effect.orDie)
