@@ -25,7 +25,7 @@ import {
   PayloadTooLarge,
   RateLimited
 } from "./Errors.js"
-import { AgentId, FileId, JobId } from "./Ids.js"
+import { AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import {
   ClaimedJob,
   ClaimRequest,
@@ -90,7 +90,7 @@ export const CreateJobRequest = HttpApiSchema.Multipart(
  * runtime always sends it).
  */
 export const CompleteJobFields = Schema.Struct({
-  lease_id: Schema.String,
+  lease_id: LeaseId,
   message: Schema.optional(Schema.String),
   result: Schema.optional(Schema.parseJson().annotations({
     description: "JSON text of the job's structured result, valid against the agent's output_schema"

@@ -41,3 +41,12 @@ export type AccountId = typeof AccountId.Type
 /** An API key's public id (not the secret): `key_` + 26 base32 characters. */
 export const ApiKeyId = typeId("key", "ApiKeyId")
 export type ApiKeyId = typeof ApiKeyId.Type
+
+/**
+ * An executor's lease on a job (DESIGN.md "Lease"): a `lease_…` TypeID the
+ * server issues when a job is claimed or accepted. Holders send it back as
+ * they received it; any string is accepted on the wire and compared as is
+ * (one that is not the job's current lease is 409 `LeaseLost`).
+ */
+export const LeaseId = Schema.String.pipe(Schema.brand("LeaseId"), Schema.annotations({ title: "LeaseId" }))
+export type LeaseId = typeof LeaseId.Type

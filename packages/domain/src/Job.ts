@@ -3,7 +3,7 @@
  * Timestamps are RFC 3339 UTC; sizes are bytes; `progress` is a percentage.
  */
 import { Option, ParseResult, Schema, SchemaAST } from "effect"
-import { AccountId, AgentId, FileId, JobId } from "./Ids.js"
+import { AccountId, AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 
 /** Arbitrary JSON parameters of a job, validated against the agent's `input_schema`. */
@@ -110,7 +110,7 @@ export class Job extends Schema.Class<Job>("Job")({
  * holder to stop.
  */
 export class Lease extends Schema.Class<Lease>("Lease")({
-  lease_id: Schema.String,
+  lease_id: LeaseId,
   lease_expires_at: Schema.DateTimeUtc,
   cancel_requested: Schema.Boolean
 }) {}
@@ -140,7 +140,7 @@ export class ClaimResponse extends Schema.Class<ClaimResponse>("ClaimResponse")(
 
 /** Body of `POST /v1/executor/jobs/{job_id}/heartbeat`: renew the lease. */
 export class Heartbeat extends Schema.Class<Heartbeat>("Heartbeat")({
-  lease_id: Schema.String
+  lease_id: LeaseId
 }) {}
 
 /** Longest log line kept, in characters; longer lines are cut. */
@@ -148,7 +148,7 @@ export const maxLogLineLength = 4000
 
 /** Body of `POST /v1/executor/jobs/{job_id}/logs`: a batch of at most 500 lines, each cut at 4000 characters. */
 export class LogBatch extends Schema.Class<LogBatch>("LogBatch")({
-  lease_id: Schema.String,
+  lease_id: LeaseId,
   lines: Schema.Array(Schema.String).pipe(Schema.maxItems(500))
 }) {}
 
@@ -320,7 +320,7 @@ const leaseMissing = (update: { readonly status: ExecutorStatus; readonly lease_
 export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(Schema.Struct({
   status: ExecutorStatus,
   /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
-  lease_id: Schema.optional(Schema.String),
+  lease_id: Schema.optional(LeaseId),
   progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
   message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
   reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))

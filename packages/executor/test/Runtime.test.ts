@@ -1,5 +1,5 @@
 import { Forbidden, InvalidTransition, LeaseLost, NotReady } from "@agnt/domain/Errors"
-import { JobId } from "@agnt/domain/Ids"
+import { JobId, LeaseId } from "@agnt/domain/Ids"
 import { Lease, maxLogLineLength } from "@agnt/domain/Job"
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -95,7 +95,7 @@ describe("log batcher", () => {
 
 describe("heartbeat interval", () => {
   const lease = (secondsLeft: number, now: number) =>
-    new Lease({ lease_id: "lease_x", lease_expires_at: DateTime.unsafeMake(now + secondsLeft * 1000), cancel_requested: false })
+    new Lease({ lease_id: LeaseId.make("lease_x"), lease_expires_at: DateTime.unsafeMake(now + secondsLeft * 1000), cancel_requested: false })
   const now = 1_700_000_000_000
 
   it("is a third of the lease, at most 15 s and at least 0.5 s, unless given", () => {

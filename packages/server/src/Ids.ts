@@ -2,7 +2,7 @@
  * Id generation: TypeIDs (UUIDv7 inside, so ids sort by creation time) with
  * the prefixes the domain's schemas check (`Ids.ts` in `@agnt/domain`).
  */
-import { AccountId, AgentId, ApiKeyId, FileId, JobId } from "@agnt/domain/Ids"
+import { AccountId, AgentId, ApiKeyId, FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import { Schema } from "effect"
 import { typeid } from "typeid-js"
 
@@ -23,4 +23,4 @@ export const makeAccountId = make("acct", AccountId)
 export const makeApiKeyId = make("key", ApiKeyId)
 
 /** A fresh lease id: `lease_` + a TypeID suffix (unguessable enough: 74 random bits plus time). */
-export const makeLeaseId = (): string => typeid("lease").toString()
+export const makeLeaseId = make("lease", LeaseId)

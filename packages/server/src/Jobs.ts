@@ -20,7 +20,7 @@ import {
 } from "@agnt/domain/Errors"
 import type { Principal } from "@agnt/domain/Auth"
 import { AgentNotFound, FileNotFound } from "@agnt/domain/Errors"
-import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
+import { type AgentId, type FileId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import {
   type ClaimRequest,
   ClaimResponse,
@@ -259,7 +259,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
         ? { _tag: "create", leaseId: makeLeaseId() }
         : update.status === "rejected"
         ? { _tag: "none" }
-        : { _tag: "require", leaseId: update.lease_id ?? "" }
+        : { _tag: "require", leaseId: update.lease_id ?? LeaseId.make("") }
       return yield* repo.transition({
         jobId,
         visibility: visibilityOf(principal),
@@ -280,7 +280,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
      *
      * @fails Forbidden, JobNotFound, LeaseLost, InvalidTransition (the job is no longer accepted or running).
      */
-    const renew = Effect.fn("Jobs.renew")(function*(principal: Principal, jobId: JobId, leaseId: string, lines?: ReadonlyArray<string>) {
+    const renew = Effect.fn("Jobs.renew")(function*(principal: Principal, jobId: JobId, leaseId: LeaseId, lines?: ReadonlyArray<string>) {
       yield* requireRole(principal, "executor", "admin")
       return yield* repo.renew({
         jobId,

@@ -5,7 +5,7 @@
  * default's dev keys share one account.
  */
 import { AgentManifest } from "@agnt/domain/Agent"
-import type { FileId, JobId } from "@agnt/domain/Ids"
+import type { FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import { ClientConfigFileJson } from "@agnt/domain/ClientConfig"
 import { describe, expect, layer } from "@effect/vitest"
 import { HttpServer } from "@effect/platform"
@@ -39,7 +39,7 @@ const completion = (leaseId: string) => {
 const threeJobs = (buyer: Caller, executor: Caller, agentId: Parameters<typeof order>[0]) =>
   Effect.gen(function*() {
     const take = (jobId: JobId) => executor.client.executor.status({ path: { job_id: jobId }, payload: { status: "accepted" } })
-    const run = (jobId: JobId, leaseId: string) =>
+    const run = (jobId: JobId, leaseId: LeaseId) =>
       executor.client.executor.status({ path: { job_id: jobId }, payload: { status: "running", lease_id: leaseId } })
     const done = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { files: { "in.txt": "input\n" } }) })
     const doneLease = (yield* take(done.job_id)).lease.lease_id

@@ -1,3 +1,4 @@
+import { LeaseId } from "@agnt/domain/Ids"
 import { describe, expect, layer } from "@effect/vitest"
 import { HttpBody, HttpClient } from "@effect/platform"
 import { Effect, Either } from "effect"
@@ -184,7 +185,7 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
         const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
-        const early = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: "lease_x" } }).pipe(Effect.flip)
+        const early = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: LeaseId.make("lease_x") } }).pipe(Effect.flip)
         expect(early._tag).toBe("InvalidTransition")
         const completeEarly = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: leaseForm("lease_x") }).pipe(Effect.flip)
         expect(completeEarly._tag).toBe("InvalidTransition")

@@ -1,5 +1,5 @@
 import { Api } from "@agnt/domain/Api"
-import type { AgentId, JobId } from "@agnt/domain/Ids"
+import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import { JobEvent } from "@agnt/domain/Job"
 import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
@@ -57,7 +57,7 @@ describe("leases, claims, cancellation and events", () => {
       const wrongLease = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }).pipe(
         Effect.zipRight(claim(executor, agentId)),
         Effect.flatMap((response) =>
-          executor.executor.status({ path: { job_id: response.claimed!.job.job_id }, payload: { status: "running", lease_id: "lease_forged" } })),
+          executor.executor.status({ path: { job_id: response.claimed!.job.job_id }, payload: { status: "running", lease_id: LeaseId.make("lease_forged") } })),
         Effect.flip
       )
       expect(wrongLease._tag).toBe("LeaseLost")

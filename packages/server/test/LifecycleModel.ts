@@ -6,7 +6,7 @@
  * "Cancel"). No I/O here; ids and lease ids the server makes are learned
  * from its answers and recorded.
  */
-import type { JobId } from "@agnt/domain/Ids"
+import { type JobId, LeaseId } from "@agnt/domain/Ids"
 import { type JobEventType, outcomeMessage } from "@agnt/domain/Job"
 import type { JobStatus } from "@agnt/domain/Lifecycle"
 import { FastCheck, Option } from "effect"
@@ -179,7 +179,7 @@ export interface ModelJob {
 /** The model of one run: the jobs in order of ordering, and the leases each executor process was given. */
 export interface Model {
   readonly jobs: Array<ModelJob>
-  readonly leases: readonly [Map<JobId, string>, Map<JobId, string>]
+  readonly leases: readonly [Map<JobId, LeaseId>, Map<JobId, LeaseId>]
 }
 
 export const emptyModel = (): Model => ({ jobs: [], leases: [new Map(), new Map()] })
@@ -203,8 +203,8 @@ export const executorBy = (by: By, job: ModelJob): Who => {
 }
 
 /** What an executor process sends as `lease_id` for a job: the lease it was given, or one it never had. */
-export const leaseSentBy = (model: Model, executor: Who, job: ModelJob): string =>
-  model.leases[executor].get(job.id) ?? "lease_never_given"
+export const leaseSentBy = (model: Model, executor: Who, job: ModelJob): LeaseId =>
+  model.leases[executor].get(job.id) ?? LeaseId.make("lease_never_given")
 
 /** The answer of a call: success, or the `_tag` of its typed error. */
 export type Outcome = "ok" | "LeaseLost" | "InvalidTransition" | "JobNotFound"
@@ -239,7 +239,7 @@ export const moveTo = (job: ModelJob, to: JobStatus, data?: Readonly<Record<stri
 }
 
 /** Hand a pending job's new lease to `executor`. */
-export const grantLease = (model: Model, job: ModelJob, executor: Who, leaseId: string) => {
+export const grantLease = (model: Model, job: ModelJob, executor: Who, leaseId: LeaseId) => {
   model.leases[executor].set(job.id, leaseId)
   job.leaseId = leaseId
   job.holder = executor

@@ -15,6 +15,7 @@
 import { uploadForm } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
 import { mediaTypeOf } from "@agnt/domain/MediaTypes"
+import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
 import { FileSystem, Path } from "@effect/platform"
 import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
@@ -130,7 +131,7 @@ const resultJson = (output: void | JobOutput): Effect.Effect<string | undefined,
  * named by its relative path, typed by its name (`MediaTypes.mediaTypeOf`),
  * with its SHA-256.
  */
-const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: string, result: string | undefined) =>
+const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: LeaseId, result: string | undefined) =>
   uploadForm(
     { lease_id: leaseId, ...(result === undefined ? {} : { result }) },
     files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mediaTypeOf(file) }))

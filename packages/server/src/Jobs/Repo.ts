@@ -5,7 +5,7 @@
  * lifecycle": enforced atomically, never read-then-write), so of N
  * executors accepting one job exactly one wins.
  */
-import type { AccountId, ApiKeyId, AgentId, FileId, JobId } from "@agnt/domain/Ids"
+import type { AccountId, ApiKeyId, AgentId, FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import {
   ClaimedJob,
   Job,
@@ -61,8 +61,8 @@ export type TransitionRefusal =
  * (buyer actions, rejecting a pending job).
  */
 export type LeaseMode =
-  | { readonly _tag: "create"; readonly leaseId: string; readonly executorId?: string | undefined }
-  | { readonly _tag: "require"; readonly leaseId: string }
+  | { readonly _tag: "create"; readonly leaseId: LeaseId; readonly executorId?: string | undefined }
+  | { readonly _tag: "require"; readonly leaseId: LeaseId }
   | { readonly _tag: "none" }
 
 const decodeJobs = Schema.decodeUnknown(Schema.Array(Job))
@@ -320,7 +320,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       readonly agentId: AgentId
       readonly executorId: string
       readonly executorKeyId: ApiKeyId
-      readonly leaseId: string
+      readonly leaseId: LeaseId
       readonly leaseSeconds: number
     }) {
       const rows = yield* sql<{ job_id: JobId }>`
@@ -357,7 +357,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const renew = Effect.fn("JobsRepo.renew")(function*(params: {
       readonly jobId: JobId
       readonly visibility: Visibility
-      readonly leaseId: string
+      readonly leaseId: LeaseId
       readonly leaseSeconds: number
       readonly lines?: ReadonlyArray<string> | undefined
     }) {
@@ -454,7 +454,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const complete = (params: {
       readonly jobId: JobId
       readonly visibility: Visibility
-      readonly leaseId: string
+      readonly leaseId: LeaseId
       readonly files: ReadonlyArray<NewJobFile>
       readonly message?: string | undefined
       readonly result: Option.Option<unknown>
