@@ -10,25 +10,11 @@
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import type { HttpClientError } from "@effect/platform/HttpClientError"
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import {
-  AgentNotFound,
-  ChecksumMismatch,
-  FileNotFound,
-  Forbidden,
-  IdempotencyConflict,
-  InvalidFileName,
-  InvalidManifest,
-  InvalidParams,
-  InvalidRequest,
-  InvalidTransition,
-  JobNotFound,
-  LeaseLost,
-  NotReady,
-  PayloadTooLarge,
-  RateLimited,
-  Unauthorized
-} from "@agnt/domain/Errors"
+import { HttpApi, type HttpApiEndpoint, type HttpApiGroup } from "@effect/platform"
+import { isHttpClientError } from "@effect/platform/HttpClientError"
+import * as AST from "effect/SchemaAST"
+import { Api } from "@agnt/domain/Api"
+import { RateLimited } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
 import { JobStatus } from "@agnt/domain/Lifecycle"
 import { Cause, Console, Data, Effect, Exit, Option, ParseResult, Predicate, Schema } from "effect"
@@ -111,27 +97,16 @@ export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
   message: Schema.String
 }) {}
 
-/** Errors of the API, decoded from their wire bodies by the derived client. */
-export const ApiError = Schema.Union(
-  AgentNotFound,
-  JobNotFound,
-  FileNotFound,
-  InvalidTransition,
-  LeaseLost,
-  IdempotencyConflict,
-  InvalidParams,
-  InvalidManifest,
-  InvalidFileName,
-  ChecksumMismatch,
-  InvalidRequest,
-  Unauthorized,
-  Forbidden,
-  PayloadTooLarge,
-  RateLimited,
-  NotReady,
-  HttpApiDecodeError
-)
-export type ApiError = typeof ApiError.Type
+/**
+ * The typed errors an `HttpApi` declares — on the API, its groups and
+ * their endpoints — as the derived client decodes them.
+ */
+export type DeclaredError<A> = A extends HttpApi.HttpApi<infer _Id, infer Groups, infer ApiErrors, infer _R>
+  ? ApiErrors | HttpApiGroup.HttpApiGroup.Error<Groups> | HttpApiEndpoint.HttpApiEndpoint.Error<HttpApiGroup.HttpApiGroup.Endpoints<Groups>>
+  : never
+
+/** Errors of the API, decoded from their wire bodies by the derived client: every error `Api` declares. */
+export type ApiError = DeclaredError<typeof Api>
 
 /** The CLI's own errors. */
 export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, CorruptDownload, UnsafePath, JobFailed)
@@ -145,32 +120,87 @@ export type Failure =
   | ParseResult.ParseError
   | ValidationError.ValidationError
 
-/** The exit code of each tagged error the CLI reports. */
-export const exitCodeByTag: Readonly<Record<ApiError["_tag"] | LocalError["_tag"], ExitCode>> = {
+/**
+ * The exit code of an API error with HTTP status `status` (the README's
+ * table): 400 and 413 (and any other 4xx) → 3 invalid input, 404 → 4 not
+ * found, 409 → 5 conflict, 401 and 403 → 6 auth, 429 → 10 rate limited,
+ * 503 and every other status → 7 server.
+ */
+export const exitCodeOfStatus = (status: number): ExitCode => {
+  switch (status) {
+    case 404:
+      return ExitCode.NotFound
+    case 409:
+      return ExitCode.Conflict
+    case 401:
+    case 403:
+      return ExitCode.Auth
+    case 429:
+      return ExitCode.RateLimited
+    default:
+      return status >= 400 && status < 500 ? ExitCode.InvalidInput : ExitCode.Server
+  }
+}
+
+/** The exit code of each of the CLI's own errors. */
+export const exitCodeByTag: Readonly<Record<LocalError["_tag"], ExitCode>> = {
   JobFailed: ExitCode.JobFailed,
   UsageError: ExitCode.Usage,
-  HttpApiDecodeError: ExitCode.InvalidInput,
-  InvalidParams: ExitCode.InvalidInput,
-  InvalidManifest: ExitCode.InvalidInput,
-  InvalidFileName: ExitCode.InvalidInput,
-  ChecksumMismatch: ExitCode.InvalidInput,
-  InvalidRequest: ExitCode.InvalidInput,
-  PayloadTooLarge: ExitCode.InvalidInput,
-  AgentNotFound: ExitCode.NotFound,
-  JobNotFound: ExitCode.NotFound,
-  FileNotFound: ExitCode.NotFound,
-  InvalidTransition: ExitCode.Conflict,
-  LeaseLost: ExitCode.Conflict,
-  IdempotencyConflict: ExitCode.Conflict,
-  RateLimited: ExitCode.RateLimited,
-  Unauthorized: ExitCode.Auth,
-  Forbidden: ExitCode.Auth,
-  NotReady: ExitCode.Server,
   ServerError: ExitCode.Server,
   CorruptDownload: ExitCode.Server,
   UnsafePath: ExitCode.Server,
   NetworkError: ExitCode.Network
 }
+
+/** An error body as the CLI prints it: the error's wire form, which always has `_tag` and `message`. */
+const ErrorBody = Schema.Struct(
+  { _tag: Schema.String, message: Schema.String },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+type ErrorBody = typeof ErrorBody.Type
+
+/** How the CLI reports the errors an API declares. */
+export interface ApiErrorReports {
+  /** `error`'s wire body and the exit code of its class's HTTP status; `None` when `api` declares no such error. */
+  readonly reportOf: (error: unknown) => Option.Option<{ readonly body: ErrorBody; readonly exitCode: ExitCode }>
+}
+
+/**
+ * The reports of every error `api` declares (on itself, its groups and
+ * their endpoints), each error's exit code derived from its class's HTTP
+ * status annotation (`HttpApiSchema.annotations({ status })`) by
+ * `exitCodeOfStatus`: adding an error class to the API needs no change here.
+ */
+export const apiErrorReports = <Id extends string, Groups extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+  api: HttpApi.HttpApi<Id, Groups, E, R>
+): ApiErrorReports => {
+  const statusOf = new Map<AST.AST, number>()
+  const collect = (ast: AST.AST, status: number): void => {
+    if (AST.isUnion(ast)) ast.types.forEach((member) => collect(member, status))
+    else if (!AST.isNeverKeyword(ast)) statusOf.set(ast, status)
+  }
+  HttpApi.reflect(api, {
+    onGroup: () => {},
+    onEndpoint: ({ errors }) => errors.forEach(({ ast }, status) => Option.map(ast, (declared) => collect(declared, status)))
+  })
+  const reports = Array.from(statusOf, ([ast, status]) => {
+    const schema = Schema.make(ast)
+    return {
+      is: Schema.is(schema),
+      body: (error: unknown) => Schema.decodeUnknownSync(ErrorBody)(Schema.encodeUnknownSync(schema)(error)),
+      exitCode: exitCodeOfStatus(status)
+    }
+  })
+  return {
+    reportOf: (error) =>
+      Option.map(
+        Option.fromNullable(reports.find((report) => report.is(error))),
+        (report) => ({ body: report.body(error), exitCode: report.exitCode })
+      )
+  }
+}
+
+const apiErrors = apiErrorReports(Api)
 
 /** A failure as the CLI reports it: the JSON body for stderr and the process exit code. */
 export interface Report {
@@ -178,9 +208,7 @@ export interface Report {
   readonly exitCode: ExitCode
 }
 
-const isApiError = Schema.is(ApiError)
 const isLocalError = Schema.is(LocalError)
-const encodeApiError = Schema.encodeSync(ApiError)
 const encodeLocalError = Schema.encodeSync(LocalError)
 
 // eslint-disable-next-line no-control-regex
@@ -261,10 +289,8 @@ export const fromHttpClientError = (error: HttpClientError): NetworkError | Serv
  * `UsageError` with the parser's message.
  */
 export const reportOf = (failure: Failure): Report => {
-  if (isApiError(failure)) {
-    const { _tag, ...fields } = encodeApiError(failure)
-    return { body: { _tag, ...fields }, exitCode: exitCodeByTag[failure._tag] }
-  }
+  const declared = apiErrors.reportOf(failure)
+  if (Option.isSome(declared)) return declared.value
   if (isLocalError(failure)) {
     const { _tag, ...fields } = encodeLocalError(failure)
     return { body: { _tag, ...fields }, exitCode: exitCodeByTag[failure._tag] }
@@ -275,7 +301,8 @@ export const reportOf = (failure: Failure): Report => {
   if (ParseResult.isParseError(failure)) {
     return reportOf(new ServerError({ message: `undecodable response: ${parseErrorText(failure)}` }))
   }
-  return reportOf(fromHttpClientError(failure))
+  if (isHttpClientError(failure)) return reportOf(fromHttpClientError(failure))
+  return { body: { _tag: "InternalError", message: `an error the API does not declare: ${String(failure)}` }, exitCode: ExitCode.Internal }
 }
 
 // ---------------------------------------------------------------------------

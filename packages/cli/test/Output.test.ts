@@ -1,5 +1,6 @@
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -21,12 +22,14 @@ import {
 } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, FiberId, Schema } from "effect"
+import { Effect, Exit, FiberId, Option, Schema } from "effect"
 import {
+  apiErrorReports,
   CorruptDownload,
   CliExit,
   ExitCode,
   exitCodeOf,
+  exitCodeOfStatus,
   type Failure,
   JobFailed,
   NetworkError,
@@ -66,6 +69,36 @@ describe("exit codes", () => {
         ExitCode.Auth
       ])
       expect(exitCodes([new NotReady({ message: "migrating" })])).toEqual([ExitCode.Server])
+    }))
+
+  it.effect("an error class declared with status 404 on any API gets exit 4, with no change to the CLI", () =>
+    Effect.sync(() => {
+      class ThingVanished extends Schema.TaggedError<ThingVanished>()(
+        "ThingVanished",
+        { thing: Schema.String, message: Schema.String },
+        HttpApiSchema.annotations({ status: 404 })
+      ) {}
+      class Teapot extends Schema.TaggedError<Teapot>()(
+        "Teapot",
+        { message: Schema.String },
+        HttpApiSchema.annotations({ status: 418 })
+      ) {}
+      const api = HttpApi.make("test").add(
+        HttpApiGroup.make("things").add(HttpApiEndpoint.get("get", "/things").addError(ThingVanished).addError(Teapot))
+      )
+      const reports = apiErrorReports(api)
+      expect(reports.reportOf(new ThingVanished({ thing: "t", message: "gone" }))).toEqual(
+        Option.some({ body: { _tag: "ThingVanished", thing: "t", message: "gone" }, exitCode: 4 })
+      )
+      expect(Option.map(reports.reportOf(new Teapot({ message: "short and stout" })), (report) => report.exitCode)).toEqual(
+        Option.some(ExitCode.InvalidInput)
+      )
+      expect(reports.reportOf(new UsageError({ message: "not the API's" }))).toEqual(Option.none())
+    }))
+
+  it.effect("exit codes follow HTTP statuses as the README's table says", () =>
+    Effect.sync(() => {
+      expect([400, 413, 404, 409, 401, 403, 429, 500, 502, 503].map(exitCodeOfStatus)).toEqual([3, 3, 4, 5, 6, 6, 10, 7, 7, 7])
     }))
 
   it.effect("the CLI's own errors have their codes", () =>
