@@ -5,10 +5,10 @@
  * new key still sees, lists and cancels the jobs the old key ordered.
  * (Other accounts' 404s: `packages/server/test/Accounts.test.ts`.)
  */
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { AgentManifest } from "@agnt/domain/Agent"
-import { Api } from "@agnt/domain/Api"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
@@ -31,7 +31,7 @@ describe("end to end: rotating a key within its account", () => {
         run(binPath("cli", "agnt.js"), args, { cwd: work, env: { ...env, AGNT_API_KEY: key } })
 
       const clientOf = (key: string) =>
-        HttpApiClient.make(Api, { baseUrl: url, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(key)) }).pipe(
+        makeApiClient({ baseUrl: url, key: Redacted.make(key) }).pipe(
           Effect.provide(served)
         )
       // An agent to order from.

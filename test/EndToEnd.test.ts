@@ -1,6 +1,6 @@
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted, Schedule } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -44,10 +44,7 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
         cwd: work,
         env: { ...baseEnv, AGNT_API_KEY: executorKey }
       })
-      const client = yield* HttpApiClient.make(Api, {
-        baseUrl: url,
-        transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(buyerKey))
-      })
+      const client = yield* makeApiClient({ baseUrl: url, key: Redacted.make(buyerKey) })
       yield* client.agents.search({ urlParams: { q: "code review", limit: 20 } }).pipe(
         Effect.filterOrFail((page) => page.data.some((agent) => agent.agent_id === codeReviewAgentId)),
         Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("60 seconds"))),

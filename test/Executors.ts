@@ -3,11 +3,10 @@
  * and `agnt-server` processes, command-executor configs over small shell
  * scripts, the buyer's derived API client, and polling with deadlines.
  */
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import type { Job, JobEvent } from "@agnt/domain/Job"
-import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Exit, Schedule } from "effect"
+import { Duration, Effect, Exit, Redacted, Schedule } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import * as NodeFs from "node:fs/promises"
@@ -113,7 +112,7 @@ export const readPid = (file: string) =>
 
 /** The buyer's client: the one derived from the domain API, with `key`. */
 export const buyerClient = (baseUrl: string, key: string) =>
-  HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(key)) })
+  makeApiClient({ baseUrl, key: Redacted.make(key) })
 
 type BuyerClient = Effect.Effect.Success<ReturnType<typeof buyerClient>>
 

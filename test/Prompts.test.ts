@@ -4,10 +4,10 @@
  * be (128 KiB) to the real server, which keeps it exactly; one over the
  * server's `AGNT_MAX_PROMPT_CHARS` is refused with that limit in the error.
  */
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { AgentManifest } from "@agnt/domain/Agent"
-import { Api } from "@agnt/domain/Api"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -40,10 +40,7 @@ const setUp = Effect.gen(function*() {
   const keys = yield* ApiKeys
   const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
   const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
-  const executor = yield* HttpApiClient.make(Api, {
-    baseUrl: url,
-    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(executorKey))
-  })
+  const executor = yield* makeApiClient({ baseUrl: url, key: Redacted.make(executorKey) })
   const agentId = makeAgentId()
   yield* executor.agents.publish({
     path: { agent_id: agentId },
@@ -51,10 +48,7 @@ const setUp = Effect.gen(function*() {
   })
   const work = yield* temporaryDirectory("agnt-e2e-prompt-")
   const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(work, "config"), AGNT_API_URL: url, AGNT_API_KEY: buyerKey }
-  const buyer = yield* HttpApiClient.make(Api, {
-    baseUrl: url,
-    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(buyerKey))
-  })
+  const buyer = yield* makeApiClient({ baseUrl: url, key: Redacted.make(buyerKey) })
   return { agentId, buyer, env, work }
 })
 

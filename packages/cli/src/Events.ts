@@ -9,7 +9,8 @@ import type { JobId } from "@agnt/domain/Ids"
 import { type JobEvent, JobEventPage } from "@agnt/domain/Job"
 import { isTerminal } from "@agnt/domain/Lifecycle"
 import { Effect, Option, Schema, Stream } from "effect"
-import { AgntClient, reconnectTransient, retryTransient } from "./Client.js"
+import { reconnectTransient, retryTransient } from "@agnt/client/ApiClient"
+import { AgntClient } from "./Client.js"
 
 /** Seconds each long-poll asks the server to hold the request while following (the API allows 0–30). */
 export const followWaitSeconds = 25

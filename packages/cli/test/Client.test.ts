@@ -1,10 +1,34 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
 import { JobNotFound, NotReady, RateLimited } from "@agnt/domain/Errors"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { defaultApiUrl, isTransient, mergeSettings } from "../src/Client.js"
+import { isTransient } from "@agnt/client/ApiClient"
+import { defaultApiUrl, type EnvSettings, mergeSettings as mergeWith } from "@agnt/client/ClientConfig"
+import { Settings } from "../src/Client.js"
+
+/** `agnt`'s settings: the buyer key (`api_key`) of the environment and file. */
+const mergeSettings = (env: EnvSettings, file: Parameters<typeof mergeWith>[1]) => mergeWith(env, file, "api_key")
+
+/** `agnt`'s `Settings` with `XDG_CONFIG_HOME` a fresh directory whose `agnt/config.json` holds `text`. */
+const settingsWithFile = (text: string) =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.promise(() => NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "agnt-cli-config-")))
+    yield* Effect.addFinalizer(() => Effect.promise(() => NodeFs.rm(dir, { recursive: true, force: true })))
+    yield* Effect.promise(() => NodeFs.mkdir(NodePath.join(dir, "agnt")))
+    const path = NodePath.join(dir, "agnt", "config.json")
+    yield* Effect.promise(() => NodeFs.writeFile(path, text))
+    const settings = yield* Effect.either(Settings.pipe(
+      Effect.provide(Settings.layer.pipe(Layer.provide(NodeContext.layer))),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["XDG_CONFIG_HOME", dir]])))
+    ))
+    return { path, settings }
+  })
 
 const noEnv = { api_url: Option.none(), api_key: Option.none() }
 const file = (text: string) => Option.some({ path: "/cfg/agnt/config.json", text })
@@ -45,12 +69,13 @@ describe("client settings", () => {
       expect(keyOf(settings)).toEqual(Option.some("file-key"))
     }))
 
-  it.effect("a malformed config file is a UsageError naming the file", () =>
+  it.scoped("a malformed config file is a UsageError naming the file", () =>
     Effect.gen(function*() {
-      const broken = yield* Effect.flip(mergeSettings(noEnv, file("{not json")))
+      const { path, settings } = yield* settingsWithFile("{not json")
+      const broken = yield* Effect.flip(settings)
       expect(broken._tag).toBe("UsageError")
-      expect(broken.message).toContain("/cfg/agnt/config.json")
-      const wrongType = yield* Effect.flip(mergeSettings(noEnv, file(JSON.stringify({ api_url: 5 }))))
+      expect(broken.message).toContain(path)
+      const wrongType = yield* Effect.flip((yield* settingsWithFile(JSON.stringify({ api_url: 5 }))).settings)
       expect(wrongType.message).toContain("api_url")
     }))
 })

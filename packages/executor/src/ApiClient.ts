@@ -1,41 +1,17 @@
 /**
- * The executor's view of the API: the client derived from the domain's
- * `HttpApi`, authenticated with an executor key; the rule for which
- * failures are worth retrying; and the named retry policies the runtime
- * uses (all jittered, all for transient failures only — never a 4xx).
+ * The executor's side of API failures: which mean the job is no longer
+ * ours, a line for a human about one, and the shared record of whether the
+ * API is reachable with the retry that reports to it. The client itself,
+ * `isTransient` and the retry schedules are `@agnt/client/ApiClient`'s.
  */
-import { Api } from "@agnt/domain/Api"
-import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Effect, Predicate, Redacted, Ref, Schedule } from "effect"
-
-/** The client derived from the domain API. */
-export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
-
-/** A client for `baseUrl` sending `Authorization: Bearer <key>`. */
-export const makeApiClient = (options: { readonly baseUrl: string; readonly key: Redacted.Redacted }) =>
-  HttpApiClient.make(Api, {
-    baseUrl: options.baseUrl,
-    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(options.key)))
-  })
+import { isTransient } from "@agnt/client/ApiClient"
+import { Effect, Predicate, Ref, type Schedule } from "effect"
 
 const responseStatus = (error: unknown): number | undefined =>
   Predicate.hasProperty(error, "response") && Predicate.hasProperty(error.response, "status") &&
     typeof error.response.status === "number"
     ? error.response.status
     : undefined
-
-/**
- * Transient failures: the API unreachable (`RequestError`), a 5xx
- * (`ResponseError`), 503 `NotReady`, 429 `RateLimited`, or a call that
- * outlived its client-side deadline (`TimeoutException`). Typed 4xx errors
- * are final and never retried (DESIGN.md "Executors").
- */
-export const isTransient = (error: unknown): boolean =>
-  Predicate.isTagged(error, "RequestError") ||
-  Predicate.isTagged(error, "NotReady") ||
-  Predicate.isTagged(error, "RateLimited") ||
-  Predicate.isTagged(error, "TimeoutException") ||
-  (Predicate.isTagged(error, "ResponseError") && (responseStatus(error) ?? 0) >= 500)
 
 /**
  * The job is no longer this executor's: its lease was superseded or expired
@@ -59,34 +35,6 @@ export const describeError = (error: unknown): string => {
   if (tag !== undefined && message !== undefined && message !== "") return `${tag}: ${message}`
   return tag ?? String(error)
 }
-
-/** Retry policy for one quick API call: jittered exponential backoff from 200 ms, 6 retries (about 12 s in all). */
-export const quickRetry = Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(6)))
-
-/** Retry `effect` under `quickRetry` while its failure is transient. */
-export const retryTransient = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(effect, { schedule: quickRetry, while: isTransient })
-
-/**
- * Retry policy for reports about a held job (`running`, `failed`,
- * `canceled`, `complete`, log batches): jittered exponential backoff from
- * 250 ms, at most 5 s apart, for up to 2 minutes — long enough to ride out
- * an API restart; past the lease the server has ended the job anyway.
- */
-export const jobReportRetry = Schedule.exponential("250 millis").pipe(
-  Schedule.union(Schedule.spaced("5 seconds")),
-  Schedule.jittered,
-  Schedule.upTo("2 minutes")
-)
-
-/**
- * Reconnect policy of the claim loop and of publishing: jittered
- * exponential backoff from 500 ms, capped near 30 s, forever.
- */
-export const reconnectSchedule = Schedule.exponential("500 millis").pipe(
-  Schedule.union(Schedule.spaced("30 seconds")),
-  Schedule.jittered
-)
 
 /**
  * Whether the API is reachable, shared by every fiber of one executor, so

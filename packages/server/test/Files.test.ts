@@ -1,7 +1,7 @@
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import { describe, expect, layer } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
@@ -34,7 +34,7 @@ const sameNames = {
 const statedOf = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([path, text]) => [path, sha256(text)]))
 
 const makeClient = (url: string, key: Redacted.Redacted) =>
-  HttpApiClient.make(Api, { baseUrl: url, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
+  makeApiClient({ baseUrl: url, key })
 type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
 
 class World extends Context.Tag("test/FilesWorld")<World, {

@@ -1,8 +1,8 @@
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import { JobEvent } from "@agnt/domain/Job"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { FetchHttpClient, HttpClient, HttpServer } from "@effect/platform"
 import { Context, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -15,7 +15,7 @@ const withServer = (overrides: Partial<ServerSettings> = {}) =>
   Effect.provide(TestServerLive(inject("pgAdminUrl"), overrides).pipe(Layer.provideMerge(FetchHttpClient.layer)))
 
 const clientAt = (baseUrl: string, key: string) =>
-  HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(key)) })
+  makeApiClient({ baseUrl, key: Redacted.make(key) })
 
 /** An executor key with a published agent and a buyer key, with clients on `baseUrl`. */
 const setup = (baseUrl: string) =>

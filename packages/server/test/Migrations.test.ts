@@ -1,7 +1,7 @@
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { AccountId } from "@agnt/domain/Ids"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgMigrator } from "@effect/sql-pg"
@@ -188,10 +188,7 @@ describe("migrations", () => {
       // Served: the live dev buyer key sees the job its replaced predecessor ordered.
       const served = yield* Layer.build(TestServerOn(url).pipe(Layer.provideMerge(FetchHttpClient.layer)))
       const client = yield* Effect.flatMap(serverUrl, (baseUrl) =>
-        HttpApiClient.make(Api, {
-          baseUrl,
-          transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(devBuyerSecret.key))
-        })).pipe(Effect.provide(served))
+        makeApiClient({ baseUrl, key: Redacted.make(devBuyerSecret.key) })).pipe(Effect.provide(served))
       const listed = yield* client.jobs.list({ urlParams: { limit: 100 } })
       expect(listed.data.map((job) => job.job_id).sort()).toEqual([jobDevOld, jobDev].sort())
     }))

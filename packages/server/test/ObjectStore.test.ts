@@ -1,6 +1,6 @@
-import { Api } from "@agnt/domain/Api"
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { Chunk, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { inject } from "vitest"
@@ -69,7 +69,7 @@ describe("object stores", () => {
         const url = yield* serverUrl
         const keys = yield* ApiKeys
         const client = (key: Redacted.Redacted) =>
-          HttpApiClient.make(Api, { baseUrl: url, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
+          makeApiClient({ baseUrl: url, key })
         const executor = yield* client((yield* keys.create({ role: "executor" })).key)
         const buyer = yield* client((yield* keys.create({ role: "buyer" })).key)
         const agentId = makeAgentId()

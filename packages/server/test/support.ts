@@ -1,9 +1,9 @@
 /** Shared helpers of the server's tests: keys, derived clients, an agent, a job order. */
+import { makeApiClient } from "@agnt/client/ApiClient"
 import { AgentManifest } from "@agnt/domain/Agent"
-import { Api } from "@agnt/domain/Api"
 import type { Role } from "@agnt/domain/Auth"
 import type { AccountId, AgentId } from "@agnt/domain/Ids"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { FetchHttpClient } from "@effect/platform"
 import { Effect, Layer, Redacted } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -17,10 +17,7 @@ export const TestLive = TestServerLive(inject("pgAdminUrl")).pipe(Layer.provideM
 /** A derived API client sending `key` (or none). */
 export const clientWith = (key: string | undefined) =>
   Effect.flatMap(serverUrl, (baseUrl) =>
-    HttpApiClient.make(Api, {
-      baseUrl,
-      transformClient: key === undefined ? (client) => client : HttpClient.mapRequest(HttpClientRequest.bearerToken(key))
-    }))
+    makeApiClient({ baseUrl, key: key === undefined ? undefined : Redacted.make(key) }))
 
 /** A new key of `role` (in `accountId`, else in a new account) and a client using it. */
 export const actor = (role: Role, agentIds: ReadonlyArray<AgentId> = [], accountId?: AccountId) =>

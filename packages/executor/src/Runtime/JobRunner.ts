@@ -21,16 +21,8 @@ import { FileSystem, Path } from "@effect/platform"
 import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
-import {
-  type ApiClient,
-  type Connectivity,
-  describeError,
-  isJobLost,
-  isTransient,
-  jobReportRetry,
-  quickRetry,
-  retryReporting
-} from "../ApiClient.js"
+import { type ApiClient, isTransient, jobReportRetry, quickRetry } from "@agnt/client/ApiClient"
+import { type Connectivity, describeError, isJobLost, retryReporting } from "../ApiClient.js"
 import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
 import { makeLogBatcher } from "./LogBatcher.js"
 
