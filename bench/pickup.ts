@@ -37,7 +37,8 @@ const measure = (executor: Client, buyer: Client, agentId: AgentId, mode: "long-
       })
       const loop = claimOnce.pipe(
         Effect.flatMap((response) =>
-          response.claimed === null ? Effect.fail("none" as const) : Deferred.succeed(picked, performance.now())),
+          response.claimed === null ? Effect.fail("none" as const) : Deferred.succeed(picked, performance.now())
+        ),
         Effect.retry(mode === "long-poll" ? Schedule.forever : Schedule.spaced(`${pollMs} millis`))
       )
       const fiber = yield* Effect.fork(loop)

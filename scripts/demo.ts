@@ -22,7 +22,6 @@ import { freePortPromise } from "../packages/server/src/FreePort.js"
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 const bin = (pkg: string, name: string) => NodePath.join(root, "packages", pkg, "bin", name)
 
-
 const started: Array<ChildProcess> = []
 
 const sha256Of = (path: string) => NodeCrypto.createHash("sha256").update(NodeFs.readFileSync(path)).digest("hex")
@@ -64,13 +63,15 @@ const waitReady = async (url: string, server: ChildProcess) => {
 }
 
 const stopAll = async () => {
-  await Promise.all(started.filter((child) => child.exitCode === null && child.signalCode === null).map(async (child) => {
-    const exited = once(child, "exit")
-    child.kill("SIGTERM")
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
-    await exited
-    clearTimeout(timer)
-  }))
+  await Promise.all(
+    started.filter((child) => child.exitCode === null && child.signalCode === null).map(async (child) => {
+      const exited = once(child, "exit")
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+      await exited
+      clearTimeout(timer)
+    })
+  )
 }
 
 /** `agnt search` until the executor has published its agent (it does so on start). */
@@ -101,12 +102,16 @@ const main = async () => {
   const out = NodePath.join(root, "demo-results")
   const files = ["domain", "client", "server", "cli", "executor"].flatMap((pkg) => ["--file", `packages/${pkg}/src`])
   const order = await agnt([
-    "order", agent.agent_id,
-    "--prompt", "Review the agnt sources",
-    "--param", "min_severity=warning",
+    "order",
+    agent.agent_id,
+    "--prompt",
+    "Review the agnt sources",
+    "--param",
+    "min_severity=warning",
     ...files,
     "--wait",
-    "--out", out
+    "--out",
+    out
   ], env) as {
     job: { job_id: string; status: string; input_files: ReadonlyArray<{ path: string; sha256: string }> }
     out: string

@@ -7,8 +7,8 @@
  */
 import { makeApiClient } from "@agnt/client/ApiClient"
 import { AgentManifest } from "@agnt/domain/Agent"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
@@ -62,7 +62,9 @@ describe("end to end: rotating a key within its account", () => {
       const next = JSON.parse(rotated.stdout)
       expect(next.account_id).toBe(old.account_id)
       expect(JSON.parse((yield* server("revoke", old.key_id)).stdout)).toEqual({ key_id: old.key_id, revoked: true })
-      const listed = JSON.parse((yield* server("list")).stdout) as ReadonlyArray<{ key_id: string; account_id: string; revoked_at: string | null }>
+      const listed = JSON.parse((yield* server("list")).stdout) as ReadonlyArray<
+        { key_id: string; account_id: string; revoked_at: string | null }
+      >
       expect(listed.filter((key) => key.account_id === old.account_id).map((key) => [key.key_id, key.revoked_at === null])).toEqual([
         [next.key_id, true],
         [old.key_id, false]

@@ -1,6 +1,6 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -54,7 +54,15 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       const buyerEnv = { ...baseEnv, AGNT_API_KEY: buyerKey }
       const out = NodePath.join(work, "out")
       const order = yield* run(binPath("cli", "agnt.js"), [
-        "order", codeReviewAgentId, "--prompt", "review", "--file", "src", "--wait", "--out", out
+        "order",
+        codeReviewAgentId,
+        "--prompt",
+        "review",
+        "--file",
+        "src",
+        "--wait",
+        "--out",
+        out
       ], { cwd: NodePath.join(work, "project"), env: buyerEnv })
       expect(order.stderr).toBe("")
       expect(order.code).toBe(0)
@@ -88,7 +96,11 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       const findings = sarif.runs[0].results.map((result: {
         ruleId: string
         locations: ReadonlyArray<{ physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }>
-      }) => [result.ruleId, result.locations[0]?.physicalLocation.artifactLocation.uri, result.locations[0]?.physicalLocation.region.startLine])
+      }) => [
+        result.ruleId,
+        result.locations[0]?.physicalLocation.artifactLocation.uri,
+        result.locations[0]?.physicalLocation.region.startLine
+      ])
       expect(findings).toContainEqual(["no-debugger", "src/planted.ts", 6])
       const markdown = yield* Effect.promise(() => NodeFs.readFile(NodePath.join(out, "review.md"), "utf8"))
       expect(markdown).toContain("src/planted.ts:6")
@@ -99,7 +111,10 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       expect(missing.code).toBe(4)
       expect(missing.stdout).toBe("")
       expect(JSON.parse(missing.stderr)._tag).toBe("JobNotFound")
-      const unauthorized = yield* run(binPath("cli", "agnt.js"), ["jobs"], { cwd: work, env: { ...baseEnv, AGNT_API_KEY: "agnt_buyer_bogus" } })
+      const unauthorized = yield* run(binPath("cli", "agnt.js"), ["jobs"], {
+        cwd: work,
+        env: { ...baseEnv, AGNT_API_KEY: "agnt_buyer_bogus" }
+      })
       expect([unauthorized.code, JSON.parse(unauthorized.stderr)._tag]).toEqual([6, "Unauthorized"])
     }).pipe(Effect.scoped, Effect.provide(TestLive))) // processes stop before the server does
 })

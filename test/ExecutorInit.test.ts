@@ -3,8 +3,8 @@
  * with the command `init` prints, order a job with `agnt order --wait`,
  * and the result comes back.
  */
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -37,7 +37,10 @@ describe("agnt-executor init", () => {
       const printed = init.stdout.split("\n").map((line) => line.trim()).find((line) => line.startsWith("npx agnt-executor run "))
       expect(printed).toBe(`npx agnt-executor run command --agent-id ${config.agent_id} --config ./agents/hello.executor.json`)
       const args = (printed ?? "").split(" ").slice(2)
-      const executor = yield* daemon(binPath("executor", "agnt-executor.js"), args, { cwd: work, env: { ...env, AGNT_API_KEY: executorKey } })
+      const executor = yield* daemon(binPath("executor", "agnt-executor.js"), args, {
+        cwd: work,
+        env: { ...env, AGNT_API_KEY: executorKey }
+      })
       const client = yield* buyerClient(url, buyerKey)
       yield* agentPublished(client, config.agent_id).pipe(
         Effect.tapError(() => Effect.sync(() => console.error(executor.output.join(""))))
@@ -49,7 +52,13 @@ describe("agnt-executor init", () => {
 
       const out = NodePath.join(work, "results")
       const ordered = yield* run(binPath("cli", "agnt.js"), [
-        "order", config.agent_id, "--prompt", "hello from the test", "--wait", "--out", out
+        "order",
+        config.agent_id,
+        "--prompt",
+        "hello from the test",
+        "--wait",
+        "--out",
+        out
       ], { cwd: work, env: { ...env, AGNT_API_KEY: buyerKey } })
       if (ordered.code !== 0) console.error(ordered.stderr, executor.output.join(""))
       expect(ordered.code).toBe(0)

@@ -4,8 +4,8 @@
  * shutdown and logs. Deadlines are generous; nothing asserts on speed.
  */
 import type { AgentId } from "@agnt/domain/Ids"
-import { expect, layer } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
@@ -61,7 +61,14 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
       const url = yield* serverUrl
       const dir = yield* temporaryDirectory("agnt-refused-")
       const config = yield* writeCommandExecutor(dir, "refused", "exit 0")
-      const refused = yield* run(binPath("executor", "agnt-executor.js"), ["run", "command", "--agent-id", makeAgentId(), "--config", config], {
+      const refused = yield* run(binPath("executor", "agnt-executor.js"), [
+        "run",
+        "command",
+        "--agent-id",
+        makeAgentId(),
+        "--config",
+        config
+      ], {
         cwd: dir,
         env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: "agnt_executor_bogus" }
       })
@@ -81,7 +88,13 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
       executor.child.kill("SIGKILL")
       yield* exitOf(executor.child, "10 seconds")
-      const failed = yield* jobWhen(client, job.job_id, (found) => found.status !== "running", `${leaseSeconds + reaperIntervalSeconds + 20} seconds`, "ended")
+      const failed = yield* jobWhen(
+        client,
+        job.job_id,
+        (found) => found.status !== "running",
+        `${leaseSeconds + reaperIntervalSeconds + 20} seconds`,
+        "ended"
+      )
       expect([failed.status, failed.failure_reason]).toEqual(["failed", "lease_expired"])
     }))
 
@@ -96,7 +109,13 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
       const requested = yield* client.jobs.cancel({ path: { job_id: job.job_id } })
       expect(requested.cancel_requested).toBe(true)
-      const canceled = yield* jobWhen(client, job.job_id, (found) => found.status !== "running" && found.status !== "accepted", "30 seconds", "ended")
+      const canceled = yield* jobWhen(
+        client,
+        job.job_id,
+        (found) => found.status !== "running" && found.status !== "accepted",
+        "30 seconds",
+        "ended"
+      )
       expect(canceled.status).toBe("canceled")
       expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }))
       const lines = logLines(yield* allEvents(client, job.job_id))

@@ -4,8 +4,8 @@
  * database; the executor process reconnects by itself.
  */
 import type { AgentId } from "@agnt/domain/Ids"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -60,16 +60,25 @@ describe("executor runtime across an API restart", () => {
       const client = yield* buyerClient(url, Redacted.value(buyerKey.key))
       // The job runs until the test creates `go`.
       const go = NodePath.join(work, "go")
-      const config = yield* writeCommandExecutor(work, "patient", [
-        "echo \"waiting for go\"",
-        `while [ ! -f ${go} ]; do sleep 0.1; done`,
-        "echo \"going\"",
-        "echo finished > out/result.txt"
-      ].join("\n"))
+      const config = yield* writeCommandExecutor(
+        work,
+        "patient",
+        [
+          "echo \"waiting for go\"",
+          `while [ ! -f ${go} ]; do sleep 0.1; done`,
+          "echo \"going\"",
+          "echo finished > out/result.txt"
+        ].join("\n")
+      )
       const agentId: AgentId = makeAgentId()
       const executor = yield* startExecutor(["command", "--agent-id", agentId, "--config", config], {
         cwd: work,
-        env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(work, "config"), AGNT_API_URL: url, AGNT_API_KEY: Redacted.value(executorKey.key) }
+        env: {
+          ...process.env,
+          XDG_CONFIG_HOME: NodePath.join(work, "config"),
+          AGNT_API_URL: url,
+          AGNT_API_KEY: Redacted.value(executorKey.key)
+        }
       })
       yield* agentPublished(client, agentId)
       const job = yield* order(client, agentId, "wait for go")
@@ -91,7 +100,13 @@ describe("executor runtime across an API restart", () => {
       expect(lines).toContain("going")
 
       const next = yield* order(client, agentId, "after the restart")
-      const nextDone = yield* jobWhen(client, next.job_id, (found) => found.status === "completed" || found.status === "failed", "90 seconds", "ended")
+      const nextDone = yield* jobWhen(
+        client,
+        next.job_id,
+        (found) => found.status === "completed" || found.status === "failed",
+        "90 seconds",
+        "ended"
+      )
       expect(nextDone.status).toBe("completed")
 
       expect(executor.child.exitCode).toBe(null)

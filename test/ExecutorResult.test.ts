@@ -5,11 +5,11 @@
  * refuses fails the job with the server's reason instead of completing it.
  */
 import { AgentManifest } from "@agnt/domain/Agent"
-import { expect, layer } from "@effect/vitest"
 import type { ExecutorDefinition } from "@agnt/executor/Executor"
 import { runExecutor } from "@agnt/executor/Runtime"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -61,13 +61,25 @@ layer(TestLive, { timeout: 120_000, excludeTestServices: true })("an executor's 
       expect(agent._tag === "Right" && agent.right.pricing).toEqual({ model: "per_job", amount: "0.01", currency: "EUR" })
 
       const counted = yield* order(buyer, agentId, "count these four words")
-      const done = yield* jobWhen(buyer, counted.job_id, (job) => job.status === "completed" || job.status === "failed", "60 seconds", "ended")
+      const done = yield* jobWhen(
+        buyer,
+        counted.job_id,
+        (job) => job.status === "completed" || job.status === "failed",
+        "60 seconds",
+        "ended"
+      )
       expect([done.status, done.result, done.status_message]).toEqual(["completed", { words: 4 }, "completed with 1 result file"])
       const result = yield* buyer.jobs.result({ path: { job_id: counted.job_id } })
       expect(result.files.map((file) => [file.path, file.mime])).toEqual([["words.txt", "text/plain"]])
 
       const broken = yield* order(buyer, agentId, "break the schema")
-      const failed = yield* jobWhen(buyer, broken.job_id, (job) => job.status === "completed" || job.status === "failed", "60 seconds", "ended")
+      const failed = yield* jobWhen(
+        buyer,
+        broken.job_id,
+        (job) => job.status === "completed" || job.status === "failed",
+        "60 seconds",
+        "ended"
+      )
       expect([failed.status, failed.result]).toEqual(["failed", null])
       expect(failed.failure_reason).toContain("InvalidResult")
       expect((yield* buyer.jobs.result({ path: { job_id: broken.job_id } })).files).toEqual([])

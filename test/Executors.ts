@@ -17,7 +17,6 @@ import { binPath, daemon } from "./Processes.js"
 /** A TCP port free on loopback right now. */
 export const freePort = Effect.promise(freePortPromise)
 
-
 /**
  * Write `<dir>/<name>.sh` (the `script` body after `#!/bin/sh`) and
  * `<dir>/<name>.json`, a command config running it with the prompt on
@@ -28,14 +27,17 @@ export const writeCommandExecutor = (dir: string, name: string, script: string, 
     const program = NodePath.join(dir, `${name}.sh`)
     await NodeFs.writeFile(program, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
     const config = NodePath.join(dir, `${name}.json`)
-    await NodeFs.writeFile(config, JSON.stringify({
-      name: `Test ${name}`,
-      description: `test executor ${name}`,
-      program,
-      prompt_via: "stdin",
-      env,
-      kill_grace_seconds: 1
-    }))
+    await NodeFs.writeFile(
+      config,
+      JSON.stringify({
+        name: `Test ${name}`,
+        description: `test executor ${name}`,
+        program,
+        prompt_via: "stdin",
+        env,
+        kill_grace_seconds: 1
+      })
+    )
     return config
   })
 
@@ -44,9 +46,13 @@ export const writeCommandExecutor = (dir: string, name: string, script: string, 
  * SIGKILL, at the end); its output is printed if the test fails.
  */
 export const startExecutor = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
-  Effect.tap(daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], options), (executor) =>
-    Effect.addFinalizer((exit) =>
-      Exit.isFailure(exit) ? Effect.sync(() => console.error(`executor output:\n${executor.output.join("")}`)) : Effect.void))
+  Effect.tap(
+    daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], options),
+    (executor) =>
+      Effect.addFinalizer((exit) =>
+        Exit.isFailure(exit) ? Effect.sync(() => console.error(`executor output:\n${executor.output.join("")}`)) : Effect.void
+      )
+  )
 
 /** Start `agnt-server serve` for the life of the scope and wait until `/healthz` answers. */
 export const startServer = (port: number, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
@@ -55,7 +61,11 @@ export const startServer = (port: number, options: { readonly cwd: string; reado
       cwd: options.cwd,
       env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" }
     })
-    yield* Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`)))).pipe(
+    yield* Effect.tryPromise(() =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then((response) =>
+        response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`))
+      )
+    ).pipe(
       Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds"))),
       Effect.tapError(() => Effect.sync(() => console.error(server.output.join(""))))
     )
@@ -68,7 +78,10 @@ export const exitOf = (child: ChildProcess, within: Duration.DurationInput) =>
     if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode }
     const [code, signal] = await once(child, "exit")
     return { code: typeof code === "number" ? code : null, signal: typeof signal === "string" ? signal : null }
-  }).pipe(Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`process ${child.pid} still running after ${Duration.format(within)}`) }))
+  }).pipe(Effect.timeoutFail({
+    duration: within,
+    onTimeout: () => new Error(`process ${child.pid} still running after ${Duration.format(within)}`)
+  }))
 
 /** Whether process `pid` exists (`kill(pid, 0)`; `ESRCH` means gone). */
 export const processExists = (pid: number): boolean => {
@@ -111,8 +124,7 @@ export const readPid = (file: string) =>
   )
 
 /** The buyer's client: the one derived from the domain API, with `key`. */
-export const buyerClient = (baseUrl: string, key: string) =>
-  makeApiClient({ baseUrl, key: Redacted.make(key) })
+export const buyerClient = (baseUrl: string, key: string) => makeApiClient({ baseUrl, key: Redacted.make(key) })
 
 type BuyerClient = Effect.Effect.Success<ReturnType<typeof buyerClient>>
 

@@ -4,9 +4,9 @@
  * local object store) fails the job with `input_corrupted`, and the
  * program never runs.
  */
-import { expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
+import { expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -42,7 +42,9 @@ it.scopedLive("an input file damaged in storage fails its job with input_corrupt
       const rows = yield* sql<{ storage_key: string }>`SELECT storage_key FROM job_files WHERE job_id = ${job.job_id}`
       expect(rows.length).toBe(1)
       for (const row of rows) {
-        yield* Effect.promise(() => NodeFs.writeFile(NodePath.join(dataDir, "objects", ...row.storage_key.split("/")), "THE BYTES THE BUYER SENT\n"))
+        yield* Effect.promise(() =>
+          NodeFs.writeFile(NodePath.join(dataDir, "objects", ...row.storage_key.split("/")), "THE BYTES THE BUYER SENT\n")
+        )
       }
 
       const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }

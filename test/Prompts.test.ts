@@ -6,8 +6,8 @@
  */
 import { makeApiClient } from "@agnt/client/ApiClient"
 import { AgentManifest } from "@agnt/domain/Agent"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"

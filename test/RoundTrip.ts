@@ -7,7 +7,7 @@
  * descriptions (path, size, seed), so a failure prints the failing tree.
  */
 import type { ServerSettings } from "@agnt/server/ServerConfig"
-import { Context, Effect, FastCheck, Layer, Redacted, Schedule } from "effect"
+import { Context, Effect, FastCheck, Layer, Redacted, Schedule, type Scope } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { ApiKeys } from "../packages/server/src/ApiKeys.js"
@@ -92,7 +92,10 @@ export class RoundTripWorld extends Context.Tag("test/RoundTripWorld")<RoundTrip
 const agentId = "agent_01m8mrm0a6e5xb1d7gb9m5q8pz"
 
 /** The world on a fresh server with `overrides` (the object store, for one). */
-export const RoundTripWorldLive = (adminUrl: string, overrides: Effect.Effect<Partial<ServerSettings>, never, import("effect").Scope.Scope>) =>
+export const RoundTripWorldLive = (
+  adminUrl: string,
+  overrides: Effect.Effect<Partial<ServerSettings>, never, Scope.Scope>
+) =>
   Layer.unwrapScoped(Effect.map(overrides, (settings) =>
     Layer.scoped(
       RoundTripWorld,
@@ -104,15 +107,18 @@ export const RoundTripWorldLive = (adminUrl: string, overrides: Effect.Effect<Pa
         const work = yield* temporaryDirectory("agnt-roundtrip-")
         const config = yield* writeCommandExecutor(work, "copy", "cp -a . \"$AGNT_OUT_DIR/\"")
         const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(work, "config"), AGNT_API_URL: url }
-        yield* startExecutor(["command", "--config", config, "--agent-id", agentId], { cwd: work, env: { ...env, AGNT_API_KEY: executorKey } })
+        yield* startExecutor(["command", "--config", config, "--agent-id", agentId], {
+          cwd: work,
+          env: { ...env, AGNT_API_KEY: executorKey }
+        })
         yield* Effect.tryPromise(() =>
           fetch(`${url}/v1/agents/${agentId}`, { headers: { authorization: `Bearer ${buyerKey}` } }).then((response) =>
-            response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`)))
+            response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`))
+          )
         ).pipe(Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("60 seconds"))), Effect.orDie)
         return { url, agentId, buyerKey, work }
       })
-    ).pipe(Layer.provideMerge(TestServerLive(adminUrl, { maxFileBytes: 8 * 1024 * 1024, maxFiles: 200, ...settings })))
-  ))
+    ).pipe(Layer.provideMerge(TestServerLive(adminUrl, { maxFileBytes: 8 * 1024 * 1024, maxFiles: 200, ...settings })))))
 
 /**
  * Write `tree` to a fresh folder, order it with `agnt order --file <each
@@ -136,7 +142,10 @@ export const roundTrip = (tree: ReadonlyArray<TreeFile>) =>
     const order = yield* run(
       binPath("cli", "agnt.js"),
       ["order", world.agentId, "--prompt", "copy", ...tops.flatMap((top) => ["--file", top]), "--wait", "--out", out],
-      { cwd: input, env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(world.work, "config"), AGNT_API_URL: world.url, AGNT_API_KEY: world.buyerKey } }
+      {
+        cwd: input,
+        env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(world.work, "config"), AGNT_API_URL: world.url, AGNT_API_KEY: world.buyerKey }
+      }
     )
     if (order.code !== 0) return yield* Effect.fail(`agnt order exited ${order.code}: ${order.stderr}`)
     const back = yield* readTree(out)
@@ -146,6 +155,8 @@ export const roundTrip = (tree: ReadonlyArray<TreeFile>) =>
       return yield* Effect.fail(`paths differ: sent ${JSON.stringify(sent)}, got ${JSON.stringify(received)}`)
     }
     for (const file of tree) {
-      if (!contentOf(file).equals(back.get(file.path) ?? Buffer.alloc(0))) return yield* Effect.fail(`${file.path} came back with other bytes`)
+      if (!contentOf(file).equals(back.get(file.path) ?? Buffer.alloc(0))) {
+        return yield* Effect.fail(`${file.path} came back with other bytes`)
+      }
     }
   }).pipe(Effect.scoped)

@@ -29,6 +29,5 @@ export class Settings extends Context.Tag("@agnt/cli/Settings")<Settings, Client
  * status) or `ParseError` (undecodable body).
  */
 export class AgntClient extends Effect.Service<AgntClient>()("@agnt/cli/AgntClient", {
-  effect: Effect.flatMap(Settings, (settings) =>
-    makeApiClient({ baseUrl: settings.api_url, key: Option.getOrUndefined(settings.api_key) }))
+  effect: Effect.flatMap(Settings, (settings) => makeApiClient({ baseUrl: settings.api_url, key: Option.getOrUndefined(settings.api_key) }))
 }) {}

@@ -12,6 +12,7 @@
  * - `logs <job-id> [--after N] [--follow]` → the job's log lines, one JSON line each (NDJSON)
  * - `result <job-id> [--out DIR]` → job result, or the files saved
  */
+import { retryTransient } from "@agnt/client/ApiClient"
 import { uploadForm } from "@agnt/client/Upload"
 import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
@@ -19,15 +20,14 @@ import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
 import { JobStatus } from "@agnt/domain/Lifecycle"
 import { Page } from "@agnt/domain/Pagination"
 import { Args, Command, Options } from "@effect/cli"
-import * as NodeCrypto from "node:crypto"
 import { Effect, Option, Schema, Stream } from "effect"
-import { retryTransient } from "@agnt/client/ApiClient"
+import * as NodeCrypto from "node:crypto"
 import { AgntClient } from "./Client.js"
 import { events, LogLine, logLinesOf } from "./Events.js"
 import { collectInputFiles } from "./InputFiles.js"
 import { JobFailed, printJson, printJsonLine, UsageError } from "./Output.js"
-import { applyEvent, progressOfJob, statusLine } from "./Progress.js"
 import { parseParams } from "./Params.js"
+import { applyEvent, progressOfJob, statusLine } from "./Progress.js"
 import { processStdin, readPrompt } from "./Prompt.js"
 import { downloadResults, SavedFile } from "./Results.js"
 
@@ -123,8 +123,7 @@ const afterOption = Options.integer("after").pipe(
 )
 
 /** Fetch the job, retrying transient failures. */
-const getJob = (client: AgntClient, jobId: JobId) =>
-  client.jobs.get({ path: { job_id: jobId } }).pipe(Effect.retry(retryTransient))
+const getJob = (client: AgntClient, jobId: JobId) => client.jobs.get({ path: { job_id: jobId } }).pipe(Effect.retry(retryTransient))
 
 /**
  * Follow `job`'s events after the cursor `after` with long-polls until the

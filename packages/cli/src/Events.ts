@@ -5,12 +5,12 @@
  * reconnecting on transient failures at the same cursor — and the log lines
  * carried by `log` events.
  */
+import { reconnectTransient, retryTransient } from "@agnt/client/ApiClient"
 import type { JobId } from "@agnt/domain/Ids"
-import { type JobEvent, JobEventPage } from "@agnt/domain/Job"
+import { type JobEvent, type JobEventPage } from "@agnt/domain/Job"
 import { isTerminal } from "@agnt/domain/Lifecycle"
 import { Effect, Option, Schema, Stream } from "effect"
-import { reconnectTransient, retryTransient } from "@agnt/client/ApiClient"
-import { AgntClient } from "./Client.js"
+import { type AgntClient } from "./Client.js"
 
 /** Seconds each long-poll asks the server to hold the request while following (the API allows 0–30). */
 export const followWaitSeconds = 25
@@ -48,9 +48,7 @@ export const eventPages = (
       urlParams: { after, limit: eventPageLimit, wait: options.follow ? followWaitSeconds : 0 }
     }).pipe(
       Effect.retry(first ? retryTransient : reconnectTransient),
-      Effect.map((page) =>
-        [page, Option.map(nextCursor(page, options.follow), (cursor) => ({ after: cursor, first: false }))] as const
-      )
+      Effect.map((page) => [page, Option.map(nextCursor(page, options.follow), (cursor) => ({ after: cursor, first: false }))] as const)
     ))
 
 /** The job's events after `after`, one by one (see `eventPages`). */

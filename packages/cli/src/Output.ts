@@ -7,17 +7,17 @@
  * one of the CLI's own errors below — and its kind decides the exit code
  * (table in `packages/cli/README.md`).
  */
-import * as ValidationError from "@effect/cli/ValidationError"
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import type { HttpClientError } from "@effect/platform/HttpClientError"
-import { HttpApi, type HttpApiEndpoint, type HttpApiGroup } from "@effect/platform"
-import { isHttpClientError } from "@effect/platform/HttpClientError"
-import * as AST from "effect/SchemaAST"
 import { Api } from "@agnt/domain/Api"
 import { RateLimited } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
 import { JobStatus } from "@agnt/domain/Lifecycle"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import { HttpApi, type HttpApiEndpoint, type HttpApiGroup } from "@effect/platform"
+import type { HttpClientError } from "@effect/platform/HttpClientError"
+import { isHttpClientError } from "@effect/platform/HttpClientError"
 import { Cause, Console, Data, Effect, Exit, Option, ParseResult, Predicate, Schema } from "effect"
+import * as AST from "effect/SchemaAST"
 
 // ---------------------------------------------------------------------------
 // Exit codes
@@ -211,7 +211,7 @@ export interface Report {
 const isLocalError = Schema.is(LocalError)
 const encodeLocalError = Schema.encodeSync(LocalError)
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- ANSI escapes start with ESC
 const ansiEscape = /\u001b\[[0-9;]*m/g
 
 /** Plain text of an `@effect/cli` help document (its ANSI styling removed, trimmed). */

@@ -8,8 +8,7 @@ import { Either } from "effect"
 import { UsageError } from "./Output.js"
 
 /** A value as the user typed it: JSON when it parses as JSON, else the text itself. */
-export const parseParamValue = (text: string): unknown =>
-  Either.getOrElse(Either.try((): unknown => JSON.parse(text)), () => text)
+export const parseParamValue = (text: string): unknown => Either.getOrElse(Either.try((): unknown => JSON.parse(text)), () => text)
 
 /**
  * Split one `key=value` argument at its first `=`.

@@ -39,11 +39,9 @@ const reportOf = (event: JobEvent): typeof JobReportData.Type => {
   }
 }
 
-const finite = (value: number | undefined): number | undefined =>
-  value !== undefined && Number.isFinite(value) ? value : undefined
+const finite = (value: number | undefined): number | undefined => value !== undefined && Number.isFinite(value) ? value : undefined
 
-const nonBlank = (value: string | undefined): string | undefined =>
-  value !== undefined && value.trim() !== "" ? value : undefined
+const nonBlank = (value: string | undefined): string | undefined => value !== undefined && value.trim() !== "" ? value : undefined
 
 /**
  * The state after `event`. The status is the event's; a reported
@@ -71,7 +69,7 @@ export const applyEvent = (state: ProgressState, event: JobEvent): ProgressState
   }
 }
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what it removes
 const controlOrSpace = /[\u0000-\u001f\u007f-\u009f\s]+/g
 
 /** `text` on one line: control characters (terminal escapes included) and runs of white space become one space. */
@@ -112,8 +110,7 @@ export interface LineOutput {
 export const drawsProgress = (output: LineOutput): boolean => output.isTTY === true
 
 /** The terminal's width, or 80 when it does not say (`columns` unset or 0, e.g. under `script`). */
-export const terminalColumns = (output: LineOutput): number =>
-  output.columns !== undefined && output.columns > 0 ? output.columns : 80
+export const terminalColumns = (output: LineOutput): number => output.columns !== undefined && output.columns > 0 ? output.columns : 80
 
 /** A progress line being shown. */
 export interface StatusLine {

@@ -9,7 +9,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
 import { agnt } from "./Commands.js"
-import { exitCodeOf, ExitCode, reportDefect, reportFailure } from "./Output.js"
+import { ExitCode, exitCodeOf, reportDefect, reportFailure } from "./Output.js"
 
 /** The API client with its settings, built only when a command runs (so `--help` works with a broken config). */
 const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(FetchHttpClient.layer))

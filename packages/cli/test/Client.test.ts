@@ -1,15 +1,15 @@
-import { describe, expect, it } from "@effect/vitest"
+import { isTransient } from "@agnt/client/ApiClient"
+import { defaultApiUrl, type EnvSettings, mergeSettings as mergeWith } from "@agnt/client/ClientConfig"
+import { JobNotFound, NotReady, RateLimited } from "@agnt/domain/Errors"
 import { NodeContext } from "@effect/platform-node"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { JobNotFound, NotReady, RateLimited } from "@agnt/domain/Errors"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { isTransient } from "@agnt/client/ApiClient"
-import { defaultApiUrl, type EnvSettings, mergeSettings as mergeWith } from "@agnt/client/ClientConfig"
 import { Settings } from "../src/Client.js"
 
 /** `agnt`'s settings: the buyer key (`api_key`) of the environment and file. */
@@ -32,8 +32,7 @@ const settingsWithFile = (text: string) =>
 
 const noEnv = { api_url: Option.none(), api_key: Option.none() }
 const file = (text: string) => Option.some({ path: "/cfg/agnt/config.json", text })
-const keyOf = (settings: { readonly api_key: Option.Option<Redacted.Redacted<string>> }) =>
-  Option.map(settings.api_key, Redacted.value)
+const keyOf = (settings: { readonly api_key: Option.Option<Redacted.Redacted<string>> }) => Option.map(settings.api_key, Redacted.value)
 
 describe("client settings", () => {
   it.effect("with nothing configured: the default URL and no key", () =>

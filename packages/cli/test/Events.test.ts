@@ -19,8 +19,7 @@ const wire = (event_id: number, type: JobEvent["type"], data: Record<string, unk
 })
 const event = (...args: Parameters<typeof wire>): JobEvent => Schema.decodeUnknownSync(JobEvent)(wire(...args))
 
-const page = (status: JobStatus, data: ReadonlyArray<JobEvent>, next_cursor: number) =>
-  new JobEventPage({ data, status, next_cursor })
+const page = (status: JobStatus, data: ReadonlyArray<JobEvent>, next_cursor: number) => new JobEventPage({ data, status, next_cursor })
 
 describe("log lines of events", () => {
   it.effect("a log event gives one line per entry of data.lines, in order, with its event id and time", () =>

@@ -1,10 +1,3 @@
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as ValidationError from "@effect/cli/ValidationError"
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import * as HttpClientError from "@effect/platform/HttpClientError"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   AgentNotFound,
   Forbidden,
@@ -21,12 +14,19 @@ import {
   Unauthorized
 } from "@agnt/domain/Errors"
 import { JobId } from "@agnt/domain/Ids"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, FiberId, Option, Schema } from "effect"
 import {
   apiErrorReports,
-  CorruptDownload,
   CliExit,
+  CorruptDownload,
   ExitCode,
   exitCodeOf,
   exitCodeOfStatus,

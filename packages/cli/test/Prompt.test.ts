@@ -1,5 +1,5 @@
-import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Stream } from "effect"
 import * as NodePath from "node:path"

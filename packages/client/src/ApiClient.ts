@@ -8,7 +8,7 @@
 import { Api } from "@agnt/domain/Api"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { isHttpClientError } from "@effect/platform/HttpClientError"
-import { Cause, Effect, Predicate, Redacted, Schedule } from "effect"
+import { Cause, type Effect, Predicate, Redacted, Schedule } from "effect"
 
 /** The client derived from the domain API (`client.jobs.get(…)`, `client.executor.claim(…)`, …). */
 export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>

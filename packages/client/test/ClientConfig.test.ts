@@ -4,8 +4,7 @@ import { Effect, Option, Redacted } from "effect"
 
 const noEnv = { api_url: Option.none(), api_key: Option.none() }
 const file = (text: string) => Option.some({ path: "/cfg/agnt/config.json", text })
-const keyOf = (settings: { readonly api_key: Option.Option<Redacted.Redacted<string>> }) =>
-  Option.map(settings.api_key, Redacted.value)
+const keyOf = (settings: { readonly api_key: Option.Option<Redacted.Redacted<string>> }) => Option.map(settings.api_key, Redacted.value)
 const both = file(JSON.stringify({ api_url: "http://file:1", api_key: "buyer-key", executor_api_key: "executor-key" }))
 
 describe("client settings from the environment and the config file", () => {

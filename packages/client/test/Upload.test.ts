@@ -28,10 +28,12 @@ describe("uploadForm", () => {
         Object.fromEntries(Object.entries(contents).map(([name, bytes]) => [name, sha256(bytes)]))
       )
       const sent = yield* Effect.promise(() =>
-        Promise.all(form.getAll("files").map(async (part) => {
-          const file = part as File
-          return [file.name, Buffer.from(await file.arrayBuffer())] as const
-        }))
+        Promise.all(
+          form.getAll("files").map(async (part) => {
+            const file = part as File
+            return [file.name, Buffer.from(await file.arrayBuffer())] as const
+          })
+        )
       )
       expect(sent.map(([name]) => decodeURIComponent(name))).toEqual(Object.keys(contents))
       for (const [name, bytes] of sent) expect(bytes.equals(contents[decodeURIComponent(name) as keyof typeof contents])).toBe(true)

@@ -12,13 +12,13 @@ import {
   ChecksumMismatch,
   FileNotFound,
   Forbidden,
+  IdempotencyConflict,
   InvalidFileName,
   InvalidManifest,
   InvalidParams,
   InvalidRequest,
   InvalidResult,
   InvalidTransition,
-  IdempotencyConflict,
   JobNotFound,
   LeaseLost,
   NotReady,
@@ -92,9 +92,11 @@ export const CreateJobRequest = HttpApiSchema.Multipart(
 export const CompleteJobFields = Schema.Struct({
   lease_id: LeaseId,
   message: Schema.optional(Schema.String),
-  result: Schema.optional(Schema.parseJson().annotations({
-    description: "JSON text of the job's structured result, valid against the agent's output_schema"
-  })),
+  result: Schema.optional(
+    Schema.parseJson().annotations({
+      description: "JSON text of the job's structured result, valid against the agent's output_schema"
+    })
+  ),
   sha256: Schema.optional(ChecksumsField)
 }).annotations(jsonBody)
 
@@ -187,14 +189,16 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.post("create", "/v1/jobs")
       .setPayload(CreateJobRequest)
-      .setHeaders(Schema.Struct({
-        /**
-         * Retries with the same key and the same request return the same
-         * job instead of making another; the same key with another request
-         * is 409 `IdempotencyConflict`. 1–255 characters.
-         */
-        "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
-      }).annotations(requestHeaders))
+      .setHeaders(
+        Schema.Struct({
+          /**
+           * Retries with the same key and the same request return the same
+           * job instead of making another; the same key with another request
+           * is 409 `IdempotencyConflict`. 1–255 characters.
+           */
+          "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
+        }).annotations(requestHeaders)
+      )
       .addSuccess(Job, { status: 201 })
       .addError(IdempotencyConflict)
       .addError(AgentNotFound)

@@ -33,5 +33,6 @@ export const clientConfigPath: Config.Config<string> = Config.option(Config.stri
       Option.getOrElse(Option.filter(xdg, (dir) => dir.trim() !== ""), () => NodePath.join(NodeOs.homedir(), ".config")),
       "agnt",
       "config.json"
-    ))
+    )
+  )
 )

@@ -19,7 +19,8 @@ export const normalizeFilePath = (name: string): Either.Either<string, InvalidFi
   const refuse = (message: string) => Either.left(new InvalidFileName({ path: name, message }))
   if (name.length === 0) return refuse("file name is empty")
   if (name.length > maxFilePathLength) return refuse(`file name is longer than ${maxFilePathLength} characters`)
-  // eslint-disable-next-line no-control-regex
+
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
   if (/[\u0000-\u001f\u007f]/.test(name)) return refuse("file name contains a NUL or control character")
   const slashed = name.replace(/\\/g, "/")
   if (slashed.startsWith("/") || /^[a-zA-Z]:/.test(slashed)) return refuse("file name must be relative")

@@ -305,7 +305,11 @@ export const reportedByHolder = (status: ExecutorStatus): boolean => status !== 
 /** A holder's report without `lease_id`, as a missing field. */
 const leaseMissing = (update: { readonly status: ExecutorStatus; readonly lease_id?: string | undefined }) =>
   reportedByHolder(update.status) && update.lease_id === undefined
-    ? new ParseResult.Pointer("lease_id", update, new ParseResult.Missing(new SchemaAST.Type(SchemaAST.stringKeyword), `is required for status "${update.status}"`))
+    ? new ParseResult.Pointer(
+      "lease_id",
+      update,
+      new ParseResult.Missing(new SchemaAST.Type(SchemaAST.stringKeyword), `is required for status "${update.status}"`)
+    )
     : undefined
 
 /**
@@ -317,17 +321,20 @@ const leaseMissing = (update: { readonly status: ExecutorStatus; readonly lease_
  * holder's report (`reportedByHolder`) without `lease_id` fails to decode
  * as a missing field — a 400 naming `lease_id`, not a 409 `LeaseLost`.
  */
-export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(Schema.Struct({
-  status: ExecutorStatus,
-  /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
-  lease_id: Schema.optional(LeaseId),
-  progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
-  message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
-  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
-}).pipe(Schema.filter(leaseMissing)), [undefined, undefined, {
-  // The name `/openapi.json` files the body under, as it does a class of plain fields (a JSON identifier outlives re-annotation).
-  [SchemaAST.JSONIdentifierAnnotationId]: "StatusUpdate"
-}]) {}
+export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(
+  Schema.Struct({
+    status: ExecutorStatus,
+    /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
+    lease_id: Schema.optional(LeaseId),
+    progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
+    message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
+    reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
+  }).pipe(Schema.filter(leaseMissing)),
+  [undefined, undefined, {
+    // The name `/openapi.json` files the body under, as it does a class of plain fields (a JSON identifier outlives re-annotation).
+    [SchemaAST.JSONIdentifierAnnotationId]: "StatusUpdate"
+  }]
+) {}
 
 /** Longest `status_message` kept, in characters (the limit of a reported `message`). */
 export const maxStatusMessageLength = 2000

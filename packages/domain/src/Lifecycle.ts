@@ -45,5 +45,4 @@ export const isTerminal = (status: JobStatus): boolean => terminalStatuses.inclu
 export const canTransition = (from: JobStatus, to: JobStatus): boolean => transitions[from].includes(to)
 
 /** The states from which a job may move to `to` (empty for `pending`). */
-export const allowedFrom = (to: JobStatus): ReadonlyArray<JobStatus> =>
-  JobStatus.literals.filter((from) => canTransition(from, to))
+export const allowedFrom = (to: JobStatus): ReadonlyArray<JobStatus> => JobStatus.literals.filter((from) => canTransition(from, to))

@@ -43,8 +43,7 @@ const isList = <A>(items: ParseResult.SingleOrNonEmpty<A>): items is Arr.NonEmpt
 const listOf = <A>(items: ParseResult.SingleOrNonEmpty<A>): ReadonlyArray<A> => isList(items) ? items : [items]
 
 /** A union member's failure that only says an optional field could have been left out. */
-const onlyUndefinedRejected = (issue: ParseResult.ParseIssue) =>
-  issue._tag === "Type" && SchemaAST.isUndefinedKeyword(issue.ast)
+const onlyUndefinedRejected = (issue: ParseResult.ParseIssue) => issue._tag === "Type" && SchemaAST.isUndefinedKeyword(issue.ast)
 
 /** "an object" or "an array" for a schema that takes one on the wire (a struct, a class, a struct with defaults). */
 const containerPhrase = (ast: SchemaAST.AST): string | undefined => {
@@ -53,8 +52,7 @@ const containerPhrase = (ast: SchemaAST.AST): string | undefined => {
 }
 
 /** A description written as a sentence ("The agent charges nothing.") as a noun phrase to follow "must be". */
-const asPhrase = (description: string) =>
-  description.replace(/\.$/, "").replace(/^([A-Z])(?=[a-z ])/, (initial) => initial.toLowerCase())
+const asPhrase = (description: string) => description.replace(/\.$/, "").replace(/^([A-Z])(?=[a-z ])/, (initial) => initial.toLowerCase())
 
 /**
  * What a schema accepts, as a noun phrase ("an integer from 1 to 100",
@@ -156,7 +154,9 @@ const clause = (part: RequestPart, problem: Problem): string => {
     case "missing":
       return `${subject(part, problem.path)} ${problem.message ?? "is required"}`
     case "unexpected":
-      return part === "query" ? `unknown query parameter \`${fieldName(problem.path)}\`` : `unknown field \`${fieldName(problem.path)}\` in the ${part}`
+      return part === "query"
+        ? `unknown query parameter \`${fieldName(problem.path)}\``
+        : `unknown field \`${fieldName(problem.path)}\` in the ${part}`
     case "invalid":
       return `${subject(part, problem.path)} must be ${describeSchema(problem.ast)}; got ${describeValue(part, problem.actual)}`
   }

@@ -1,16 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import { normalizeFilePath } from "../src/Files.js"
 import { allowedFrom, canTransition, isTerminal, JobStatus, terminalStatuses } from "../src/Lifecycle.js"
-import { Either } from "effect"
 
 describe("job lifecycle", () => {
   it("allows exactly the transitions of DESIGN.md", () => {
     const allowed = JobStatus.literals.flatMap((from) =>
-      JobStatus.literals.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`))
+      JobStatus.literals.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`)
+    )
     expect(allowed.sort()).toEqual([
-      "accepted->canceled", "accepted->failed", "accepted->running",
-      "pending->accepted", "pending->canceled", "pending->rejected",
-      "running->canceled", "running->completed", "running->failed", "running->running"
+      "accepted->canceled",
+      "accepted->failed",
+      "accepted->running",
+      "pending->accepted",
+      "pending->canceled",
+      "pending->rejected",
+      "running->canceled",
+      "running->completed",
+      "running->failed",
+      "running->running"
     ])
   })
 

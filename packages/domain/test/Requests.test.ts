@@ -29,14 +29,20 @@ describe("request schemas", () => {
   it("refuse unknown fields of a JSON body and query parameters, naming all of them", () => {
     const manifest = { name: "Bot", description: "", tags: [], input_schema: {} }
     expect(refusalOf(AgentManifest.annotations(jsonBody), { ...manifest, pricingx: {} })).toBe("unknown field `pricingx` in the body")
-    expect(refusalOf(AgentManifest.annotations(jsonBody), { ...manifest, a: 1, b: 2, c: 3 })).toBe("unknown field `a` in the body; unknown field `b` in the body; unknown field `c` in the body")
+    expect(refusalOf(AgentManifest.annotations(jsonBody), { ...manifest, a: 1, b: 2, c: 3 })).toBe(
+      "unknown field `a` in the body; unknown field `b` in the body; unknown field `c` in the body"
+    )
     expect(refusalOf(Query, { limit: "5", cursor: "x" })).toBe("unknown query parameter `cursor`")
   })
 
   it("let unknown headers through", () => {
-    const headers = Schema.Struct({ "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1))) }).annotations(requestHeaders)
+    const headers = Schema.Struct({ "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1))) }).annotations(
+      requestHeaders
+    )
     expect(Schema.decodeUnknownSync(headers)({ "idempotency-key": "k", accept: "*/*" })).toEqual({ "idempotency-key": "k" })
-    expect(refusalOf(headers, { "idempotency-key": "" })).toBe("header `idempotency-key` must be a string at least 1 character(s) long; got \"\"")
+    expect(refusalOf(headers, { "idempotency-key": "" })).toBe(
+      "header `idempotency-key` must be a string at least 1 character(s) long; got \"\""
+    )
   })
 
   it("say what a value must be and what came, by the outermost schema at its path or the filter that failed", () => {

@@ -51,10 +51,11 @@ export interface Connectivity {
 /** A fresh `Connectivity`, starting online. */
 export const makeConnectivity: Effect.Effect<Connectivity> = Effect.map(Ref.make(false), (offline) => ({
   failed: (error) =>
-    Effect.flatMap(Ref.getAndSet(offline, true), (was) =>
-      was ? Effect.void : Effect.logWarning(`${describeError(error)}; retrying with backoff until it is back`)),
-  succeeded: Effect.flatMap(Ref.getAndSet(offline, false), (was) =>
-    was ? Effect.logInfo("API reachable again") : Effect.void)
+    Effect.flatMap(
+      Ref.getAndSet(offline, true),
+      (was) => was ? Effect.void : Effect.logWarning(`${describeError(error)}; retrying with backoff until it is back`)
+    ),
+  succeeded: Effect.flatMap(Ref.getAndSet(offline, false), (was) => was ? Effect.logInfo("API reachable again") : Effect.void)
 }))
 
 /**

@@ -31,8 +31,7 @@ const namePattern = /^[a-z0-9][a-z0-9-]{0,39}$/
 export const makeAgentId = (): AgentId => Schema.decodeSync(AgentId)(typeid("agent").toString())
 
 /** `value` quoted for a POSIX shell when it needs it. */
-const shellQuote = (value: string): string =>
-  /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+const shellQuote = (value: string): string => /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 
 /** The command config `init` writes for `name`. */
 export const initConfig = (name: string, agentId: AgentId) => ({
@@ -101,7 +100,8 @@ export const initExecutor = (name: string, dir: string, cwd: string): Effect.Eff
         await NodeFs.writeFile(configPath, `${JSON.stringify(initConfig(name, agentId), null, 2)}\n`, { flag: "wx" })
         await NodeFs.writeFile(programPath, initProgram(name), { flag: "wx", mode: 0o755 })
       },
-      catch: (cause) => new InitError({ message: `cannot write the executor files: ${cause instanceof Error ? cause.message : String(cause)}` })
+      catch: (cause) =>
+        new InitError({ message: `cannot write the executor files: ${cause instanceof Error ? cause.message : String(cause)}` })
     })
     const relative = NodePath.relative(cwd, configPath)
     const shown = relative.startsWith("..") || NodePath.isAbsolute(relative) ? configPath : `./${relative}`

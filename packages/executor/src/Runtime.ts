@@ -12,11 +12,11 @@
  *   claiming at once, give in-flight jobs `graceSeconds` to finish, then
  *   stop them and report them `failed` with reason `executor_shutdown`.
  */
-import { FileSystem, type HttpClient, Path } from "@effect/platform"
+import { makeApiClient, reconnectSchedule } from "@agnt/client/ApiClient"
+import { type FileSystem, type HttpClient, type Path } from "@effect/platform"
 import { Clock, Data, Deferred, Duration, Effect, Fiber, FiberSet, Option, type Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeOs from "node:os"
-import { makeApiClient, reconnectSchedule } from "@agnt/client/ApiClient"
 import { describeError, makeConnectivity, retryReporting } from "./ApiClient.js"
 import type { ExecutorDefinition } from "./Executor.js"
 import { runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
@@ -74,8 +74,7 @@ const stopWaitSeconds = 60
 export class ExecutorError extends Data.TaggedError("ExecutorError")<{ readonly message: string }> {}
 
 /** A stable id for this process: `<hostname>-<pid>-<6 random hex digits>`, at most 200 characters. */
-export const makeExecutorId = (): string =>
-  `${NodeOs.hostname().slice(0, 150)}-${process.pid}-${NodeCrypto.randomBytes(3).toString("hex")}`
+export const makeExecutorId = (): string => `${NodeOs.hostname().slice(0, 150)}-${process.pid}-${NodeCrypto.randomBytes(3).toString("hex")}`
 
 /**
  * Run effect outside the current fiber's interruption: a shutdown
@@ -147,9 +146,7 @@ export const runExecutor = <R>(
       reconnectSchedule,
       connectivity
     ).pipe(
-      Effect.mapError((error) =>
-        new ExecutorError({ message: `the API refused to hand out jobs of ${agentId}: ${describeError(error)}` })
-      )
+      Effect.mapError((error) => new ExecutorError({ message: `the API refused to hand out jobs of ${agentId}: ${describeError(error)}` }))
     )
 
     /** Take a slot, claim (long-poll), and run what came in a supervised fiber that frees the slot when done. */

@@ -216,19 +216,23 @@ describe("CodeReview/Analysis renderSarif", () => {
 })
 
 describe("CodeReview/Analysis renderMarkdown", () => {
-  it.scoped("review.md summarises counts and lists every planted finding as file:line:column grouped by file", () =>
-    Effect.gen(function*() {
-      const markdown = renderMarkdown(yield* analyzePlanted)
-      expect(markdown).toMatch(/^# Code review\n/)
-      expect(markdown).toContain("| 5 | 2 | 5 | 5 | 0 |")
-      expect(markdown).toContain("`src/file.ts:3:1` **error** [`no-debugger`](https://eslint.org/docs/latest/rules/no-debugger)")
-      expect(markdown).toContain("`src/file.ts:5:21` **error**")
-      expect(markdown).toContain("`src/broken.ts:2:23` **error** `parse-error`")
-      expect(markdown).toContain("- `README.md`")
-      const fileSection = markdown.indexOf("### `src/file.ts`")
-      expect(fileSection).toBeGreaterThan(markdown.indexOf("### `src/broken.ts`"))
-      expect(markdown.indexOf("src/file.ts:3:1")).toBeGreaterThan(fileSection)
-    }), 30_000)
+  it.scoped(
+    "review.md summarises counts and lists every planted finding as file:line:column grouped by file",
+    () =>
+      Effect.gen(function*() {
+        const markdown = renderMarkdown(yield* analyzePlanted)
+        expect(markdown).toMatch(/^# Code review\n/)
+        expect(markdown).toContain("| 5 | 2 | 5 | 5 | 0 |")
+        expect(markdown).toContain("`src/file.ts:3:1` **error** [`no-debugger`](https://eslint.org/docs/latest/rules/no-debugger)")
+        expect(markdown).toContain("`src/file.ts:5:21` **error**")
+        expect(markdown).toContain("`src/broken.ts:2:23` **error** `parse-error`")
+        expect(markdown).toContain("- `README.md`")
+        const fileSection = markdown.indexOf("### `src/file.ts`")
+        expect(fileSection).toBeGreaterThan(markdown.indexOf("### `src/broken.ts`"))
+        expect(markdown.indexOf("src/file.ts:3:1")).toBeGreaterThan(fileSection)
+      }),
+    30_000
+  )
 
   it("review.md says there are no findings when the report is clean", () => {
     const report: ReviewReport = {

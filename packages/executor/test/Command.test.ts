@@ -3,15 +3,15 @@ import { AccountId, AgentId, JobId } from "@agnt/domain/Ids"
 import { Job } from "@agnt/domain/Job"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, DateTime, Effect, Exit, Fiber, Schedule, Schema } from "effect"
-import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { readFileSync } from "node:fs"
+import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { CommandConfig, decodeCommandConfig, loadCommandConfig } from "../src/Command/Config.js"
 import { command } from "../src/Command/Executor.js"
-import { lineSplitter } from "../src/Command/Process.js"
 import { loadPreset, presetNames, presetPath } from "../src/Command/Presets.js"
+import { lineSplitter } from "../src/Command/Process.js"
 import type { JobContext } from "../src/Executor.js"
 import { JobFailure } from "../src/Executor.js"
 
@@ -229,26 +229,30 @@ describe("command executor", () => {
       expect(yield* Effect.promise(() => listResults(outDir))).toEqual([])
     }))
 
-  it.scopedLive("a program past its timeout gets SIGTERM, its whole process group is gone, and the job fails as timed out", () =>
-    Effect.gen(function*() {
-      const { ctx, workspace } = yield* jobContext()
-      const started = Date.now()
-      const exit = yield* command(
-        config({ program: fixture("hang.sh"), timeout_seconds: 1, kill_grace_seconds: 5 }),
-        agentId
-      ).run(makeJob("p"), ctx).pipe(Effect.exit)
-      const elapsed = Date.now() - started
-      const reason = failureReason(exit)
-      expect(reason).toMatch(/^timed out after 1 s; last 1 line\(s\) of output:\nhanging$/)
-      const [pid, child] = yield* recordedPids(workspace)
-      expect(processGone(pid)).toBe(true)
-      expect(processEnded(child)).toBe(true)
-      expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }))
-      // It went on SIGTERM, well before the grace period would have ended in SIGKILL.
-      expect((yield* read(join(workspace, "got-term"))).trim()).toBe("TERM")
-      expect(elapsed).toBeGreaterThanOrEqual(1000)
-      expect(elapsed).toBeLessThan(5000)
-    }), 15_000)
+  it.scopedLive(
+    "a program past its timeout gets SIGTERM, its whole process group is gone, and the job fails as timed out",
+    () =>
+      Effect.gen(function*() {
+        const { ctx, workspace } = yield* jobContext()
+        const started = Date.now()
+        const exit = yield* command(
+          config({ program: fixture("hang.sh"), timeout_seconds: 1, kill_grace_seconds: 5 }),
+          agentId
+        ).run(makeJob("p"), ctx).pipe(Effect.exit)
+        const elapsed = Date.now() - started
+        const reason = failureReason(exit)
+        expect(reason).toMatch(/^timed out after 1 s; last 1 line\(s\) of output:\nhanging$/)
+        const [pid, child] = yield* recordedPids(workspace)
+        expect(processGone(pid)).toBe(true)
+        expect(processEnded(child)).toBe(true)
+        expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }))
+        // It went on SIGTERM, well before the grace period would have ended in SIGKILL.
+        expect((yield* read(join(workspace, "got-term"))).trim()).toBe("TERM")
+        expect(elapsed).toBeGreaterThanOrEqual(1000)
+        expect(elapsed).toBeLessThan(5000)
+      }),
+    15_000
+  )
 
   it.scopedLive("a program that ignores SIGTERM is killed with SIGKILL after kill_grace_seconds", () =>
     Effect.gen(function*() {
@@ -268,34 +272,42 @@ describe("command executor", () => {
       expect(elapsed).toBeLessThan(6000)
     }), 15_000)
 
-  it.scopedLive("interrupting the run (a canceled job) stops the process group before the interruption completes", () =>
-    Effect.gen(function*() {
-      const { ctx, outDir, workspace } = yield* jobContext()
-      const fiber = yield* command(
-        config({ program: fixture("hang.sh"), timeout_seconds: 60, kill_grace_seconds: 5 }),
-        agentId
-      ).run(makeJob("p"), ctx).pipe(Effect.fork)
-      const [pid, child] = yield* recordedPids(workspace)
-      expect(processGone(pid)).toBe(false)
-      const exit = yield* Fiber.interrupt(fiber)
-      expect(Exit.isInterrupted(exit)).toBe(true)
-      expect(processGone(pid)).toBe(true)
-      expect(processEnded(child)).toBe(true)
-      expect(yield* exists(join(workspace, "got-term"))).toBe(true)
-      expect(yield* Effect.promise(() => listResults(outDir))).toEqual([])
-    }), 15_000)
+  it.scopedLive(
+    "interrupting the run (a canceled job) stops the process group before the interruption completes",
+    () =>
+      Effect.gen(function*() {
+        const { ctx, outDir, workspace } = yield* jobContext()
+        const fiber = yield* command(
+          config({ program: fixture("hang.sh"), timeout_seconds: 60, kill_grace_seconds: 5 }),
+          agentId
+        ).run(makeJob("p"), ctx).pipe(Effect.fork)
+        const [pid, child] = yield* recordedPids(workspace)
+        expect(processGone(pid)).toBe(false)
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        expect(processGone(pid)).toBe(true)
+        expect(processEnded(child)).toBe(true)
+        expect(yield* exists(join(workspace, "got-term"))).toBe(true)
+        expect(yield* Effect.promise(() => listResults(outDir))).toEqual([])
+      }),
+    15_000
+  )
 
-  it.scopedLive("a program that exits 0 but leaves a process behind completes at once, and the leftover is stopped", () =>
-    Effect.gen(function*() {
-      const { ctx, logs, workspace } = yield* jobContext()
-      const started = Date.now()
-      yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 5 }), agentId).run(makeJob("p"), ctx)
-      expect(Date.now() - started).toBeLessThan(2000)
-      const [pid, child] = yield* recordedPids(workspace)
-      expect(processGone(pid)).toBe(true)
-      expect(processEnded(child)).toBe(true)
-      expect(logs).toContain("left a sleeper behind")
-    }), 15_000)
+  it.scopedLive(
+    "a program that exits 0 but leaves a process behind completes at once, and the leftover is stopped",
+    () =>
+      Effect.gen(function*() {
+        const { ctx, logs, workspace } = yield* jobContext()
+        const started = Date.now()
+        yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 5 }), agentId).run(makeJob("p"), ctx)
+        expect(Date.now() - started).toBeLessThan(2000)
+        const [pid, child] = yield* recordedPids(workspace)
+        expect(processGone(pid)).toBe(true)
+        expect(processEnded(child)).toBe(true)
+        expect(logs).toContain("left a sleeper behind")
+      }),
+    15_000
+  )
 
   it.scopedLive("a missing program fails the job saying it was not found", () =>
     Effect.gen(function*() {

@@ -1,13 +1,13 @@
+import { isTransient } from "@agnt/client/ApiClient"
 import { Forbidden, InvalidTransition, LeaseLost, NotReady } from "@agnt/domain/Errors"
 import { JobId, LeaseId } from "@agnt/domain/Ids"
 import { Lease, maxLogLineLength } from "@agnt/domain/Job"
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, DateTime, Duration, Effect, Ref, Schedule, Schema } from "effect"
-import { isTransient } from "@agnt/client/ApiClient"
 import { isJobLost } from "../src/ApiClient.js"
-import { initConfig, initProgram, makeAgentId } from "../src/Init.js"
 import { decodeCommandConfig } from "../src/Command/Config.js"
+import { initConfig, initProgram, makeAgentId } from "../src/Init.js"
 import { heartbeatInterval } from "../src/Runtime/JobRunner.js"
 import { capLine, makeLogBatcher } from "../src/Runtime/LogBatcher.js"
 
@@ -96,7 +96,11 @@ describe("log batcher", () => {
 
 describe("heartbeat interval", () => {
   const lease = (secondsLeft: number, now: number) =>
-    new Lease({ lease_id: LeaseId.make("lease_x"), lease_expires_at: DateTime.unsafeMake(now + secondsLeft * 1000), cancel_requested: false })
+    new Lease({
+      lease_id: LeaseId.make("lease_x"),
+      lease_expires_at: DateTime.unsafeMake(now + secondsLeft * 1000),
+      cancel_requested: false
+    })
   const now = 1_700_000_000_000
 
   it("is a third of the lease, at most 15 s and at least 0.5 s, unless given", () => {

@@ -37,8 +37,7 @@ export class Agents extends Effect.Service<Agents>()("@agnt/server/Agents", {
       )
 
     /** Outcome counts of an existing agent's jobs. @fails AgentNotFound. */
-    const stats = (agentId: AgentId): Effect.Effect<AgentStats, AgentNotFound> =>
-      Effect.zipRight(get(agentId), repo.stats(agentId))
+    const stats = (agentId: AgentId): Effect.Effect<AgentStats, AgentNotFound> => Effect.zipRight(get(agentId), repo.stats(agentId))
 
     /**
      * Publish `manifest` as `agentId`: an admin creates or replaces any
@@ -48,17 +47,19 @@ export class Agents extends Effect.Service<Agents>()("@agnt/server/Agents", {
      *
      * @fails Forbidden (a buyer key, or another key's agent), InvalidManifest.
      */
-    const publish = Effect.fn("Agents.publish")(function*(principal: Principal, agentId: AgentId, manifest: AgentManifest): Effect.fn.Return<
-      Agent,
-      Forbidden | InvalidManifest
-    > {
-      yield* requireRole(principal, "executor", "admin")
-      yield* schemas.checkSchema(manifest.input_schema, "input_schema")
-      yield* schemas.checkSchema(manifest.output_schema, "output_schema")
-      return yield* principal.role === "admin"
-        ? repo.upsert(agentId, manifest, principal.account_id)
-        : repo.publishAs(principal, agentId, manifest)
-    })
+    const publish = Effect.fn("Agents.publish")(
+      function*(principal: Principal, agentId: AgentId, manifest: AgentManifest): Effect.fn.Return<
+        Agent,
+        Forbidden | InvalidManifest
+      > {
+        yield* requireRole(principal, "executor", "admin")
+        yield* schemas.checkSchema(manifest.input_schema, "input_schema")
+        yield* schemas.checkSchema(manifest.output_schema, "output_schema")
+        return yield* principal.role === "admin"
+          ? repo.upsert(agentId, manifest, principal.account_id)
+          : repo.publishAs(principal, agentId, manifest)
+      }
+    )
 
     return { search, get, stats, publish } as const
   }),

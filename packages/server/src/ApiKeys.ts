@@ -57,24 +57,28 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
      *
      * @fails AccountNotFound when `account_id` names no account.
      */
-    const create = Effect.fn("ApiKeys.create")(function*(input: {
-      readonly role: Role
-      readonly account_id?: AccountId | undefined
-      readonly agent_ids?: ReadonlyArray<AgentId>
-      readonly label?: string
-    }) {
-      const accountId = input.account_id ?? (yield* createAccount())
-      const keyId = makeApiKeyId()
-      const key = `agnt_${input.role}_${keyId.slice("key_".length)}_${NodeCrypto.randomBytes(32).toString("hex")}`
-      const rows = yield* sql`
+    const create = Effect.fn("ApiKeys.create")(
+      function*(input: {
+        readonly role: Role
+        readonly account_id?: AccountId | undefined
+        readonly agent_ids?: ReadonlyArray<AgentId>
+        readonly label?: string
+      }) {
+        const accountId = input.account_id ?? (yield* createAccount())
+        const keyId = makeApiKeyId()
+        const key = `agnt_${input.role}_${keyId.slice("key_".length)}_${NodeCrypto.randomBytes(32).toString("hex")}`
+        const rows = yield* sql`
         INSERT INTO api_keys (key_id, account_id, role, secret_sha256, agent_ids, label)
         SELECT ${keyId}, account_id, ${input.role}, ${sha256(key)}, ${[...(input.agent_ids ?? [])]}::text[], ${input.label ?? ""}
         FROM accounts WHERE account_id = ${accountId}
         RETURNING ${infoColumns}`
-      if (rows[0] === undefined) return yield* AccountNotFound.of(accountId)
-      const info = yield* Schema.decodeUnknown(ApiKeyInfo)(rows[0])
-      return { info, key: Redacted.make(key) } satisfies CreatedApiKey
-    }, sql.withTransaction, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
+        if (rows[0] === undefined) return yield* AccountNotFound.of(accountId)
+        const info = yield* Schema.decodeUnknown(ApiKeyInfo)(rows[0])
+        return { info, key: Redacted.make(key) } satisfies CreatedApiKey
+      },
+      sql.withTransaction,
+      (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die })
+    )
 
     /** All keys with their accounts, newest first. */
     const list = Effect.fn("ApiKeys.list")(function*() {

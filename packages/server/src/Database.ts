@@ -32,8 +32,7 @@ export const sqlFileLoader = (dir: string): Migrator.Loader =>
         return [Number(id), title, Effect.succeed(PgClient.PgClient.pipe(Effect.flatMap((sql) => sql.unsafe(text))))]
       }))
     },
-    catch: (cause) =>
-      new Migrator.MigrationError({ reason: "import-error", message: `cannot read migrations from ${dir}`, cause })
+    catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: `cannot read migrations from ${dir}`, cause })
   })
 
 /**
@@ -53,8 +52,7 @@ const types: Pg.CustomTypesConfig = {
 }
 
 /** A `PgClient` over the given URL, with agnt's type parsers. */
-export const pgLayer = (url: Redacted.Redacted) =>
-  PgClient.layer({ url, types, maxConnections: 20, applicationName: "agnt-server" })
+export const pgLayer = (url: Redacted.Redacted) => PgClient.layer({ url, types, maxConnections: 20, applicationName: "agnt-server" })
 
 /** Runs the migrations of `migrationsDir`. */
 export const MigrationsLive = PgMigrator.layer({ loader: sqlFileLoader(migrationsDir) }).pipe(

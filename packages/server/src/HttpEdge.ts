@@ -11,7 +11,7 @@ import { describeIssues } from "@agnt/domain/Requests"
 import {
   FileSystem,
   HttpApiBuilder,
-  HttpApp,
+  type HttpApp,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse,
@@ -158,13 +158,18 @@ const renderFailure = (settings: ServerSettings) => <E>(cause: Cause.Cause<E>) =
       failure._tag === "InvalidRequest" ? invalidRequest(failure.message) : payloadTooLarge(failure.message, failure.limit)
     )
   }
-  if (Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value && defect.value._tag === "RequestError") {
+  if (
+    Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value &&
+    defect.value._tag === "RequestError"
+  ) {
     const error = defect.value
     return Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
       bodyTooLarge(error)
         ? payloadTooLarge(`request body is over ${settings.maxBodyBytes} bytes`, settings.maxBodyBytes)
         // The API builder reads a body without a content type as JSON too.
-        : invalidRequest(/json/.test(request.headers["content-type"] ?? "json") ? "the request body is not valid JSON" : "malformed request body"))
+        : invalidRequest(
+          /json/.test(request.headers["content-type"] ?? "json") ? "the request body is not valid JSON" : "malformed request body"
+        ))
   }
   return Effect.zipRight(
     // Typed failures pass through here on their way to their 4xx bodies: only defects are worth a log.

@@ -6,6 +6,7 @@
  * not to the key that sent the order: every key of the account sees them.
  */
 import { CompleteJobFields, CreateJobFields } from "@agnt/domain/Api"
+import type { Principal } from "@agnt/domain/Auth"
 import {
   type ChecksumMismatch,
   Forbidden,
@@ -18,7 +19,6 @@ import {
   LeaseLost,
   PayloadTooLarge
 } from "@agnt/domain/Errors"
-import type { Principal } from "@agnt/domain/Auth"
 import { AgentNotFound, FileNotFound } from "@agnt/domain/Errors"
 import { type AgentId, type FileId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import {
@@ -40,8 +40,8 @@ import { makeJobId, makeLeaseId } from "./Ids.js"
 import { canonicalJson, requestSha256 } from "./Jobs/Idempotency.js"
 import { JobsRepo, type LeaseMode, type TransitionRefusal, type Visibility } from "./Jobs/Repo.js"
 import { JsonSchemas } from "./JsonSchemas.js"
-import { ObjectStore } from "./ObjectStore.js"
 import { Notifier } from "./Notifier.js"
+import { ObjectStore } from "./ObjectStore.js"
 import { RateLimits } from "./RateLimits.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { discardFiles, maxFieldBytesOf, receive, type RequestBody, type UploadLimits } from "./Uploads.js"
@@ -135,11 +135,17 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       const { fields: request, files } = yield* receive(store, body, CreateJobFields, keyOf(jobId, "input"), uploadLimits("input"))
       return yield* Effect.gen(function*() {
         if (request.prompt.length > settings.maxPromptChars) {
-          return yield* new PayloadTooLarge({ message: `prompt is over ${settings.maxPromptChars} characters`, limit: settings.maxPromptChars })
+          return yield* new PayloadTooLarge({
+            message: `prompt is over ${settings.maxPromptChars} characters`,
+            limit: settings.maxPromptChars
+          })
         }
         const paramsBytes = Buffer.byteLength(JSON.stringify(request.params))
         if (paramsBytes > settings.maxParamsBytes) {
-          return yield* new PayloadTooLarge({ message: `params are over ${settings.maxParamsBytes} bytes of JSON`, limit: settings.maxParamsBytes })
+          return yield* new PayloadTooLarge({
+            message: `params are over ${settings.maxParamsBytes} bytes of JSON`,
+            limit: settings.maxParamsBytes
+          })
         }
         const agent = yield* agents.findById(request.agent_id)
         if (Option.isNone(agent)) return yield* AgentNotFound.of(request.agent_id)
@@ -160,12 +166,15 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
           files,
           idempotency: idempotencyKey === undefined ? undefined : { key: idempotencyKey, request_sha256: fingerprint }
         }).pipe(
-          Effect.catchTag("IdempotencyTaken", () =>
-            Effect.flatMap(replay(principal, idempotencyKey ?? "", fingerprint), (earlier) =>
-              Option.match(earlier, {
-                onNone: () => Effect.die(new Error("idempotency key taken but no job found")),
-                onSome: replayed
-              })))
+          Effect.catchTag(
+            "IdempotencyTaken",
+            () =>
+              Effect.flatMap(replay(principal, idempotencyKey ?? "", fingerprint), (earlier) =>
+                Option.match(earlier, {
+                  onNone: () => Effect.die(new Error("idempotency key taken but no job found")),
+                  onSome: replayed
+                }))
+          )
         )
       }).pipe(Effect.onError(() => discardFiles(store, files)))
     })
@@ -188,13 +197,16 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     const result = Effect.fn("Jobs.result")(function*(principal: Principal, jobId: JobId) {
       const job = yield* get(principal, jobId)
       const files = yield* repo.files(jobId, "result")
-      const withUrls = yield* Effect.forEach(files, ({ file, storage_key }) =>
-        store.presignedUrl(storage_key, { fileName: file.path, expiresInSeconds: downloadUrlSeconds }).pipe(
-          Effect.orDie,
-          Effect.map((url) =>
-            new ResultFile({ ...file, download_url: Option.getOrElse(url, () => `/v1/jobs/${jobId}/files/${file.file_id}`) })
+      const withUrls = yield* Effect.forEach(
+        files,
+        ({ file, storage_key }) =>
+          store.presignedUrl(storage_key, { fileName: file.path, expiresInSeconds: downloadUrlSeconds }).pipe(
+            Effect.orDie,
+            Effect.map((url) =>
+              new ResultFile({ ...file, download_url: Option.getOrElse(url, () => `/v1/jobs/${jobId}/files/${file.file_id}`) })
+            )
           )
-        ))
+      )
       return new JobResult({
         job_id: job.job_id,
         status: job.status,
@@ -221,8 +233,15 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
      */
     const pending = Effect.fn("Jobs.pending")(function*(principal: Principal, agentId: AgentId, limit: number, waitSeconds: number) {
       yield* requireExecutor(principal, agentId)
-      const found = yield* limits.longPoll(principal.key_id, notifier.longPoll("agnt_pending", agentId, waitSeconds,
-        Effect.map(repo.listPending(agentId, limit), (jobs) => jobs.length > 0 ? Option.some(jobs) : Option.none())))
+      const found = yield* limits.longPoll(
+        principal.key_id,
+        notifier.longPoll(
+          "agnt_pending",
+          agentId,
+          waitSeconds,
+          Effect.map(repo.listPending(agentId, limit), (jobs) => jobs.length > 0 ? Option.some(jobs) : Option.none())
+        )
+      )
       return Option.getOrElse(found, () => [])
     })
 
@@ -235,13 +254,21 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     const claim = Effect.fn("Jobs.claim")(function*(principal: Principal, request: ClaimRequest) {
       yield* requireExecutor(principal, request.agent_id)
       yield* repo.seen(request.executor_id, request.agent_id, principal.key_id)
-      const claimed = yield* limits.longPoll(principal.key_id, notifier.longPoll("agnt_pending", request.agent_id, request.wait, repo.claimNext({
-        agentId: request.agent_id,
-        executorId: request.executor_id,
-        executorKeyId: principal.key_id,
-        leaseId: makeLeaseId(),
-        leaseSeconds
-      })))
+      const claimed = yield* limits.longPoll(
+        principal.key_id,
+        notifier.longPoll(
+          "agnt_pending",
+          request.agent_id,
+          request.wait,
+          repo.claimNext({
+            agentId: request.agent_id,
+            executorId: request.executor_id,
+            executorKeyId: principal.key_id,
+            leaseId: makeLeaseId(),
+            leaseSeconds
+          })
+        )
+      )
       return new ClaimResponse({ claimed: Option.getOrNull(claimed) })
     })
 
@@ -304,7 +331,8 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
       yield* requireRole(principal, "buyer", "admin")
       return yield* repo.cancel(jobId, visibilityOf(principal)).pipe(
         Effect.mapError((reason) =>
-          reason._tag === "WrongStatus" ? InvalidTransition.of(jobId, reason.status, "canceled") : JobNotFound.of(jobId))
+          reason._tag === "WrongStatus" ? InvalidTransition.of(jobId, reason.status, "canceled") : JobNotFound.of(jobId)
+        )
       )
     })
 
@@ -321,14 +349,25 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     }) {
       const visibility = visibilityOf(principal)
       const page = (found: Option.Option<{ readonly status: JobStatus; readonly data: ReadonlyArray<JobEvent> }>) =>
-        Option.map(found, ({ data, status }) =>
-          new JobEventPage({ data, status, next_cursor: data[data.length - 1]?.event_id ?? params.after }))
+        Option.map(
+          found,
+          ({ data, status }) => new JobEventPage({ data, status, next_cursor: data[data.length - 1]?.event_id ?? params.after })
+        )
       const first = page(yield* repo.events(jobId, visibility, params.after, params.limit))
       if (Option.isNone(first)) return yield* JobNotFound.of(jobId)
       if (first.value.data.length > 0 || params.wait <= 0 || isTerminal(first.value.status)) return first.value
-      const waited = yield* limits.longPoll(principal.key_id, notifier.longPoll("agnt_events", jobId, params.wait,
-        Effect.map(repo.events(jobId, visibility, params.after, params.limit), (found) =>
-          Option.filter(page(found), (result) => result.data.length > 0 || isTerminal(result.status)))))
+      const waited = yield* limits.longPoll(
+        principal.key_id,
+        notifier.longPoll(
+          "agnt_events",
+          jobId,
+          params.wait,
+          Effect.map(
+            repo.events(jobId, visibility, params.after, params.limit),
+            (found) => Option.filter(page(found), (result) => result.data.length > 0 || isTerminal(result.status))
+          )
+        )
+      )
       return Option.getOrElse(waited, () => first.value)
     })
 
@@ -373,8 +412,10 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
           const sameResult = canonicalJson(current.value.result ?? null) === canonicalJson(request.result ?? null)
           if (Option.contains(holder, request.lease_id) && stored.join("\n") === sent.join("\n") && sameResult) {
             yield* discardFiles(store, files)
-            return yield* Effect.flatMap(repo.findById(jobId, visibility), (job) =>
-              Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`)))
+            return yield* Effect.flatMap(
+              repo.findById(jobId, visibility),
+              (job) => Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`))
+            )
           }
           return yield* InvalidTransition.of(jobId, "completed", "completed")
         })

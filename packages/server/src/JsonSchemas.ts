@@ -7,8 +7,8 @@
  * Compiled validators are cached per schema text.
  */
 import { InvalidManifest, InvalidParams, InvalidResult, type ValidationIssue } from "@agnt/domain/Errors"
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js"
 import addFormatsModule from "ajv-formats"
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js"
 import { Effect } from "effect"
 
 const addFormats = addFormatsModule.default
@@ -51,7 +51,12 @@ export class JsonSchemas extends Effect.Service<JsonSchemas>()("@agnt/server/Jso
             })
           )
         } catch (cause) {
-          return Effect.fail(new InvalidManifest({ message: `${field} does not compile: ${String(cause)}`, issues: [{ path: `/${field}`, message: String(cause) }] }))
+          return Effect.fail(
+            new InvalidManifest({
+              message: `${field} does not compile: ${String(cause)}`,
+              issues: [{ path: `/${field}`, message: String(cause) }]
+            })
+          )
         }
       })
 

@@ -23,7 +23,8 @@ import { Deferred, Effect, Exit } from "effect"
 
 // The content-type grammar multipasta uses (from fastify/fast-content-type-parse, MIT; RFC 7231 §3.1.1.1),
 // so that a boundary found here is the one the parser finds.
-const parameterPattern = /; *([!#$%&'*+.^\w`|~-]+)=("(?:[\v\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\u00ff]|\\[\v\u0020-\u00ff])*"|[!#$%&'*+.^\w`|~-]+) */gu
+const parameterPattern =
+  /; *([!#$%&'*+.^\w`|~-]+)=("(?:[\v\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\u00ff]|\\[\v\u0020-\u00ff])*"|[!#$%&'*+.^\w`|~-]+) */gu
 const quotedPairPattern = /\\([\v\u0020-\u00ff])/gu
 const mediaTypePattern = /^[!#$%&'*+.^\w|~-]+\/[!#$%&'*+.^\w|~-]+$/u
 

@@ -49,10 +49,12 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
         Effect.suspend(() => {
           const open = polls.get(keyId) ?? 0
           if (open >= settings.maxLongPollsPerKey) {
-            return Effect.fail(new RateLimited({
-              message: `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
-              retry_after_seconds: 1
-            }))
+            return Effect.fail(
+              new RateLimited({
+                message: `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
+                retry_after_seconds: 1
+              })
+            )
           }
           polls.set(keyId, open + 1)
           return Effect.void

@@ -46,8 +46,7 @@ export const makeS3 = (settings: S3Settings) =>
       )
       : client
     const attempt = <A>(key: string, message: string, f: () => Promise<A>) =>
-      Effect.flatMap(checkedKey(key), () =>
-        Effect.tryPromise({ try: f, catch: (cause) => new ObjectStoreError({ key, message, cause }) }))
+      Effect.flatMap(checkedKey(key), () => Effect.tryPromise({ try: f, catch: (cause) => new ObjectStoreError({ key, message, cause }) }))
 
     const store: ObjectStoreService = {
       put: <E>(key: string, content: Stream.Stream<Uint8Array, E>, mime: string) =>
@@ -72,8 +71,11 @@ export const makeS3 = (settings: S3Settings) =>
           }).pipe(
             Effect.onInterrupt(() => Effect.promise(() => upload.abort().catch(() => undefined))),
             Effect.catchAll((error) =>
-              Effect.flatMap(Ref.get(failure), (own): Effect.Effect<never, ObjectStoreError | E> =>
-                Option.isSome(own) ? Effect.fail(own.value) : Effect.fail(error)))
+              Effect.flatMap(
+                Ref.get(failure),
+                (own): Effect.Effect<never, ObjectStoreError | E> => Option.isSome(own) ? Effect.fail(own.value) : Effect.fail(error)
+              )
+            )
           )
           return body.digest()
         }),
@@ -88,11 +90,15 @@ export const makeS3 = (settings: S3Settings) =>
         })),
       presignedUrl: (key, options) =>
         attempt(key, "cannot presign", () =>
-          getSignedUrl(signer, new GetObjectCommand({
-            Bucket: settings.bucket,
-            Key: key,
-            ResponseContentDisposition: `attachment; filename="${encodeURIComponent(options.fileName)}"`
-          }), { expiresIn: options.expiresInSeconds })).pipe(Effect.map(Option.some)),
+          getSignedUrl(
+            signer,
+            new GetObjectCommand({
+              Bucket: settings.bucket,
+              Key: key,
+              ResponseContentDisposition: `attachment; filename="${encodeURIComponent(options.fileName)}"`
+            }),
+            { expiresIn: options.expiresInSeconds }
+          )).pipe(Effect.map(Option.some)),
       remove: (key) =>
         attempt(key, "cannot remove object", () => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: key }))).pipe(
           Effect.asVoid

@@ -19,20 +19,18 @@ import { HealthHttpLive } from "./Health/Http.js"
 import { BodyLimitsLive, withRequestLimits } from "./HttpEdge.js"
 import { JobsHttpLive } from "./Jobs/Http.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
-import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { RateLimits } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
+import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (settings) =>
-    NodeHttpServer.layer(NodeHttp.createServer, { port: settings.port, host: settings.host }))
+  Effect.map(ServerConfig, (settings) => NodeHttpServer.layer(NodeHttp.createServer, { port: settings.port, host: settings.host }))
 )
 
 /** S3 when configured (`S3_BUCKET`), else the local directory in the data dir. */
 const ObjectStoreLive = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (settings) =>
-    Option.match(settings.s3, { onNone: () => LocalObjectStoreLive, onSome: S3ObjectStoreLive }))
+  Effect.map(ServerConfig, (settings) => Option.match(settings.s3, { onNone: () => LocalObjectStoreLive, onSome: S3ObjectStoreLive }))
 )
 
 /** Every group of the API, each providing its own services. */

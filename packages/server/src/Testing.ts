@@ -74,5 +74,7 @@ export const TestServerLive = (adminUrl: string, overrides: Partial<ServerSettin
   Layer.unwrapScoped(Effect.map(freshDatabase(adminUrl), (databaseUrl) => TestServerOn(databaseUrl, overrides)))
 
 /** The base URL of the running server, e.g. `http://127.0.0.1:41234`. */
-export const serverUrl = Effect.map(HttpServer.HttpServer, (server) =>
-  server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : "")
+export const serverUrl = Effect.map(
+  HttpServer.HttpServer,
+  (server) => server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
+)

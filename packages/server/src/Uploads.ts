@@ -8,11 +8,11 @@
  */
 import { ChecksumMismatch, InvalidFileName, InvalidRequest, PayloadTooLarge } from "@agnt/domain/Errors"
 import { normalizeFilePath } from "@agnt/domain/Files"
-import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import type { FileId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
+import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import { describeIssues } from "@agnt/domain/Requests"
-import { type HttpServerRequest, Multipart } from "@effect/platform"
+import { type HttpServerRequest, type Multipart } from "@effect/platform"
 import { Effect, Either, Option, ParseResult, Ref, Schema, Stream } from "effect"
 import { makeFileId } from "./Ids.js"
 import type { ObjectStoreService } from "./ObjectStore.js"
@@ -222,9 +222,11 @@ export const receiveForm = (
     const receivePart = (part: Multipart.Part): Effect.Effect<void, InvalidRequest | InvalidFileName | PayloadTooLarge> => {
       if (part.key === "") {
         // The parser reads header parameters as Latin-1 text only: a raw UTF-8 filename beyond it leaves the part nameless.
-        return Effect.fail(new InvalidRequest({
-          message: "a part's Content-Disposition could not be read: percent-encode file names that hold characters beyond Latin-1"
-        }))
+        return Effect.fail(
+          new InvalidRequest({
+            message: "a part's Content-Disposition could not be read: percent-encode file names that hold characters beyond Latin-1"
+          })
+        )
       }
       switch (part._tag) {
         case "File":
@@ -268,7 +270,10 @@ export const receive = <A extends { readonly sha256?: FileChecksums | undefined 
   schema: Schema.Schema<A, I>,
   keyOf: (fileId: FileId) => string,
   limits: UploadLimits
-): Effect.Effect<{ readonly fields: A; readonly files: ReadonlyArray<ReceivedFile> }, InvalidRequest | InvalidFileName | PayloadTooLarge | ChecksumMismatch> =>
+): Effect.Effect<
+  { readonly fields: A; readonly files: ReadonlyArray<ReceivedFile> },
+  InvalidRequest | InvalidFileName | PayloadTooLarge | ChecksumMismatch
+> =>
   Effect.gen(function*() {
     const decode = (value: unknown) =>
       Schema.decodeUnknown(schema, { onExcessProperty: "error", errors: "all" })(value).pipe(
@@ -316,7 +321,8 @@ export const verifyChecksums = (
           path,
           expected,
           actual: file.sha256,
-          message: `${path} arrived with SHA-256 ${file.sha256}, not the stated ${expected}: it was damaged or changed on the way; nothing of the request was kept`
+          message:
+            `${path} arrived with SHA-256 ${file.sha256}, not the stated ${expected}: it was damaged or changed on the way; nothing of the request was kept`
         })
       }
     }

@@ -33,26 +33,39 @@ const create = Command.make("create", {
     Options.optional,
     Options.withDescription("the account (acct_…) the key joins, e.g. to rotate a key; default: a new account")
   ),
-  agent: Options.text("agent").pipe(Options.repeated, Options.withSchema(Schema.mutable(Schema.Array(AgentId))), Options.withDescription("agent an executor key serves (repeatable)")),
+  agent: Options.text("agent").pipe(
+    Options.repeated,
+    Options.withSchema(Schema.mutable(Schema.Array(AgentId))),
+    Options.withDescription("agent an executor key serves (repeatable)")
+  ),
   label: Options.text("label").pipe(Options.withDefault(""))
 }, ({ account, agent, label, role }) =>
   Effect.gen(function*() {
     const keys = yield* ApiKeys
     const created = yield* keys.create({ role, account_id: Option.getOrUndefined(account), agent_ids: agent, label })
     yield* json({ ...Schema.encodeSync(ApiKeyInfoJson)(created.info), key: Redacted.value(created.key) })
-  }).pipe(Effect.provide(KeysLive))).pipe(Command.withDescription("Create an API key in an account (--account) or a new one; the key is printed once"))
-
-const list = Command.make("list", {}, () =>
-  Effect.flatMap(ApiKeys, (keys) => keys.list()).pipe(Effect.flatMap(json), Effect.provide(KeysLive))).pipe(
-    Command.withDescription("List API keys with their accounts (never their secrets)")
+  }).pipe(Effect.provide(KeysLive))).pipe(
+    Command.withDescription("Create an API key in an account (--account) or a new one; the key is printed once")
   )
 
-const revoke = Command.make("revoke", { keyId: Args.text({ name: "key-id" }).pipe(Args.withSchema(ApiKeyId)) }, ({ keyId }) =>
-  Effect.gen(function*() {
-    const keys = yield* ApiKeys
-    const revoked = yield* keys.revoke(keyId)
-    yield* json({ key_id: keyId, revoked })
-  }).pipe(Effect.provide(KeysLive))).pipe(Command.withDescription("Revoke an API key at once"))
+const list = Command.make(
+  "list",
+  {},
+  () => Effect.flatMap(ApiKeys, (keys) => keys.list()).pipe(Effect.flatMap(json), Effect.provide(KeysLive))
+).pipe(
+  Command.withDescription("List API keys with their accounts (never their secrets)")
+)
+
+const revoke = Command.make(
+  "revoke",
+  { keyId: Args.text({ name: "key-id" }).pipe(Args.withSchema(ApiKeyId)) },
+  ({ keyId }) =>
+    Effect.gen(function*() {
+      const keys = yield* ApiKeys
+      const revoked = yield* keys.revoke(keyId)
+      yield* json({ key_id: keyId, revoked })
+    }).pipe(Effect.provide(KeysLive))
+).pipe(Command.withDescription("Revoke an API key at once"))
 
 const keys = Command.make("keys").pipe(Command.withSubcommands([create, list, revoke]), Command.withDescription("Manage API keys"))
 

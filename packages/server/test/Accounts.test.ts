@@ -5,10 +5,10 @@
  * default's dev keys share one account.
  */
 import { AgentManifest } from "@agnt/domain/Agent"
-import type { FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import { ClientConfigFileJson } from "@agnt/domain/ClientConfig"
-import { describe, expect, layer } from "@effect/vitest"
+import type { FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import { HttpServer } from "@effect/platform"
+import { describe, expect, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Redacted, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -163,7 +163,9 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("accounts", (it)
           Effect.flip
         )
         expect(accept._tag).toBe("JobNotFound")
-        const claim = yield* sameAccount.client.executor.claim({ payload: { agent_id: agentId, executor_id: "x", wait: 0 } }).pipe(Effect.flip)
+        const claim = yield* sameAccount.client.executor.claim({ payload: { agent_id: agentId, executor_id: "x", wait: 0 } }).pipe(
+          Effect.flip
+        )
         expect(claim._tag).toBe("Forbidden")
       }))
 

@@ -1,6 +1,6 @@
 import { LeaseId } from "@agnt/domain/Ids"
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpBody, HttpClient } from "@effect/platform"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { makeAgentId, makeJobId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
@@ -68,7 +68,9 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId } = yield* marketplace
         const other = yield* actor("executor")
-        const stolen = yield* other.client.agents.publish({ path: { agent_id: agentId }, payload: manifest("Mine now") }).pipe(Effect.either)
+        const stolen = yield* other.client.agents.publish({ path: { agent_id: agentId }, payload: manifest("Mine now") }).pipe(
+          Effect.either
+        )
         expect(tagOf(stolen)).toBe("Forbidden")
         const invalid = yield* other.client.agents.publish({
           path: { agent_id: makeAgentId() },
@@ -92,7 +94,9 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("a buyer key may not call executor endpoints (403)", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
-        const result = yield* buyer.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } }).pipe(Effect.either)
+        const result = yield* buyer.client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } }).pipe(
+          Effect.either
+        )
         expect(tagOf(result)).toBe("Forbidden")
       }))
   })
@@ -101,7 +105,9 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
     it.effect("params that do not match the input_schema are 400 InvalidParams naming each path", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
-        const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 9, extra: true }) }).pipe(Effect.flip)
+        const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 9, extra: true }) }).pipe(
+          Effect.flip
+        )
         expect(result._tag).toBe("InvalidParams")
         if (result._tag === "InvalidParams") {
           expect(result.issues.map((issue) => issue.path).sort()).toEqual(["/", "/level"])
@@ -112,7 +118,9 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer } = yield* marketplace
         for (const name of ["/etc/passwd", "../../secret.ts", "a/../../b.ts"]) {
-          const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }, { [name]: "x" }) }).pipe(Effect.either)
+          const result = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }, { [name]: "x" }) }).pipe(
+            Effect.either
+          )
           expect(tagOf(result)).toBe("InvalidFileName")
         }
         const jobs = yield* buyer.client.jobs.list({ urlParams: { limit: 20 } })
@@ -185,12 +193,18 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
         const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
-        const early = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: LeaseId.make("lease_x") } }).pipe(Effect.flip)
+        const early = yield* executor.client.executor.status({
+          path: { job_id: job.job_id },
+          payload: { status: "running", lease_id: LeaseId.make("lease_x") }
+        }).pipe(Effect.flip)
         expect(early._tag).toBe("InvalidTransition")
-        const completeEarly = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: leaseForm("lease_x") }).pipe(Effect.flip)
+        const completeEarly = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: leaseForm("lease_x") })
+          .pipe(Effect.flip)
         expect(completeEarly._tag).toBe("InvalidTransition")
         yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "rejected", reason: "busy" } })
-        const after = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(Effect.flip)
+        const after = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } }).pipe(
+          Effect.flip
+        )
         expect(after._tag).toBe("InvalidTransition")
         const final = yield* buyer.client.jobs.get({ path: { job_id: job.job_id } })
         expect([final.status, final.decision_reason, final.failure_reason]).toEqual(["rejected", "busy", null])
@@ -225,7 +239,9 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
       Effect.gen(function*() {
         const { agentId, buyer, executor } = yield* marketplace
         const created = []
-        for (let i = 0; i < 5; i++) created.push(yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }))
+        for (let i = 0; i < 5; i++) {
+          created.push(yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }))
+        }
         yield* executor.client.executor.status({ path: { job_id: created[0]!.job_id }, payload: { status: "rejected", reason: "no" } })
         const first = yield* buyer.client.jobs.list({ urlParams: { status: "pending", agent_id: agentId, limit: 2 } })
         expect(first.data.map((job) => job.job_id)).toEqual([created[4]!.job_id, created[3]!.job_id])

@@ -12,8 +12,8 @@
 import { Api } from "@agnt/domain/Api"
 import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import type { Job } from "@agnt/domain/Job"
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpApi, HttpClient, type HttpServer } from "@effect/platform"
+import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId, makeFileId, makeJobId } from "../src/Ids.js"
@@ -26,7 +26,16 @@ import { actor, clientWith, TestLive } from "./support.js"
 // ---------------------------------------------------------------------------
 
 /** The callers of the table, in column order. */
-const actors = ["owner buyer", "owner's other key", "other buyer", "executor of A", "executor of B", "admin", "no key", "revoked key"] as const
+const actors = [
+  "owner buyer",
+  "owner's other key",
+  "other buyer",
+  "executor of A",
+  "executor of B",
+  "admin",
+  "no key",
+  "revoked key"
+] as const
 type Actor = typeof actors[number]
 
 /** A cell's outcome: success, or the exact `_tag` of the error body. */
@@ -61,31 +70,161 @@ type Row = readonly [
 // prettier-ignore
 const policy = {
   //                                              route                                       owner buyer     owner's other   other buyer     executor of A   executor of B   admin           no key          revoked key
-  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized"],
-  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized"],
-  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized"],
-  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
+  "agents.search": ["GET /v1/agents/search", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
+  "agents.get": ["GET /v1/agents/:agent_id", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
+  "agents.stats": ["GET /v1/agents/:agent_id/stats", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
+  "agents.publish": [
+    "PUT /v1/agents/:agent_id",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "Forbidden",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "agents.publish · a new agent id": [
+    "PUT /v1/agents/:agent_id",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "ok",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.create": ["POST /v1/jobs", "ok", "ok", "ok", "Forbidden", "Forbidden", "ok", "Unauthorized", "Unauthorized"],
+  "jobs.list": [
+    "GET /v1/jobs",
+    "ok, J listed",
+    "ok, J listed",
+    "ok, J hidden",
+    "ok, J listed",
+    "ok, J hidden",
+    "ok, J listed",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.get": ["GET /v1/jobs/:job_id", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
+  "jobs.get · a job id that does not exist": [
+    "GET /v1/jobs/:job_id",
+    "JobNotFound",
+    "JobNotFound",
+    "JobNotFound",
+    "JobNotFound",
+    "JobNotFound",
+    "JobNotFound",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.result": ["GET /v1/jobs/:job_id/result", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
+  "jobs.download": [
+    "GET /v1/jobs/:job_id/files/:file_id",
+    "ok",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.download · K's file through J's path": [
+    "GET /v1/jobs/:job_id/files/:file_id",
+    "FileNotFound",
+    "FileNotFound",
+    "JobNotFound",
+    "FileNotFound",
+    "JobNotFound",
+    "FileNotFound",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.cancel": [
+    "POST /v1/jobs/:job_id/cancel",
+    "ok",
+    "ok",
+    "JobNotFound",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "jobs.events": ["GET /v1/jobs/:job_id/events", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
+  "executor.list": [
+    "GET /v1/executor/jobs",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "Forbidden",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "executor.claim": [
+    "POST /v1/executor/jobs/claim",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "Forbidden",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "executor.status": [
+    "POST /v1/executor/jobs/:job_id/status",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "executor.heartbeat": [
+    "POST /v1/executor/jobs/:job_id/heartbeat",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "executor.logs": [
+    "POST /v1/executor/jobs/:job_id/logs",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "executor.complete": [
+    "POST /v1/executor/jobs/:job_id/complete",
+    "Forbidden",
+    "Forbidden",
+    "Forbidden",
+    "ok",
+    "JobNotFound",
+    "ok",
+    "Unauthorized",
+    "Unauthorized"
+  ],
+  "health.healthz": ["GET /healthz", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
+  "health.readyz": ["GET /readyz", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
+  "health.metrics": ["GET /metrics", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
+  "GET /openapi.json": ["GET /openapi.json", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
+  "GET /docs": ["GET /docs", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"]
 } as const satisfies Record<string, Row>
 
 type RowKey = keyof typeof policy
@@ -214,7 +353,8 @@ const observe = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<string,
     Effect.catchAll((error: unknown) =>
       Effect.succeed(
         typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : `failed: ${String(error)}`
-      ))
+      )
+    )
   )
 
 /**
@@ -237,8 +377,7 @@ const cells = (() => {
   const reread = (world: WorldShape, jobId: JobId) => admin(world).jobs.get({ path: { job_id: jobId } })
 
   /** A fresh pending job of the owner buyer on A. */
-  const pending = (world: WorldShape) =>
-    owner(world).jobs.create({ headers: {}, payload: orderForm(world.agentA, { level: 1 }) })
+  const pending = (world: WorldShape) => owner(world).jobs.create({ headers: {}, payload: orderForm(world.agentA, { level: 1 }) })
 
   /** A fresh job on A, accepted (and, with `run`, running) by EA. */
   const held = (world: WorldShape, run: boolean) =>
@@ -281,8 +420,7 @@ const cells = (() => {
     "jobs.get · a job id that does not exist": ({ client }) => observe(client.jobs.get({ path: { job_id: makeJobId() } })),
     "jobs.result": ({ client }, world) =>
       client.jobs.result({ path: { job_id: world.job.job_id } }).pipe(
-        Effect.map((result) =>
-          result.files.map((file) => file.file_id).join() === world.resultFileId ? "ok" : "ok but wrong files"),
+        Effect.map((result) => result.files.map((file) => file.file_id).join() === world.resultFileId ? "ok" : "ok but wrong files"),
         (effect) => Effect.catchAll(effect, (error) => observe(Effect.fail(error)))
       ),
     "jobs.download": ({ client }, world) =>
@@ -390,131 +528,140 @@ const expectedOf = (row: Row): Record<Actor, string> =>
 // The tests
 // ---------------------------------------------------------------------------
 
-layer(WorldLive.pipe(Layer.provideMerge(TestLive)), { timeout: 60_000, excludeTestServices: true })("authorization (OWASP API1 BOLA, API5 BFLA)", (it) => {
-  describe("the table: every endpoint × every actor", () => {
-    it.effect("the table has a row for every endpoint of Api, with its route, and nothing else", () =>
-      Effect.sync(() => {
-        const rows = Object.entries(policy) as ReadonlyArray<readonly [string, Row]>
-        const covered = new Set(rows.map(([key]) => endpointOf(key)))
-        expect([...apiEndpoints.keys()].filter((endpoint) => !covered.has(endpoint))).toEqual([])
-        expect([...covered].filter((endpoint) => !apiEndpoints.has(endpoint) && !extraRoutes.includes(endpoint as RowKey))).toEqual([])
-        for (const [key, row] of rows) {
-          const endpoint = apiEndpoints.get(endpointOf(key))
-          expect(row[0], key).toBe(endpoint === undefined ? endpointOf(key) : endpoint.route)
-          // An endpoint without authentication is open to every caller, and only such an endpoint.
-          const open = row[7] === "ok" && row[8] === "ok"
-          expect(open, key).toBe(endpoint === undefined ? true : !endpoint.authenticated)
-        }
-      }))
+layer(WorldLive.pipe(Layer.provideMerge(TestLive)), { timeout: 60_000, excludeTestServices: true })(
+  "authorization (OWASP API1 BOLA, API5 BFLA)",
+  (it) => {
+    describe("the table: every endpoint × every actor", () => {
+      it.effect("the table has a row for every endpoint of Api, with its route, and nothing else", () =>
+        Effect.sync(() => {
+          const rows = Object.entries(policy) as ReadonlyArray<readonly [string, Row]>
+          const covered = new Set(rows.map(([key]) => endpointOf(key)))
+          expect([...apiEndpoints.keys()].filter((endpoint) => !covered.has(endpoint))).toEqual([])
+          expect([...covered].filter((endpoint) => !apiEndpoints.has(endpoint) && !extraRoutes.includes(endpoint as RowKey))).toEqual([])
+          for (const [key, row] of rows) {
+            const endpoint = apiEndpoints.get(endpointOf(key))
+            expect(row[0], key).toBe(endpoint === undefined ? endpointOf(key) : endpoint.route)
+            // An endpoint without authentication is open to every caller, and only such an endpoint.
+            const open = row[7] === "ok" && row[8] === "ok"
+            expect(open, key).toBe(endpoint === undefined ? true : !endpoint.authenticated)
+          }
+        }))
 
-    for (const [key, row] of Object.entries(policy) as ReadonlyArray<readonly [RowKey, Row]>) {
-      it.effect(`${key} (${row[0]}): ${describeRow(row)}`, () =>
+      for (const [key, row] of Object.entries(policy) as ReadonlyArray<readonly [RowKey, Row]>) {
+        it.effect(`${key} (${row[0]}): ${describeRow(row)}`, () =>
+          Effect.gen(function*() {
+            const world = yield* World
+            const observed = yield* Effect.forEach(actors, (name) => cells[key](world.callers[name], world), {
+              concurrency: "unbounded"
+            })
+            expect(Object.fromEntries(actors.map((name, index) => [name, observed[index]]))).toEqual(expectedOf(row))
+          }))
+      }
+    })
+
+    describe("not revealing what exists", () => {
+      it.effect("another buyer's job and a job that does not exist give the same 404 body but for the id", () =>
         Effect.gen(function*() {
           const world = yield* World
-          const observed = yield* Effect.forEach(actors, (name) => cells[key](world.callers[name], world), {
-            concurrency: "unbounded"
-          })
-          expect(Object.fromEntries(actors.map((name, index) => [name, observed[index]]))).toEqual(expectedOf(row))
+          const http = yield* HttpClient.HttpClient
+          const url = yield* serverUrl
+          const key = world.callers["other buyer"].key ?? ""
+          const fetch = (jobId: JobId, path: string) =>
+            http.get(`${url}/v1/jobs/${jobId}${path}`, { headers: { authorization: `Bearer ${key}` } }).pipe(
+              Effect.flatMap((response) =>
+                Effect.map(response.text, (text) => ({ status: response.status, body: text.replaceAll(jobId, "<id>") }))
+              )
+            )
+          const missing = makeJobId()
+          for (const path of ["", "/result", "/events", `/files/${world.inputFileId}`]) {
+            const theirs = yield* fetch(world.job.job_id, path)
+            const nobody = yield* fetch(missing, path)
+            expect(theirs.status, path).toBe(404)
+            expect(theirs, path).toEqual(nobody)
+          }
         }))
-    }
-  })
 
-  describe("not revealing what exists", () => {
-    it.effect("another buyer's job and a job that does not exist give the same 404 body but for the id", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const http = yield* HttpClient.HttpClient
-        const url = yield* serverUrl
-        const key = world.callers["other buyer"].key ?? ""
-        const fetch = (jobId: JobId, path: string) =>
-          http.get(`${url}/v1/jobs/${jobId}${path}`, { headers: { authorization: `Bearer ${key}` } }).pipe(
-            Effect.flatMap((response) =>
-              Effect.map(response.text, (text) => ({ status: response.status, body: text.replaceAll(jobId, "<id>") })))
+      it.effect("the event stream (text/event-stream) of another buyer's job is 404 JobNotFound, and the owner's opens", () =>
+        Effect.gen(function*() {
+          const world = yield* World
+          const http = yield* HttpClient.HttpClient
+          const url = yield* serverUrl
+          const stream = (caller: Actor) =>
+            http.get(`${url}/v1/jobs/${world.job.job_id}/events`, {
+              headers: { authorization: `Bearer ${world.callers[caller].key ?? ""}`, accept: "text/event-stream" }
+            }).pipe(Effect.flatMap((response) => Effect.map(response.text, (text) => ({ status: response.status, text }))))
+          const other = yield* stream("other buyer")
+          expect(other.status).toBe(404)
+          expect(JSON.parse(other.text)).toMatchObject({ _tag: "JobNotFound" })
+          const executorB = yield* stream("executor of B")
+          expect(executorB.status).toBe(404)
+          // J is completed, so the owner's stream sends the job and its events and ends.
+          const owner = yield* stream("owner buyer")
+          expect(owner.status).toBe(200)
+          expect(owner.text).toMatch(/^event: job\n/)
+          expect(owner.text).toContain("event: status")
+        }))
+
+      it.effect("a file id of another job is FileNotFound through one's own job, whichever job it belongs to", () =>
+        Effect.gen(function*() {
+          const world = yield* World
+          const owner = world.callers["owner buyer"].client
+          const other = world.callers["other buyer"].client
+          const mine = yield* owner.jobs.download({ path: { job_id: world.job.job_id, file_id: world.otherFileId } }).pipe(Effect.flip)
+          expect(mine._tag).toBe("FileNotFound")
+          const theirs = yield* other.jobs.download({ path: { job_id: world.otherJob.job_id, file_id: world.inputFileId } }).pipe(
+            Effect.flip
           )
-        const missing = makeJobId()
-        for (const path of ["", "/result", "/events", `/files/${world.inputFileId}`]) {
-          const theirs = yield* fetch(world.job.job_id, path)
-          const nobody = yield* fetch(missing, path)
-          expect(theirs.status, path).toBe(404)
-          expect(theirs, path).toEqual(nobody)
-        }
-      }))
+          expect(theirs._tag).toBe("FileNotFound")
+          const unknown = yield* owner.jobs.download({ path: { job_id: world.job.job_id, file_id: makeFileId() } }).pipe(Effect.flip)
+          expect(unknown._tag).toBe("FileNotFound")
+        }))
 
-    it.effect("the event stream (text/event-stream) of another buyer's job is 404 JobNotFound, and the owner's opens", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const http = yield* HttpClient.HttpClient
-        const url = yield* serverUrl
-        const stream = (caller: Actor) =>
-          http.get(`${url}/v1/jobs/${world.job.job_id}/events`, {
-            headers: { authorization: `Bearer ${world.callers[caller].key ?? ""}`, accept: "text/event-stream" }
-          }).pipe(Effect.flatMap((response) => Effect.map(response.text, (text) => ({ status: response.status, text }))))
-        const other = yield* stream("other buyer")
-        expect(other.status).toBe(404)
-        expect(JSON.parse(other.text)).toMatchObject({ _tag: "JobNotFound" })
-        const executorB = yield* stream("executor of B")
-        expect(executorB.status).toBe(404)
-        // J is completed, so the owner's stream sends the job and its events and ends.
-        const owner = yield* stream("owner buyer")
-        expect(owner.status).toBe(200)
-        expect(owner.text).toMatch(/^event: job\n/)
-        expect(owner.text).toContain("event: status")
-      }))
+      it.effect("job lists filtered by another agent or status never reach past the caller's own jobs", () =>
+        Effect.gen(function*() {
+          const world = yield* World
+          const ownerIds =
+            (yield* world.callers["owner buyer"].client.jobs.list({ urlParams: { agent_id: world.agentB, limit: 100 } })).data
+          expect(ownerIds).toEqual([])
+          const executorA = yield* world.callers["executor of A"].client.jobs.list({ urlParams: { agent_id: world.agentB, limit: 100 } })
+          expect(executorA.data).toEqual([])
+          const executorB = yield* world.callers["executor of B"].client.jobs.list({ urlParams: { limit: 100 } })
+          expect(executorB.data.map((job) => job.job_id)).toEqual([world.otherJob.job_id])
+        }))
+    })
 
-    it.effect("a file id of another job is FileNotFound through one's own job, whichever job it belongs to", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const owner = world.callers["owner buyer"].client
-        const other = world.callers["other buyer"].client
-        const mine = yield* owner.jobs.download({ path: { job_id: world.job.job_id, file_id: world.otherFileId } }).pipe(Effect.flip)
-        expect(mine._tag).toBe("FileNotFound")
-        const theirs = yield* other.jobs.download({ path: { job_id: world.otherJob.job_id, file_id: world.inputFileId } }).pipe(Effect.flip)
-        expect(theirs._tag).toBe("FileNotFound")
-        const unknown = yield* owner.jobs.download({ path: { job_id: world.job.job_id, file_id: makeFileId() } }).pipe(Effect.flip)
-        expect(unknown._tag).toBe("FileNotFound")
-      }))
+    describe("publishing binds agents to executor keys", () => {
+      it.effect("an executor publishing a new agent id comes to serve it; another executor may neither take it over nor serve it", () =>
+        Effect.gen(function*() {
+          const world = yield* World
+          const executorA = world.callers["executor of A"].client
+          const executorB = world.callers["executor of B"].client
+          const agentId = makeAgentId()
+          yield* executorB.agents.publish({ path: { agent_id: agentId }, payload: manifest("B's second agent") })
+          const listed = yield* executorB.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } })
+          expect(listed.data).toEqual([])
+          const takeover = yield* executorA.agents.publish({ path: { agent_id: agentId }, payload: manifest("Stolen") }).pipe(Effect.flip)
+          expect(takeover._tag).toBe("Forbidden")
+          const serve = yield* executorA.executor.claim({ payload: { agent_id: agentId, executor_id: "thief", wait: 0 } }).pipe(Effect.flip)
+          expect(serve._tag).toBe("Forbidden")
+          expect((yield* executorA.agents.get({ path: { agent_id: agentId } })).name).toBe("B's second agent")
+        }))
 
-    it.effect("job lists filtered by another agent or status never reach past the caller's own jobs", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const ownerIds = (yield* world.callers["owner buyer"].client.jobs.list({ urlParams: { agent_id: world.agentB, limit: 100 } })).data
-        expect(ownerIds).toEqual([])
-        const executorA = yield* world.callers["executor of A"].client.jobs.list({ urlParams: { agent_id: world.agentB, limit: 100 } })
-        expect(executorA.data).toEqual([])
-        const executorB = yield* world.callers["executor of B"].client.jobs.list({ urlParams: { limit: 100 } })
-        expect(executorB.data.map((job) => job.job_id)).toEqual([world.otherJob.job_id])
-      }))
-  })
-
-  describe("publishing binds agents to executor keys", () => {
-    it.effect("an executor publishing a new agent id comes to serve it; another executor may neither take it over nor serve it", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const executorA = world.callers["executor of A"].client
-        const executorB = world.callers["executor of B"].client
-        const agentId = makeAgentId()
-        yield* executorB.agents.publish({ path: { agent_id: agentId }, payload: manifest("B's second agent") })
-        const listed = yield* executorB.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } })
-        expect(listed.data).toEqual([])
-        const takeover = yield* executorA.agents.publish({ path: { agent_id: agentId }, payload: manifest("Stolen") }).pipe(Effect.flip)
-        expect(takeover._tag).toBe("Forbidden")
-        const serve = yield* executorA.executor.claim({ payload: { agent_id: agentId, executor_id: "thief", wait: 0 } }).pipe(Effect.flip)
-        expect(serve._tag).toBe("Forbidden")
-        expect((yield* executorA.agents.get({ path: { agent_id: agentId } })).name).toBe("B's second agent")
-      }))
-
-    it.effect("an agent an admin published belongs to no executor key: executors may not republish or serve it", () =>
-      Effect.gen(function*() {
-        const world = yield* World
-        const agentId = makeAgentId()
-        yield* world.callers.admin.client.agents.publish({ path: { agent_id: agentId }, payload: manifest("House agent") })
-        for (const name of ["executor of A", "executor of B"] as const) {
-          const client = world.callers[name].client
-          const publish = yield* client.agents.publish({ path: { agent_id: agentId }, payload: manifest("Mine") }).pipe(Effect.flip)
-          expect(publish._tag).toBe("Forbidden")
-          const list = yield* client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } }).pipe(Effect.flip)
-          expect(list._tag).toBe("Forbidden")
-        }
-      }))
-  })
-})
+      it.effect("an agent an admin published belongs to no executor key: executors may not republish or serve it", () =>
+        Effect.gen(function*() {
+          const world = yield* World
+          const agentId = makeAgentId()
+          yield* world.callers.admin.client.agents.publish({ path: { agent_id: agentId }, payload: manifest("House agent") })
+          for (const name of ["executor of A", "executor of B"] as const) {
+            const client = world.callers[name].client
+            const publish = yield* client.agents.publish({ path: { agent_id: agentId }, payload: manifest("Mine") }).pipe(Effect.flip)
+            expect(publish._tag).toBe("Forbidden")
+            const list = yield* client.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } }).pipe(
+              Effect.flip
+            )
+            expect(list._tag).toBe("Forbidden")
+          }
+        }))
+    })
+  }
+)

@@ -6,8 +6,8 @@
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeAgentId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
@@ -70,7 +70,10 @@ const raw = (request: HttpClientRequest.HttpClientRequest, key: string) =>
   })
 
 const publishRaw = (agentId: AgentId, key: string, body: unknown) =>
-  Effect.flatMap(serverUrl, (url) => raw(HttpClientRequest.put(`${url}/v1/agents/${agentId}`).pipe(HttpClientRequest.bodyUnsafeJson(body)), key))
+  Effect.flatMap(
+    serverUrl,
+    (url) => raw(HttpClientRequest.put(`${url}/v1/agents/${agentId}`).pipe(HttpClientRequest.bodyUnsafeJson(body)), key)
+  )
 
 layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it) => {
   describe("pricing", () => {
@@ -167,7 +170,9 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
         const absent = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { files }) }).pipe(Effect.flip)
         expect(absent._tag).toBe("InvalidResult")
         // A result that is not JSON is refused while decoding the request's fields, naming the field.
-        const unparsable = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { result: "{score: 1" }) }).pipe(Effect.flip)
+        const unparsable = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { result: "{score: 1" }) }).pipe(
+          Effect.flip
+        )
         expect(unparsable._tag).toBe("InvalidRequest")
         if (unparsable._tag === "InvalidRequest") expect(unparsable.message).toContain("result")
 
@@ -183,7 +188,10 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
         const path = { job_id: job.job_id }
         const result = { score: 7, summary: "two findings" }
         const files = { "review.md": ["# Review\n", "text/markdown"] } as const
-        const done = yield* executor.client.executor.complete({ path, payload: completion(leaseId, { result: JSON.stringify(result), files }) })
+        const done = yield* executor.client.executor.complete({
+          path,
+          payload: completion(leaseId, { result: JSON.stringify(result), files })
+        })
         expect([done.status, done.result]).toEqual(["completed", result])
         const fetched = yield* buyer.client.jobs.result({ path })
         expect([fetched.result, fetched.files.map((file) => file.path)]).toEqual([result, ["review.md"]])
@@ -209,7 +217,10 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
       Effect.gen(function*() {
         const open = new AgentManifest({ name: "Open", description: "", tags: [], input_schema: {} })
         const first = yield* runningJob(open)
-        const without = yield* first.executor.client.executor.complete({ path: { job_id: first.job.job_id }, payload: completion(first.leaseId) })
+        const without = yield* first.executor.client.executor.complete({
+          path: { job_id: first.job.job_id },
+          payload: completion(first.leaseId)
+        })
         expect([without.status, without.result]).toEqual(["completed", null])
         const second = yield* runningJob(open)
         const withList = yield* second.executor.client.executor.complete({
@@ -233,7 +244,10 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
           path: { job_id: taken.job_id },
           payload: { status: "accepted", reason: "a TypeScript repository, which this agent reviews" }
         })
-        expect([accepted.job.decision_reason, accepted.job.failure_reason]).toEqual(["a TypeScript repository, which this agent reviews", null])
+        expect([accepted.job.decision_reason, accepted.job.failure_reason]).toEqual([
+          "a TypeScript repository, which this agent reviews",
+          null
+        ])
         yield* executor.client.executor.status({
           path: { job_id: declined.job_id },
           payload: { status: "rejected", reason: "no input files\nsend the sources to review" }
@@ -288,7 +302,10 @@ layer(TestLive, { timeout: 60_000 })("the seed's data model over real HTTP", (it
         const fail = (jobId: JobId) =>
           Effect.gen(function*() {
             const accepted = yield* executor.client.executor.status({ path: { job_id: jobId }, payload: { status: "accepted" } })
-            yield* executor.client.executor.status({ path: { job_id: jobId }, payload: { status: "failed", lease_id: accepted.lease.lease_id, reason: "no" } })
+            yield* executor.client.executor.status({
+              path: { job_id: jobId },
+              payload: { status: "failed", lease_id: accepted.lease.lease_id, reason: "no" }
+            })
           })
         yield* fail((yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId) })).job_id)
         for (let i = 0; i < 2; i++) {

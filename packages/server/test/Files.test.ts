@@ -1,9 +1,9 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
-import { describe, expect, layer } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { describe, expect, layer } from "@effect/vitest"
+import { Context, Effect, Layer, type Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -33,8 +33,7 @@ const sameNames = {
 }
 const statedOf = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([path, text]) => [path, sha256(text)]))
 
-const makeClient = (url: string, key: Redacted.Redacted) =>
-  makeApiClient({ baseUrl: url, key })
+const makeClient = (url: string, key: Redacted.Redacted) => makeApiClient({ baseUrl: url, key })
 type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
 
 class World extends Context.Tag("test/FilesWorld")<World, {
@@ -44,20 +43,25 @@ class World extends Context.Tag("test/FilesWorld")<World, {
   readonly executor: Client
 }>() {}
 
-const WorldLive = Layer.unwrapScoped(Effect.map(temporaryDirectory("agnt-files-data-"), (dataDir) =>
-  Layer.effect(World, Effect.gen(function*() {
-    const url = yield* serverUrl
-    const keys = yield* ApiKeys
-    const client = (key: Redacted.Redacted) => makeClient(url, key)
-    const executor = yield* client((yield* keys.create({ role: "executor" })).key)
-    const buyer = yield* client((yield* keys.create({ role: "buyer" })).key)
-    const agentId = makeAgentId()
-    yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Files agent") })
-    return { agentId, buyer, executor, objects: NodePath.join(dataDir, "objects") }
-  })).pipe(
-    Layer.provideMerge(TestServerLive(inject("pgAdminUrl"), { dataDir })),
-    Layer.provideMerge(FetchHttpClient.layer)
-  )))
+const WorldLive = Layer.unwrapScoped(
+  Effect.map(temporaryDirectory("agnt-files-data-"), (dataDir) =>
+    Layer.effect(
+      World,
+      Effect.gen(function*() {
+        const url = yield* serverUrl
+        const keys = yield* ApiKeys
+        const client = (key: Redacted.Redacted) => makeClient(url, key)
+        const executor = yield* client((yield* keys.create({ role: "executor" })).key)
+        const buyer = yield* client((yield* keys.create({ role: "buyer" })).key)
+        const agentId = makeAgentId()
+        yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Files agent") })
+        return { agentId, buyer, executor, objects: NodePath.join(dataDir, "objects") }
+      })
+    ).pipe(
+      Layer.provideMerge(TestServerLive(inject("pgAdminUrl"), { dataDir })),
+      Layer.provideMerge(FetchHttpClient.layer)
+    ))
+)
 
 /** How many objects the local store holds. */
 const objectCount = (objects: string) =>
@@ -73,13 +77,15 @@ const downloaded = (jobId: JobId, kind: "input" | "result") =>
     const files = kind === "input"
       ? (yield* buyer.jobs.get({ path: { job_id: jobId } })).input_files
       : (yield* buyer.jobs.result({ path: { job_id: jobId } })).files
-    return Object.fromEntries(yield* Effect.forEach(files, (file) =>
-      Effect.map(executor.jobs.download({ path: { job_id: jobId, file_id: file.file_id } }), (bytes) => {
-        const text = new TextDecoder().decode(bytes)
-        expect(file.sha256).toBe(sha256(text))
-        expect(file.size).toBe(Buffer.byteLength(text))
-        return [file.path, text] as const
-      })))
+    return Object.fromEntries(
+      yield* Effect.forEach(files, (file) =>
+        Effect.map(executor.jobs.download({ path: { job_id: jobId, file_id: file.file_id } }), (bytes) => {
+          const text = new TextDecoder().decode(bytes)
+          expect(file.sha256).toBe(sha256(text))
+          expect(file.size).toBe(Buffer.byteLength(text))
+          return [file.path, text] as const
+        }))
+    )
   })
 
 /** A job of the world's agent, claimed and running; yields its id and lease. */
@@ -126,7 +132,10 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
     it.effect("without stated checksums (a client such as curl) files are stored, with the SHA-256 of their bytes", () =>
       Effect.gen(function*() {
         const { agentId, buyer } = yield* World
-        const job = yield* buyer.jobs.create({ headers: {}, payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames) })
+        const job = yield* buyer.jobs.create({
+          headers: {},
+          payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames)
+        })
         expect(yield* downloaded(job.job_id, "input")).toEqual(sameNames)
       }))
   })
@@ -142,7 +151,12 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
           headers: {},
           payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames, stated)
         }).pipe(Effect.flip)
-        expect(refused).toMatchObject({ _tag: "ChecksumMismatch", path: "b/index.js", expected: stated["b/index.js"], actual: sha256(sameNames["b/index.js"]) })
+        expect(refused).toMatchObject({
+          _tag: "ChecksumMismatch",
+          path: "b/index.js",
+          expected: stated["b/index.js"],
+          actual: sha256(sameNames["b/index.js"])
+        })
         expect(refused.message).toContain("b/index.js")
         expect(yield* objectCount(objects)).toBe(before.objects)
         expect((yield* sql`SELECT job_id FROM jobs`).length).toBe(before.jobs.length)
@@ -173,10 +187,15 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
         const { agentId, buyer, objects } = yield* World
         const before = yield* objectCount(objects)
         const fields = { agent_id: agentId, prompt: "p", params: "{\"level\":1}" }
-        const malformed = yield* buyer.jobs.create({ headers: {}, payload: form(fields, { "a.txt": "a" }, { "a.txt": "ABC" }) }).pipe(Effect.flip)
+        const malformed = yield* buyer.jobs.create({ headers: {}, payload: form(fields, { "a.txt": "a" }, { "a.txt": "ABC" }) }).pipe(
+          Effect.flip
+        )
         expect(malformed).toMatchObject({ _tag: "InvalidRequest" })
         expect(malformed.message).toContain("sha256")
-        const missing = yield* buyer.jobs.create({ headers: {}, payload: form(fields, { "a.txt": "a" }, { "a.txt": sha256("a"), "b.txt": sha256("b") }) })
+        const missing = yield* buyer.jobs.create({
+          headers: {},
+          payload: form(fields, { "a.txt": "a" }, { "a.txt": sha256("a"), "b.txt": sha256("b") })
+        })
           .pipe(Effect.flip)
         expect(missing).toMatchObject({ _tag: "InvalidRequest" })
         expect(missing.message).toContain("b.txt")
@@ -184,7 +203,9 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
         twice.append("files", new Blob(["again"]), "./a.txt")
         const repeated = yield* buyer.jobs.create({ headers: {}, payload: twice }).pipe(Effect.flip)
         expect(repeated).toMatchObject({ _tag: "InvalidFileName" })
-        const unknown = yield* buyer.jobs.create({ headers: {}, payload: form({ ...fields, colour: "red" }, { "a.txt": "a" }) }).pipe(Effect.flip)
+        const unknown = yield* buyer.jobs.create({ headers: {}, payload: form({ ...fields, colour: "red" }, { "a.txt": "a" }) }).pipe(
+          Effect.flip
+        )
         expect(unknown).toMatchObject({ _tag: "InvalidRequest" })
         expect(unknown.message).toContain("colour")
         expect(yield* objectCount(objects)).toBe(before)

@@ -12,8 +12,8 @@
  * the request fast-check shrank it to.
  */
 import type { AgentId } from "@agnt/domain/Ids"
-import { layer } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
+import { layer } from "@effect/vitest"
 import { Effect, FastCheck, Layer, Redacted } from "effect"
 import * as NodeNet from "node:net"
 import { inject } from "vitest"
@@ -75,11 +75,17 @@ const operationsOf = (doc: unknown): ReadonlyArray<Operation> =>
         path,
         pathParams: names("path"),
         queryParams: names("query"),
-        bodyType: field(content, "multipart/form-data") !== undefined ? "multipart" : field(content, "application/json") !== undefined ? "json" : "none",
+        bodyType: field(content, "multipart/form-data") !== undefined
+          ? "multipart"
+          : field(content, "application/json") !== undefined
+          ? "json"
+          : "none",
         errors: new Map(
           Object.entries(isRecord(responses) ? responses : {})
             .filter(([status]) => Number(status) >= 400)
-            .map(([status, response]) => [Number(status), tagsOf(doc, field(field(field(response, "content"), "application/json"), "schema"))])
+            .map((
+              [status, response]
+            ) => [Number(status), tagsOf(doc, field(field(field(response, "content"), "application/json"), "schema"))])
         )
       }
     })
@@ -165,17 +171,49 @@ interface RequestSpec {
 
 const notANumber = FastCheck.string({ maxLength: 12 }).map((text) => `~${text}`)
 const badValues: ReadonlyArray<Json> = [
-  null, true, -1, 31, 1e308, "", "x".repeat(9000), [], {}, [1, "a"], { nested: { deeper: [] } },
-  "\u0000", "a\u0000b", "\ud800", { "\u0000": "\udfff" }, "😀".repeat(50)
+  null,
+  true,
+  -1,
+  31,
+  1e308,
+  "",
+  "x".repeat(9000),
+  [],
+  {},
+  [1, "a"],
+  { nested: { deeper: [] } },
+  "\u0000",
+  "a\u0000b",
+  "\ud800",
+  { "\u0000": "\udfff" },
+  "😀".repeat(50)
 ]
 
 const pathValue: FastCheck.Arbitrary<PathValue> = FastCheck.oneof(
   { weight: 4, arbitrary: FastCheck.constantFrom({ kind: "valid" as const }, { kind: "fresh" as const }) },
-  { weight: 2, arbitrary: FastCheck.constantFrom({ kind: "wrongPrefix" as const }, { kind: "empty" as const }, { kind: "encodedSlash" as const }) },
+  {
+    weight: 2,
+    arbitrary: FastCheck.constantFrom({ kind: "wrongPrefix" as const }, { kind: "empty" as const }, { kind: "encodedSlash" as const })
+  },
   { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("garbage" as const), text: FastCheck.string({ maxLength: 40 }) }) },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("unicode" as const), text: FastCheck.string({ unit: "grapheme", maxLength: 20 }) }) },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("long" as const), length: FastCheck.constantFrom(300, 2000, 6000) }) },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("dots" as const), text: FastCheck.constantFrom("..", ".", "%2e%2e", "..%2f..", "../..") }) }
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({
+      kind: FastCheck.constant("unicode" as const),
+      text: FastCheck.string({ unit: "grapheme", maxLength: 20 })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({ kind: FastCheck.constant("long" as const), length: FastCheck.constantFrom(300, 2000, 6000) })
+  },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({
+      kind: FastCheck.constant("dots" as const),
+      text: FastCheck.constantFrom("..", ".", "%2e%2e", "..%2f..", "../..")
+    })
+  }
 )
 
 const queryValue: FastCheck.Arbitrary<QueryValue> = FastCheck.oneof(
@@ -187,8 +225,21 @@ const queryValue: FastCheck.Arbitrary<QueryValue> = FastCheck.oneof(
       kind: FastCheck.constant("text" as const),
       text: FastCheck.oneof(
         FastCheck.constantFrom(
-          "abc", "true", "-1", "-0.5", "0", "1e309", "99999999999999999999999", "9007199254740993", "NaN", "1.5", "%zz", "x".repeat(5000),
-          "a\u0000b", "\ud800", "\u202e\u0007"
+          "abc",
+          "true",
+          "-1",
+          "-0.5",
+          "0",
+          "1e309",
+          "99999999999999999999999",
+          "9007199254740993",
+          "NaN",
+          "1.5",
+          "%zz",
+          "x".repeat(5000),
+          "a\u0000b",
+          "\ud800",
+          "\u202e\u0007"
         ),
         notANumber
       )
@@ -208,18 +259,40 @@ const body: FastCheck.Arbitrary<Body> = FastCheck.oneof(
     weight: 2,
     arbitrary: FastCheck.record({
       kind: FastCheck.constant("invalidJson" as const),
-      text: FastCheck.oneof(FastCheck.constantFrom("{", "nul", "{\"a\":", "[1,]", "\u0000", "{\"agent_id\": }", "\"unterminated"), FastCheck.string({ maxLength: 30 }))
+      text: FastCheck.oneof(
+        FastCheck.constantFrom("{", "nul", "{\"a\":", "[1,]", "\u0000", "{\"agent_id\": }", "\"unterminated"),
+        FastCheck.string({ maxLength: 30 })
+      )
     })
   },
-  { weight: 2, arbitrary: FastCheck.record({ kind: FastCheck.constant("wrongShape" as const), value: FastCheck.jsonValue({ maxDepth: 3 }) }) },
+  {
+    weight: 2,
+    arbitrary: FastCheck.record({ kind: FastCheck.constant("wrongShape" as const), value: FastCheck.jsonValue({ maxDepth: 3 }) })
+  },
   { weight: 4, arbitrary: FastCheck.record({ kind: FastCheck.constant("mutated" as const), mutation }) },
   {
     weight: 1,
-    arbitrary: FastCheck.record({ kind: FastCheck.constant("deep" as const), depth: FastCheck.constantFrom(100, 5000, 100_000), inField: FastCheck.boolean() })
+    arbitrary: FastCheck.record({
+      kind: FastCheck.constant("deep" as const),
+      depth: FastCheck.constantFrom(100, 5000, 100_000),
+      inField: FastCheck.boolean()
+    })
   },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("huge" as const), size: FastCheck.constantFrom(10_000, 200_000, 2_000_000) }) },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("multipartGarbage" as const), text: FastCheck.string({ maxLength: 200 }) }) },
-  { weight: 1, arbitrary: FastCheck.record({ kind: FastCheck.constant("truncated" as const), fraction: FastCheck.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({ kind: FastCheck.constant("huge" as const), size: FastCheck.constantFrom(10_000, 200_000, 2_000_000) })
+  },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({ kind: FastCheck.constant("multipartGarbage" as const), text: FastCheck.string({ maxLength: 200 }) })
+  },
+  {
+    weight: 1,
+    arbitrary: FastCheck.record({
+      kind: FastCheck.constant("truncated" as const),
+      fraction: FastCheck.double({ min: 0, max: 1, noNaN: true })
+    })
+  },
   {
     weight: 1,
     arbitrary: FastCheck.record({
@@ -231,7 +304,10 @@ const body: FastCheck.Arbitrary<Body> = FastCheck.oneof(
 
 const requestSpec: FastCheck.Arbitrary<RequestSpec> = FastCheck.record({
   operation: FastCheck.nat(1000),
-  otherMethod: FastCheck.oneof({ weight: 15, arbitrary: FastCheck.constant(null) }, { weight: 1, arbitrary: FastCheck.constantFrom("DELETE" as const, "PATCH" as const, "OPTIONS" as const) }),
+  otherMethod: FastCheck.oneof({ weight: 15, arbitrary: FastCheck.constant(null) }, {
+    weight: 1,
+    arbitrary: FastCheck.constantFrom("DELETE" as const, "PATCH" as const, "OPTIONS" as const)
+  }),
   path: FastCheck.array(pathValue, { minLength: 2, maxLength: 2 }),
   query: FastCheck.array(queryValue, { minLength: 4, maxLength: 4 }),
   extraQuery: FastCheck.boolean(),
@@ -245,8 +321,15 @@ const requestSpec: FastCheck.Arbitrary<RequestSpec> = FastCheck.record({
     {
       weight: 2,
       arbitrary: FastCheck.constantFrom(
-        "none", "text/plain", "application/xml", "multipart/form-data", "multipart/form-data; boundary=wrong",
-        "application/json; charset=utf-16", "application/x-www-form-urlencoded", "%%%", "application/json"
+        "none",
+        "text/plain",
+        "application/xml",
+        "multipart/form-data",
+        "multipart/form-data; boundary=wrong",
+        "application/json; charset=utf-16",
+        "application/x-www-form-urlencoded",
+        "%%%",
+        "application/json"
       )
     }
   ),
@@ -310,7 +393,9 @@ const template = (fixtures: Fixtures, operation: Operation): ReadonlyArray<reado
   const key = `${operation.method} ${operation.path}`
   switch (key) {
     case "PUT /v1/agents/{agent_id}":
-      return [["name", "Fuzzed"], ["description", "an agent the fuzzer publishes"], ["tags", ["fuzz"]], ["input_schema", { type: "object" }]]
+      return [["name", "Fuzzed"], ["description", "an agent the fuzzer publishes"], ["tags", ["fuzz"]], ["input_schema", {
+        type: "object"
+      }]]
     case "POST /v1/jobs":
       return [["agent_id", fixtures.agentId], ["prompt", "fuzz"], ["params", { level: 2 }]]
     case "POST /v1/executor/jobs/claim":
@@ -333,7 +418,9 @@ const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth)
 const multipart = (boundary: string, fields: ReadonlyArray<readonly [string, Json]>, files: ReadonlyArray<readonly [string, string]>) =>
   [
     ...fields.map(([name, value]) =>
-      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${typeof value === "string" ? value : JSON.stringify(value)}\r\n`
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${
+        typeof value === "string" ? value : JSON.stringify(value)
+      }\r\n`
     ),
     ...files.map(([name, content]) =>
       `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n${content}\r\n`
@@ -356,7 +443,10 @@ const mutate = (fields: ReadonlyArray<readonly [string, Json]>, change: Mutation
 const bodyOf = (fixtures: Fixtures, operation: Operation, spec: Body): { readonly text: string; readonly type: string } | undefined => {
   const boundary = "fuzzBoundary7MA4YWxkTrZu0gW"
   const asMultipart = operation.bodyType === "multipart"
-  const encode = (fields: ReadonlyArray<readonly [string, Json]>, files: ReadonlyArray<readonly [string, string]> = [["input.txt", "hello"]]) =>
+  const encode = (
+    fields: ReadonlyArray<readonly [string, Json]>,
+    files: ReadonlyArray<readonly [string, string]> = [["input.txt", "hello"]]
+  ) =>
     asMultipart
       ? { text: multipart(boundary, fields, files), type: `multipart/form-data; boundary=${boundary}` }
       : { text: JSON.stringify(Object.fromEntries(fields)), type: "application/json" }
@@ -377,8 +467,16 @@ const bodyOf = (fixtures: Fixtures, operation: Operation, spec: Body): { readonl
     case "deep":
       return spec.inField
         ? asMultipart
-          ? { text: multipart(boundary, [...fields.filter(([name]) => name !== "params"), ["params", `{"a":${deep(spec.depth)}}`]], []), type: `multipart/form-data; boundary=${boundary}` }
-          : { text: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`).join(",")},"nested":${deep(spec.depth)}}`, type: "application/json" }
+          ? {
+            text: multipart(boundary, [...fields.filter(([name]) => name !== "params"), ["params", `{"a":${deep(spec.depth)}}`]], []),
+            type: `multipart/form-data; boundary=${boundary}`
+          }
+          : {
+            text: `{${fields.map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`).join(",")},"nested":${
+              deep(spec.depth)
+            }}`,
+            type: "application/json"
+          }
         : { text: deep(spec.depth), type: "application/json" }
     case "huge":
       return encode(fields.map(([name, value]) => [name, typeof value === "string" ? "x".repeat(spec.size) : value]))
@@ -455,8 +553,14 @@ const toRequest = (fixtures: Fixtures, operations: ReadonlyArray<Operation>, spe
 }
 
 const describeSent = (sent: Sent) =>
-  `${sent.method} ${sent.url.length > 300 ? `${sent.url.slice(0, 300)}…` : sent.url}\n  headers ${JSON.stringify(sent.headers).slice(0, 300)}` +
-  `\n  body ${sent.body === undefined ? "(none)" : JSON.stringify(sent.body.slice(0, 300)) + (sent.body.length > 300 ? `… (${sent.body.length} chars)` : "")}`
+  `${sent.method} ${sent.url.length > 300 ? `${sent.url.slice(0, 300)}…` : sent.url}\n  headers ${
+    JSON.stringify(sent.headers).slice(0, 300)
+  }` +
+  `\n  body ${
+    sent.body === undefined
+      ? "(none)"
+      : JSON.stringify(sent.body.slice(0, 300)) + (sent.body.length > 300 ? `… (${sent.body.length} chars)` : "")
+  }`
 
 /**
  * A 400's message is one sentence a person can act on: a line of text, not
@@ -476,7 +580,11 @@ const sendAndCheck = (operations: ReadonlyArray<Operation>, sent: Sent) =>
         signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)])
       })
       const problem = (what: string, text: string) =>
-        new Error(`${what}\n  answer ${response.status} ${response.headers.get("content-type")} ${JSON.stringify(text.slice(0, 500))}\n  request ${describeSent(sent)}`)
+        new Error(
+          `${what}\n  answer ${response.status} ${response.headers.get("content-type")} ${JSON.stringify(text.slice(0, 500))}\n  request ${
+            describeSent(sent)
+          }`
+        )
       if (response.status < 400) {
         // An event stream stays open: the status is all this test needs.
         await response.body?.cancel()
@@ -500,7 +608,10 @@ const sendAndCheck = (operations: ReadonlyArray<Operation>, sent: Sent) =>
           ? response.status === 404 && tag === "RouteNotFound"
           : (route.errors.get(response.status) ?? []).includes(tag))
       if (!declared) {
-        throw problem(`${response.status} ${tag} is not declared for ${route === undefined ? "an unknown route" : `${route.method} ${route.path}`}`, text)
+        throw problem(
+          `${response.status} ${tag} is not declared for ${route === undefined ? "an unknown route" : `${route.method} ${route.path}`}`,
+          text
+        )
       }
       return response.status
     },
@@ -550,7 +661,14 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
       const doc: unknown = yield* Effect.promise(() => fetch(`${state.fixtures?.baseUrl}/openapi.json`).then((response) => response.json()))
       state.operations = operationsOf(doc)
       const names = state.operations.map((operation) => `${operation.method} ${operation.path}`)
-      for (const expected of ["POST /v1/jobs", "GET /v1/jobs/{job_id}/events", "POST /v1/executor/jobs/{job_id}/complete", "PUT /v1/agents/{agent_id}"]) {
+      for (
+        const expected of [
+          "POST /v1/jobs",
+          "GET /v1/jobs/{job_id}/events",
+          "POST /v1/executor/jobs/{job_id}/complete",
+          "PUT /v1/agents/{agent_id}"
+        ]
+      ) {
         if (!names.includes(expected)) return yield* Effect.die(new Error(`${expected} is missing from /openapi.json`))
       }
     }))
@@ -574,7 +692,9 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
     Effect.gen(function*() {
       const { fixtures: current, operations } = state
       if (current === undefined) return yield* Effect.die(new Error("fixtures were not made"))
-      const missed = operations.map((operation) => `${operation.method} ${operation.path}`).filter((name) => (sentPerOperation.get(name) ?? 0) < 5)
+      const missed = operations.map((operation) => `${operation.method} ${operation.path}`).filter((name) =>
+        (sentPerOperation.get(name) ?? 0) < 5
+      )
       if (missed.length > 0) return yield* Effect.die(new Error(`fuzzed fewer than 5 times: ${missed.join(", ")}`))
       for (const path of ["/healthz", "/readyz"]) {
         const status = yield* Effect.promise(() => fetch(`${current.baseUrl}${path}`).then((response) => response.status))
@@ -594,15 +714,36 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
         // The multipart parser neither failed nor finished: never answered.
         ["POST", "/v1/jobs", { ...buyer, "content-type": "multipart/form-data; boundary=b" }, "", 400, "InvalidRequest"],
         ["POST", "/v1/jobs", { ...buyer, "content-type": "multipart/form-data; boundary=b" }, "--b\r\n", 400, "InvalidRequest"],
-        ["POST", "/v1/jobs", { ...buyer, "content-type": "multipart/form-data; boundary=b" }, "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n", 400, "InvalidRequest"],
+        [
+          "POST",
+          "/v1/jobs",
+          { ...buyer, "content-type": "multipart/form-data; boundary=b" },
+          "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n",
+          400,
+          "InvalidRequest"
+        ],
         // The parser threw from its constructor: 500.
         ["POST", "/v1/executor/jobs/claim", { ...buyer, "content-type": "multipart/form-data" }, "{}", 400, "InvalidRequest"],
         // Formatting the decode error of a deeply nested body ran out of stack: 500. Its answer now says what
         // the body is instead ("the body must be an object; got an array of 1 item"), never formatting its depth.
         ["POST", "/v1/executor/jobs/claim", { ...buyer, "content-type": "application/json" }, deep(100_000), 400, "HttpApiDecodeError"],
         // PostgreSQL refused a NUL character or an unpaired surrogate: 500.
-        ["POST", "/v1/jobs", { ...buyer, "content-type": "multipart/form-data; boundary=b" }, form([["agent_id", current.agentId], ["prompt", "a\u0000b"]]), 400, "InvalidRequest"],
-        ["POST", "/v1/jobs", { ...buyer, "content-type": "multipart/form-data; boundary=b" }, form([["agent_id", current.agentId], ["prompt", "p"], ["params", "{\"a\":\"\\ud800\"}"]]), 400, "InvalidRequest"],
+        [
+          "POST",
+          "/v1/jobs",
+          { ...buyer, "content-type": "multipart/form-data; boundary=b" },
+          form([["agent_id", current.agentId], ["prompt", "a\u0000b"]]),
+          400,
+          "InvalidRequest"
+        ],
+        [
+          "POST",
+          "/v1/jobs",
+          { ...buyer, "content-type": "multipart/form-data; boundary=b" },
+          form([["agent_id", current.agentId], ["prompt", "p"], ["params", "{\"a\":\"\\ud800\"}"]]),
+          400,
+          "InvalidRequest"
+        ],
         ["GET", "/v1/agents/search?q=a%00b", buyer, undefined, 400, "InvalidRequest"],
         // The router's own 404 had no body.
         ["DELETE", "/v1/jobs", buyer, undefined, 404, "RouteNotFound"],
@@ -610,12 +751,20 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
       ]
       for (const [method, path, headers, body, status, tag] of cases) {
         const answer = yield* Effect.promise(() =>
-          fetch(`${current.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }), signal: AbortSignal.timeout(10_000) })
+          fetch(`${current.baseUrl}${path}`, {
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+            signal: AbortSignal.timeout(10_000)
+          })
             .then(async (response) => ({ status: response.status, body: await response.text() }))
-            .catch((error: unknown) => ({ status: 0, body: String(error) })))
+            .catch((error: unknown) => ({ status: 0, body: String(error) }))
+        )
         const answered = [answer.status, field(JSON.parse(answer.body.startsWith("{") ? answer.body : "{}"), "_tag")]
         if (answered[0] !== status || answered[1] !== tag) {
-          return yield* Effect.die(new Error(`${method} ${path.slice(0, 80)}: expected ${status} ${tag}, got ${answer.status} ${answer.body.slice(0, 300)}`))
+          return yield* Effect.die(
+            new Error(`${method} ${path.slice(0, 80)}: expected ${status} ${tag}, got ${answer.status} ${answer.body.slice(0, 300)}`)
+          )
         }
       }
     }))
@@ -625,7 +774,9 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
       const { fixtures: current } = state
       if (current === undefined) return yield* Effect.die(new Error("fixtures were not made"))
       const { port } = new URL(current.baseUrl)
-      for (const [path, type] of [["/v1/jobs", "multipart/form-data; boundary=b"], ["/v1/executor/jobs/claim", "application/json"]] as const) {
+      for (
+        const [path, type] of [["/v1/jobs", "multipart/form-data; boundary=b"], ["/v1/executor/jobs/claim", "application/json"]] as const
+      ) {
         yield* Effect.async<void>((resume) => {
           const socket = NodeNet.connect(Number(port), "127.0.0.1", () => {
             socket.write(

@@ -6,9 +6,9 @@
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { makeAgentId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
@@ -16,7 +16,6 @@ import { order } from "./Fixtures.js"
 import { actor, openMarket as market, TestLive } from "./support.js"
 
 type Caller = Effect.Effect.Success<ReturnType<typeof actor>>
-
 
 const inputs = { "src/a.ts": "const a = 1\n", "src/b.ts": "let b = 2\n" }
 
@@ -129,7 +128,10 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
         const { agentId, buyer } = yield* market
         const headers = { "idempotency-key": "racing-different" }
         const results = yield* Effect.all(
-          Array.from({ length: 8 }, (_, i) => buyer.client.jobs.create({ headers, payload: order(agentId, { prompt: `prompt ${i}` }) }).pipe(Effect.either)),
+          Array.from(
+            { length: 8 },
+            (_, i) => buyer.client.jobs.create({ headers, payload: order(agentId, { prompt: `prompt ${i}` }) }).pipe(Effect.either)
+          ),
           { concurrency: "unbounded" }
         )
         const made = results.filter(Either.isRight).map((result) => result.right)
@@ -180,7 +182,9 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
           )
           expect(response.status, `key of ${key.length} characters`).toBe(400)
         }
-        expect((yield* buyer.client.jobs.create({ headers: { "idempotency-key": "k".repeat(255) }, payload: order(agentId) })).status).toBe("pending")
+        expect((yield* buyer.client.jobs.create({ headers: { "idempotency-key": "k".repeat(255) }, payload: order(agentId) })).status).toBe(
+          "pending"
+        )
         expect((yield* buyer.client.jobs.list({ urlParams: { limit: 100 } })).data).toHaveLength(1)
       }))
   })
@@ -208,7 +212,14 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
         const { agentId, buyer, executor } = yield* market
         const { job, lease_id } = yield* running(buyer, executor, agentId)
         // "report" < "report.md" by path, but "report.md:…" < "report:…" as path:hash strings; "B" < "a" by code unit only.
-        const files = { "report": "plain\n", "report.md": "# md\n", "B.txt": "upper\n", "a.txt": "lower\n", "a-b/c.txt": "dash\n", "a/b.txt": "slash\n" }
+        const files = {
+          "report": "plain\n",
+          "report.md": "# md\n",
+          "B.txt": "upper\n",
+          "a.txt": "lower\n",
+          "a-b/c.txt": "dash\n",
+          "a/b.txt": "slash\n"
+        }
         const done = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, files) })
         const retried = yield* executor.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, files) })
         expect(retried).toEqual(done)
@@ -221,13 +232,19 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
         const sql = yield* SqlClient.SqlClient
         const { job, lease_id } = yield* running(buyer, executor, agentId)
         const all = yield* Effect.all(
-          Array.from({ length: 6 }, () =>
-            executor.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, results) }).pipe(Effect.either)),
+          Array.from(
+            { length: 6 },
+            () =>
+              executor.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, results) }).pipe(
+                Effect.either
+              )
+          ),
           { concurrency: "unbounded" }
         )
         expect(all.map((result) => Either.isRight(result) ? "ok" : result.left._tag)).toEqual(Array(6).fill("ok"))
         expect((yield* buyer.client.jobs.result({ path: { job_id: job.job_id } })).files).toHaveLength(2)
-        expect(yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM job_files WHERE job_id = ${job.job_id} AND kind = 'result'`).toEqual([{ n: 2 }])
+        expect(yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM job_files WHERE job_id = ${job.job_id} AND kind = 'result'`)
+          .toEqual([{ n: 2 }])
         expect(yield* completedEvents(buyer, job.job_id)).toHaveLength(1)
       }))
 
@@ -253,7 +270,8 @@ layer(TestLive, { timeout: 60_000, excludeTestServices: true })("idempotency", (
         expect(yield* completedEvents(buyer, job.job_id)).toHaveLength(1)
         // Another executor key, not serving the agent, does not even see the job.
         const stranger = yield* actor("executor")
-        const hidden = yield* stranger.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, results) }).pipe(Effect.flip)
+        const hidden = yield* stranger.client.executor.complete({ path: { job_id: job.job_id }, payload: completion(lease_id, results) })
+          .pipe(Effect.flip)
         expect(hidden._tag).toBe("JobNotFound")
       }))
   })

@@ -5,8 +5,8 @@
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import { Role } from "@agnt/domain/Auth"
-import { expect, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -40,8 +40,10 @@ layer(TestLive, { timeout: 60_000 })("API keys", (it) => {
   it.effect("the random part carries at least 128 bits: 64 keys have distinct secrets and every bit position varies", () =>
     Effect.gen(function*() {
       const keys = yield* ApiKeys
-      const secrets = yield* Effect.forEach(Array.from({ length: 64 }, (_, i) => i), () =>
-        Effect.map(keys.create({ role: "buyer" }), (created) => partsOf(Redacted.value(created.key)).secret))
+      const secrets = yield* Effect.forEach(
+        Array.from({ length: 64 }, (_, i) => i),
+        () => Effect.map(keys.create({ role: "buyer" }), (created) => partsOf(Redacted.value(created.key)).secret)
+      )
       expect(new Set(secrets).size).toBe(secrets.length)
       const bits = secrets.map((secret) => BigInt(`0x${secret}`))
       const ored = bits.reduce((a, b) => a | b, 0n)
@@ -113,7 +115,9 @@ layer(TestLive, { timeout: 60_000 })("API keys", (it) => {
         payload: new AgentManifest({ name: "Doomed", description: "", tags: [], input_schema: {} })
       })
       yield* keys.revoke(executor.info.key_id)
-      const claim = yield* executor.client.executor.claim({ payload: { agent_id: agentId, executor_id: "doomed", wait: 0 } }).pipe(Effect.flip)
+      const claim = yield* executor.client.executor.claim({ payload: { agent_id: agentId, executor_id: "doomed", wait: 0 } }).pipe(
+        Effect.flip
+      )
       expect(claim._tag).toBe("Unauthorized")
     }))
 

@@ -1,9 +1,9 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
 import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import { JobEvent } from "@agnt/domain/Job"
+import { FetchHttpClient, HttpClient, type HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { FetchHttpClient, HttpClient, HttpServer } from "@effect/platform"
-import { Context, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
+import { type Context, Effect, Fiber, Layer, Redacted, Schedule, Schema } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
@@ -14,8 +14,7 @@ import { manifest, orderForm } from "./Fixtures.js"
 const withServer = (overrides: Partial<ServerSettings> = {}) =>
   Effect.provide(TestServerLive(inject("pgAdminUrl"), overrides).pipe(Layer.provideMerge(FetchHttpClient.layer)))
 
-const clientAt = (baseUrl: string, key: string) =>
-  makeApiClient({ baseUrl, key: Redacted.make(key) })
+const clientAt = (baseUrl: string, key: string) => makeApiClient({ baseUrl, key: Redacted.make(key) })
 
 /** An executor key with a published agent and a buyer key, with clients on `baseUrl`. */
 const setup = (baseUrl: string) =>
@@ -41,7 +40,9 @@ describe("leases, claims, cancellation and events", () => {
     Effect.gen(function*() {
       const { agentId, buyer, executor } = yield* setup(yield* serverUrl)
       const job = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
-      const claims = yield* Effect.all([claim(executor, agentId), claim(executor, agentId), claim(executor, agentId)], { concurrency: "unbounded" })
+      const claims = yield* Effect.all([claim(executor, agentId), claim(executor, agentId), claim(executor, agentId)], {
+        concurrency: "unbounded"
+      })
       const won = claims.flatMap((response) => response.claimed === null ? [] : [response.claimed])
       expect(won.map((claimed) => claimed.job.job_id)).toEqual([job.job_id])
       const lease = won[0]!.lease
@@ -52,12 +53,18 @@ describe("leases, claims, cancellation and events", () => {
         Effect.retry({ schedule: Schedule.spaced("200 millis"), times: 100 })
       )
       expect([reaped.status, reaped.failure_reason, reaped.status_message]).toEqual(["failed", "lease_expired", "failed: lease_expired"])
-      const late = yield* executor.executor.heartbeat({ path: { job_id: job.job_id }, payload: { lease_id: lease.lease_id } }).pipe(Effect.flip)
+      const late = yield* executor.executor.heartbeat({ path: { job_id: job.job_id }, payload: { lease_id: lease.lease_id } }).pipe(
+        Effect.flip
+      )
       expect(["LeaseLost", "InvalidTransition"]).toContain(late._tag)
       const wrongLease = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }).pipe(
         Effect.zipRight(claim(executor, agentId)),
         Effect.flatMap((response) =>
-          executor.executor.status({ path: { job_id: response.claimed!.job.job_id }, payload: { status: "running", lease_id: LeaseId.make("lease_forged") } })),
+          executor.executor.status({
+            path: { job_id: response.claimed!.job.job_id },
+            payload: { status: "running", lease_id: LeaseId.make("lease_forged") }
+          })
+        ),
         Effect.flip
       )
       expect(wrongLease._tag).toBe("LeaseLost")
@@ -90,7 +97,10 @@ describe("leases, claims, cancellation and events", () => {
       expect([flagged.status, flagged.cancel_requested]).toEqual(["running", true])
       const beat = yield* executor.executor.heartbeat({ path: { job_id: job.job_id }, payload: { lease_id: lease.lease_id } })
       expect(beat.cancel_requested).toBe(true)
-      const confirmed = yield* executor.executor.status({ path: { job_id: job.job_id }, payload: { status: "canceled", lease_id: lease.lease_id } })
+      const confirmed = yield* executor.executor.status({
+        path: { job_id: job.job_id },
+        payload: { status: "canceled", lease_id: lease.lease_id }
+      })
       expect(confirmed.job.status).toBe("canceled")
     }).pipe(withServer()))
 
@@ -108,7 +118,10 @@ describe("leases, claims, cancellation and events", () => {
       const lease_id = lease.lease_id
       yield* executor.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id } })
       yield* executor.executor.logs({ path: { job_id: job.job_id }, payload: { lease_id, lines: ["one", "two", "x".repeat(5000)] } })
-      yield* executor.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id, progress: 50, message: "half" } })
+      yield* executor.executor.status({
+        path: { job_id: job.job_id },
+        payload: { status: "running", lease_id, progress: 50, message: "half" }
+      })
       const form = new FormData()
       form.append("lease_id", lease_id)
       yield* executor.executor.complete({ path: { job_id: job.job_id }, payload: form })
@@ -120,7 +133,12 @@ describe("leases, claims, cancellation and events", () => {
       const page = yield* eventsOf(buyer, job.job_id)
       expect(streamed).toEqual(JSON.parse(JSON.stringify(Schema.encodeSync(Schema.Array(JobEvent))(page.data))))
       expect(page.data.map((event) => [event.type, event.status])).toEqual([
-        ["status", "pending"], ["status", "accepted"], ["status", "running"], ["log", "running"], ["progress", "running"], ["status", "completed"]
+        ["status", "pending"],
+        ["status", "accepted"],
+        ["status", "running"],
+        ["log", "running"],
+        ["progress", "running"],
+        ["status", "completed"]
       ])
       const log = page.data.find((event) => event.type === "log")!
       expect((log.data["lines"] as ReadonlyArray<string>).map((line) => line.length)).toEqual([3, 3, 4000])
@@ -145,7 +163,9 @@ describe("leases, claims, cancellation and events", () => {
       const response = yield* Fiber.join(waiting)
       expect(response.claimed?.job.job_id).toBe(job.job_id)
 
-      const listWait = yield* executor.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 10, wait: 20 } }).pipe(Effect.fork)
+      const listWait = yield* executor.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 10, wait: 20 } }).pipe(
+        Effect.fork
+      )
       yield* Effect.sleep("500 millis")
       const next = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
       expect((yield* Fiber.join(listWait)).data.map((item) => item.job_id)).toEqual([next.job_id])

@@ -23,9 +23,9 @@
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import type { Job, JobEvent } from "@agnt/domain/Job"
 import { canTransition, isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
-import { layer } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
+import { layer } from "@effect/vitest"
 import { Data, Effect, Either, Layer, Redacted, Schedule } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -111,7 +111,10 @@ const checkJob = (world: World, job: Model.ModelJob, actual: Job) =>
   Effect.gen(function*() {
     const seen = world.seen.get(job.id)
     if (seen !== undefined && seen.status !== actual.status) {
-      yield* holds(`status regressed: ${seen.status} → ${actual.status}`, !isTerminal(seen.status) && canTransition(seen.status, actual.status))
+      yield* holds(
+        `status regressed: ${seen.status} → ${actual.status}`,
+        !isTerminal(seen.status) && canTransition(seen.status, actual.status)
+      )
     }
     yield* same("status", actual.status, job.status)
     yield* same("cancel_requested", actual.cancel_requested, job.cancelRequested)
@@ -281,13 +284,19 @@ const step = (world: World, action: Model.Action) =>
           [...outcomes].sort(),
           job.status === "pending" ? ["InvalidTransition", "ok"] : ["InvalidTransition", "InvalidTransition"]
         )
-        const winner = Either.isRight(first) ? { who: 0 as const, claimed: first.right } : Either.isRight(second) ? { who: 1 as const, claimed: second.right } : undefined
+        const winner = Either.isRight(first)
+          ? { who: 0 as const, claimed: first.right }
+          : Either.isRight(second)
+          ? { who: 1 as const, claimed: second.right }
+          : undefined
         if (winner !== undefined) Model.grantLease(model, job, winner.who, winner.claimed.lease.lease_id)
         break
       }
       case "Reject": {
         const expected = job.status === "pending" ? "ok" : "InvalidTransition"
-        const result = yield* Effect.either(executor(action.executor).status({ path, payload: { status: "rejected", reason: action.reason } }))
+        const result = yield* Effect.either(
+          executor(action.executor).status({ path, payload: { status: "rejected", reason: action.reason } })
+        )
         yield* expectOutcome(outcomeOf(result), expected)
         if (expected === "ok") {
           job.decisionReason = action.reason
@@ -347,7 +356,9 @@ const step = (world: World, action: Model.Action) =>
         const who = Model.executorBy(action.by, job)
         const sent = Model.leaseSentBy(model, who, job)
         const expected = Model.leasedCall(job, sent)
-        const result = yield* Effect.either(executor(who).status({ path, payload: { status: "failed", lease_id: sent, reason: action.reason } }))
+        const result = yield* Effect.either(
+          executor(who).status({ path, payload: { status: "failed", lease_id: sent, reason: action.reason } })
+        )
         yield* expectOutcome(outcomeOf(result), expected)
         if (expected === "ok") {
           job.failureReason = action.reason
@@ -382,7 +393,8 @@ const step = (world: World, action: Model.Action) =>
         if (Model.expire(job)) {
           // The reaper fiber ends the job within its 0.1 s interval.
           yield* world.buyers[job.buyer].jobs.get({ path }).pipe(
-            Effect.filterOrFail((current) => isTerminal(current.status), () => new ModelMismatch({ message: "the reaper did not end the job" })),
+            Effect.filterOrFail((current) => isTerminal(current.status), () =>
+              new ModelMismatch({ message: "the reaper did not end the job" })),
             Effect.retry({ schedule: Schedule.spaced("25 millis"), times: 200 })
           )
         }
@@ -400,7 +412,9 @@ const runActions = (sharedExecutorKey: boolean, actions: ReadonlyArray<Model.Act
       yield* step(world, action).pipe(
         Effect.catchAll((error) => {
           const job = "job" in action ? Model.jobOf(world.model, action.job) : undefined
-          const view = job === undefined ? "" : `\n  model's job: ${json({ ...job, events: job.events.map((event) => `${event.type}:${event.status}`) })}`
+          const view = job === undefined
+            ? ""
+            : `\n  model's job: ${json({ ...job, events: job.events.map((event) => `${event.type}:${event.status}`) })}`
           const message = error instanceof ModelMismatch ? error.message : `unexpected ${outcomeOf(Either.left(error))}: ${String(error)}`
           return Effect.fail(new ModelMismatch({ message: `step ${index + 1} ${Model.describeAction(action)}: ${message}${view}` }))
         })
@@ -408,7 +422,9 @@ const runActions = (sharedExecutorKey: boolean, actions: ReadonlyArray<Model.Act
     }
     yield* finalCheck(world).pipe(
       Effect.catchAll((error) =>
-        Effect.fail(new ModelMismatch({ message: `after the last step: ${error instanceof ModelMismatch ? error.message : String(error)}` }))
+        Effect.fail(
+          new ModelMismatch({ message: `after the last step: ${error instanceof ModelMismatch ? error.message : String(error)}` })
+        )
       )
     )
   })

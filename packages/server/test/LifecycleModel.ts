@@ -96,10 +96,13 @@ const by: FastCheck.Arbitrary<By> = FastCheck.oneof(
 const jobIndex = FastCheck.oneof({ weight: 3, arbitrary: FastCheck.constant(0) }, { weight: 2, arbitrary: FastCheck.nat({ max: 3 }) })
 const text = FastCheck.string({ unit: "grapheme", maxLength: 24 })
 const files = (names: ReadonlyArray<string>) =>
-  FastCheck.uniqueArray(FastCheck.record({ name: FastCheck.constantFrom(...names), text: FastCheck.constantFrom("", "ok", "ünïcödé ✓\n", "x".repeat(300)) }), {
-    selector: (file) => file.name,
-    maxLength: 2
-  })
+  FastCheck.uniqueArray(
+    FastCheck.record({ name: FastCheck.constantFrom(...names), text: FastCheck.constantFrom("", "ok", "ünïcödé ✓\n", "x".repeat(300)) }),
+    {
+      selector: (file) => file.name,
+      maxLength: 2
+    }
+  )
 const inputNames = ["src/main.ts", "README.md", "data/ünï cödé.json"]
 // Few names and contents, so a retried complete often sends the same files.
 const resultNames = ["review.md", "out/report.sarif"]
@@ -133,7 +136,10 @@ export const actionArbitrary: FastCheck.Arbitrary<Action> = FastCheck.oneof(
     })
   },
   { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("Heartbeat" as const), by, job: jobIndex }) },
-  { weight: 3, arbitrary: FastCheck.record({ _tag: FastCheck.constant("Complete" as const), by, job: jobIndex, files: files(resultNames) }) },
+  {
+    weight: 3,
+    arbitrary: FastCheck.record({ _tag: FastCheck.constant("Complete" as const), by, job: jobIndex, files: files(resultNames) })
+  },
   { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("Fail" as const), by, job: jobIndex, reason: text }) },
   { weight: 1, arbitrary: FastCheck.record({ _tag: FastCheck.constant("ConfirmCancel" as const), by, job: jobIndex }) },
   { weight: 2, arbitrary: FastCheck.record({ _tag: FastCheck.constant("Cancel" as const), buyer: who, job: jobIndex }) },
@@ -143,7 +149,10 @@ export const actionArbitrary: FastCheck.Arbitrary<Action> = FastCheck.oneof(
 /** A run: whether the two executor processes share one key, and 5–25 actions, the first an order. */
 export const runArbitrary = FastCheck.record({
   sharedExecutorKey: FastCheck.boolean(),
-  actions: FastCheck.tuple(order.map((action): Action => printable(action)), FastCheck.array(actionArbitrary, { minLength: 4, maxLength: 24 }))
+  actions: FastCheck.tuple(
+    order.map((action): Action => printable(action)),
+    FastCheck.array(actionArbitrary, { minLength: 4, maxLength: 24 })
+  )
     .map(([first, rest]) => [first, ...rest])
 })
 
@@ -275,8 +284,7 @@ export const expire = (job: ModelJob): boolean => {
 }
 
 /** `path:sha256` lines of files, sorted: how the server compares a retried complete's files. */
-export const manifestOf = (files: ReadonlyArray<FileSpec>) =>
-  files.map((file) => `${file.name}:${sha256Hex(file.text)}`).sort().join("\n")
+export const manifestOf = (files: ReadonlyArray<FileSpec>) => files.map((file) => `${file.name}:${sha256Hex(file.text)}`).sort().join("\n")
 
 /**
  * The outcome of `complete`: a retry by the holder with the same files

@@ -5,9 +5,9 @@
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId } from "@agnt/domain/Ids"
-import { describe, expect, layer } from "@effect/vitest"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Queue, Schedule, Stream } from "effect"
 import { inject } from "vitest"
 import { makeAgentId } from "../src/Ids.js"
@@ -32,7 +32,6 @@ const limits = {
 
 const serverWith = (overrides: Partial<ServerSettings>) =>
   TestServerLive(inject("pgAdminUrl"), overrides).pipe(Layer.provideMerge(FetchHttpClient.layer))
-
 
 /** `count` files named `f<i>.txt` of `size` bytes each. */
 const filesOf = (count: number, size: number) =>
@@ -130,7 +129,8 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const { agentId, buyer } = yield* market
         const url = yield* serverUrl
         const text = JSON.stringify({ agent_id: agentId, prompt: "p".repeat(limits.maxBodyBytes + kib), params: {} })
-        const chunks = Array.from({ length: Math.ceil(text.length / 4096) }, (_, i) => new TextEncoder().encode(text.slice(i * 4096, (i + 1) * 4096)))
+        const chunks = Array.from({ length: Math.ceil(text.length / 4096) }, (_, i) =>
+          new TextEncoder().encode(text.slice(i * 4096, (i + 1) * 4096)))
         const response = yield* send(
           HttpClientRequest.post(`${url}/v1/jobs`).pipe(
             withKey(buyer.key),
@@ -147,10 +147,15 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const url = yield* serverUrl
         const boundary = "agnt-test-boundary"
         const part = (name: string, value: string, filename?: string) =>
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename === undefined ? "" : `; filename="${filename}"`}\r\n\r\n${value}\r\n`
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${
+            filename === undefined ? "" : `; filename="${filename}"`
+          }\r\n\r\n${value}\r\n`
         const chunked = (parts: ReadonlyArray<string>) => {
           const text = `${parts.join("")}--${boundary}--\r\n`
-          const chunks = Array.from({ length: Math.ceil(text.length / 1000) }, (_, i) => new TextEncoder().encode(text.slice(i * 1000, (i + 1) * 1000)))
+          const chunks = Array.from(
+            { length: Math.ceil(text.length / 1000) },
+            (_, i) => new TextEncoder().encode(text.slice(i * 1000, (i + 1) * 1000))
+          )
           return send(
             HttpClientRequest.post(`${url}/v1/jobs`).pipe(
               withKey(buyer.key),
@@ -159,11 +164,19 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
           )
         }
         const fields = [part("agent_id", agentId), part("prompt", "chunked")]
-        const bigFile = yield* chunked([...fields, part("files", "small", "a.txt"), part("files", "b".repeat(limits.maxFileBytes + 1), "big.txt")])
+        const bigFile = yield* chunked([
+          ...fields,
+          part("files", "small", "a.txt"),
+          part("files", "b".repeat(limits.maxFileBytes + 1), "big.txt")
+        ])
         expect(bigFile.status).toBe(413)
         expect(bigFile.body).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxFileBytes })
         // Files are held to the per-file limit as they stream, so the body limit is reached through a field.
-        const bigBody = yield* chunked([part("agent_id", agentId), part("files", "small", "a.txt"), part("prompt", "b".repeat(limits.maxBodyBytes + kib))])
+        const bigBody = yield* chunked([
+          part("agent_id", agentId),
+          part("files", "small", "a.txt"),
+          part("prompt", "b".repeat(limits.maxBodyBytes + kib))
+        ])
         expect(bigBody.status).toBe(413)
         expect(bigBody.body).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxBodyBytes })
         const fine = yield* chunked([...fields, part("files", "small", "a.txt")])
@@ -189,7 +202,9 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
       Effect.gen(function*() {
         const { agentId, buyer } = yield* market
         // Three files each under the per-file limit, together over the per-job one.
-        const result = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { files: filesOf(3, 7 * kib) }) }).pipe(Effect.flip)
+        const result = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { files: filesOf(3, 7 * kib) }) }).pipe(
+          Effect.flip
+        )
         expect(result).toMatchObject({ _tag: "PayloadTooLarge", limit: limits.maxJobBytes })
       }))
 
@@ -253,11 +268,13 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const { agentId, buyer, executor } = yield* market
         const url = yield* serverUrl
         const get = (path: string, key: string) => send(HttpClientRequest.get(`${url}${path}`).pipe(withKey(key)))
-        for (const [path, key] of [
-          ["/v1/jobs", buyer.key],
-          ["/v1/agents/search", buyer.key],
-          [`/v1/executor/jobs?agent_id=${agentId}&`, executor.key]
-        ] as const) {
+        for (
+          const [path, key] of [
+            ["/v1/jobs", buyer.key],
+            ["/v1/agents/search", buyer.key],
+            [`/v1/executor/jobs?agent_id=${agentId}&`, executor.key]
+          ] as const
+        ) {
           const separator = path.endsWith("&") ? "" : "?"
           for (const limit of [101, 1000, 0]) {
             const response = yield* get(`${path}${separator}limit=${limit}`, key)
@@ -335,7 +352,10 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
         const watched = yield* admin.client.jobs.create({ headers: {}, payload: order(elsewhere) })
         const done = yield* holdClaims(admin, agentId, limits.maxLongPollsPerKey)
 
-        const events = admin.client.jobs.events({ path: { job_id: watched.job_id }, urlParams: { after: 1_000_000_000, limit: 100, wait: 1 } })
+        const events = admin.client.jobs.events({
+          path: { job_id: watched.job_id },
+          urlParams: { after: 1_000_000_000, limit: 100, wait: 1 }
+        })
         expect(yield* untilRateLimited(events)).toMatchObject({ _tag: "RateLimited" })
         const pending = admin.client.executor.list({ urlParams: { agent_id: elsewhere, status: "pending", limit: 20, wait: 1 } })
         expect(yield* untilRateLimited(pending)).toMatchObject({ _tag: "RateLimited" })

@@ -1,16 +1,16 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
 import { AccountId } from "@agnt/domain/Ids"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { PgMigrator } from "@effect/sql-pg"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
-import { inject } from "vitest"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
-import { MigrationsLive, migrationsDir, pgLayer, sqlFileLoader } from "../src/Database.js"
+import { inject } from "vitest"
+import { migrationsDir, MigrationsLive, pgLayer, sqlFileLoader } from "../src/Database.js"
 import { makeAgentId, makeApiKeyId, makeJobId } from "../src/Ids.js"
 import { freshDatabase, serverUrl, temporaryDirectory, TestServerOn } from "../src/Testing.js"
 
@@ -39,7 +39,9 @@ describe("migrations", () => {
       const sql = SqlClient.SqlClient.pipe(Effect.provide(context))
       const tables = yield* Effect.flatMap(sql, (db) =>
         db<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)
-      expect(tables.map((row) => row.table_name)).toEqual(
+      expect(tables.map((row) =>
+        row.table_name
+      )).toEqual(
         expect.arrayContaining(["agents", "api_keys", "effect_sql_migrations", "job_events", "job_files", "jobs"])
       )
       const runs = yield* Effect.flatMap(sql, (db) => db<{ count: number }>`SELECT count(*)::int AS count FROM effect_sql_migrations`)
@@ -74,7 +76,9 @@ describe("migrations", () => {
       }
 
       yield* Layer.build(MigrationsLive.pipe(Layer.provide(pg)))
-      const jobs = yield* sql<{ job_id: string; status_message: string | null; decision_reason: string | null; failure_reason: string | null }>`
+      const jobs = yield* sql<
+        { job_id: string; status_message: string | null; decision_reason: string | null; failure_reason: string | null }
+      >`
         SELECT job_id, status_message, decision_reason, failure_reason FROM jobs ORDER BY job_id`
       expect(jobs.map((row) => [row.job_id, row.status_message, row.decision_reason, row.failure_reason])).toEqual([
         ["job_canceled", "canceled by the buyer", null, "canceled by the buyer"],
@@ -187,8 +191,9 @@ describe("migrations", () => {
 
       // Served: the live dev buyer key sees the job its replaced predecessor ordered.
       const served = yield* Layer.build(TestServerOn(url).pipe(Layer.provideMerge(FetchHttpClient.layer)))
-      const client = yield* Effect.flatMap(serverUrl, (baseUrl) =>
-        makeApiClient({ baseUrl, key: Redacted.make(devBuyerSecret.key) })).pipe(Effect.provide(served))
+      const client = yield* Effect.flatMap(serverUrl, (baseUrl) => makeApiClient({ baseUrl, key: Redacted.make(devBuyerSecret.key) })).pipe(
+        Effect.provide(served)
+      )
       const listed = yield* client.jobs.list({ urlParams: { limit: 100 } })
       expect(listed.data.map((job) => job.job_id).sort()).toEqual([jobDevOld, jobDev].sort())
     }))

@@ -1,7 +1,7 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
-import { describe, expect, it } from "@effect/vitest"
 import { FetchHttpClient } from "@effect/platform"
-import { Chunk, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Data, Effect, Layer, Option, type Redacted, type Scope, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -25,9 +25,9 @@ const bytes = (size: number) => {
   return { whole, stream: Stream.fromIterable(chunks) }
 }
 
-class TooBig extends Data.TaggedError("TooBig")<{}> {}
+class TooBig extends Data.TaggedError("TooBig")<{ readonly at: string }> {}
 
-const contract = (name: string, makeStore: Effect.Effect<ObjectStoreService, never, import("effect").Scope.Scope>) => {
+const contract = (name: string, makeStore: Effect.Effect<ObjectStoreService, never, Scope.Scope>) => {
   it.scopedLive(`${name}: put measures size and sha256 while streaming, get streams it back, remove deletes it`, () =>
     Effect.gen(function*() {
       const store = yield* makeStore
@@ -50,7 +50,7 @@ const contract = (name: string, makeStore: Effect.Effect<ObjectStoreService, nev
   it.scopedLive(`${name}: content that fails mid-stream fails put with its own error and leaves no object`, () =>
     Effect.gen(function*() {
       const store = yield* makeStore
-      const failing = Stream.concat(bytes(9 * 1024 * 1024).stream, Stream.fail(new TooBig()))
+      const failing = Stream.concat(bytes(9 * 1024 * 1024).stream, Stream.fail(new TooBig({ at: "9 MiB" })))
       const error = yield* store.put("jobs/job_1/input/file_partial", failing, "text/plain").pipe(Effect.flip)
       expect(error).toBeInstanceOf(TooBig)
       const gone = yield* text(store, "jobs/job_1/input/file_partial").pipe(Effect.flip)
@@ -68,8 +68,7 @@ describe("object stores", () => {
       yield* Effect.gen(function*() {
         const url = yield* serverUrl
         const keys = yield* ApiKeys
-        const client = (key: Redacted.Redacted) =>
-          makeApiClient({ baseUrl: url, key })
+        const client = (key: Redacted.Redacted) => makeApiClient({ baseUrl: url, key })
         const executor = yield* client((yield* keys.create({ role: "executor" })).key)
         const buyer = yield* client((yield* keys.create({ role: "buyer" })).key)
         const agentId = makeAgentId()
@@ -89,6 +88,8 @@ describe("object stores", () => {
         const response = yield* Effect.promise(() => fetch(downloadUrl))
         expect(response.status).toBe(200)
         expect(yield* Effect.promise(() => response.text())).toBe("result body")
-      }).pipe(Effect.provide(TestServerLive(inject("pgAdminUrl"), { s3: Option.some(settings) }).pipe(Layer.provideMerge(FetchHttpClient.layer))))
+      }).pipe(
+        Effect.provide(TestServerLive(inject("pgAdminUrl"), { s3: Option.some(settings) }).pipe(Layer.provideMerge(FetchHttpClient.layer)))
+      )
     }))
 })

@@ -10,9 +10,9 @@
  * these (it checks with the same schemas — the last test shows it says the
  * same sentence).
  */
-import { describe, expect, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, ParseResult, Schema } from "effect"
 import { makeAgentId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
@@ -87,12 +87,14 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         const { agentId, buyer, executor } = yield* marketplace
         const job = yield* buyer.client.jobs.create({ headers: {}, payload: order(agentId, { params: { level: 1 } }) })
         const url = yield* serverUrl
-        for (const [path, key] of [
-          ["/v1/agents/search?q=lint&pricingx=1", buyer.key],
-          ["/v1/jobs?limit=5&pricingx=1", buyer.key],
-          [`/v1/jobs/${job.job_id}/events?after=0&pricingx=1`, buyer.key],
-          [`/v1/executor/jobs?agent_id=${agentId}&pricingx=1`, executor.key]
-        ] as const) {
+        for (
+          const [path, key] of [
+            ["/v1/agents/search?q=lint&pricingx=1", buyer.key],
+            ["/v1/jobs?limit=5&pricingx=1", buyer.key],
+            [`/v1/jobs/${job.job_id}/events?after=0&pricingx=1`, buyer.key],
+            [`/v1/executor/jobs?agent_id=${agentId}&pricingx=1`, executor.key]
+          ] as const
+        ) {
           const answer = yield* send(HttpClientRequest.get(`${url}${path}`).pipe(HttpClientRequest.bearerToken(key)))
           expect(refusal(answer), path).toBe("unknown query parameter `pricingx`")
         }
@@ -104,7 +106,12 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         const sql = yield* SqlClient.SqlClient
         const url = yield* serverUrl
         const publish = (id: string, body: unknown) =>
-          send(HttpClientRequest.put(`${url}/v1/agents/${id}`).pipe(HttpClientRequest.bearerToken(executor.key), HttpClientRequest.bodyUnsafeJson(body)))
+          send(
+            HttpClientRequest.put(`${url}/v1/agents/${id}`).pipe(
+              HttpClientRequest.bearerToken(executor.key),
+              HttpClientRequest.bodyUnsafeJson(body)
+            )
+          )
         const agentsBefore = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM agents`
 
         // A new agent is not made.
@@ -150,7 +157,10 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
           )
         )
         // Its multipart fields are decoded as the parts stream in, with the same schema sentence.
-        expect(completed).toMatchObject({ status: 400, body: { _tag: "InvalidRequest", message: expect.stringContaining("`lease_id` is required") } })
+        expect(completed).toMatchObject({
+          status: 400,
+          body: { _tag: "InvalidRequest", message: expect.stringContaining("`lease_id` is required") }
+        })
 
         const after = yield* buyer.client.jobs.get({ path: { job_id: job.job_id } })
         expect(after.status).toBe("accepted")
@@ -185,7 +195,8 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
       Effect.gen(function*() {
         const { buyer } = yield* marketplace
         const url = yield* serverUrl
-        const list = (query: string) => send(HttpClientRequest.get(`${url}/v1/jobs?${query}`).pipe(HttpClientRequest.bearerToken(buyer.key)))
+        const list = (query: string) =>
+          send(HttpClientRequest.get(`${url}/v1/jobs?${query}`).pipe(HttpClientRequest.bearerToken(buyer.key)))
         expect(refusal(yield* list("limit=abc"))).toBe("`limit` must be an integer from 1 to 100; got \"abc\"")
         expect(refusal(yield* list("limit=101"))).toBe("`limit` must be an integer from 1 to 100; got \"101\"")
         expect(refusal(yield* list("limit=1.5"))).toBe("`limit` must be an integer; got \"1.5\"")
@@ -204,7 +215,9 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         const path = yield* send(HttpClientRequest.get(`${url}/v1/jobs/job_garbage`).pipe(authorized))
         expect(refusal(path)).toBe("`job_id` must be a TypeID with prefix \"job\"; got \"job_garbage\"")
         const status = (body: unknown) =>
-          send(HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/status`).pipe(authorized, HttpClientRequest.bodyUnsafeJson(body)))
+          send(
+            HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/status`).pipe(authorized, HttpClientRequest.bodyUnsafeJson(body))
+          )
         expect(refusal(yield* status({ status: "runing", lease_id: "lease_x" }))).toBe(
           "`status` must be one of \"accepted\", \"rejected\", \"running\", \"failed\", \"canceled\"; got \"runing\""
         )
@@ -213,7 +226,10 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
         )
         expect(refusal(yield* status([{ status: "running" }]))).toBe("the body must be an object; got an array of 1 item")
         const logs = yield* send(
-          HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/logs`).pipe(authorized, HttpClientRequest.bodyUnsafeJson({ lease_id: 7, lines: ["a", 2] }))
+          HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/logs`).pipe(
+            authorized,
+            HttpClientRequest.bodyUnsafeJson({ lease_id: 7, lines: ["a", 2] })
+          )
         )
         expect(refusal(logs)).toBe("`lease_id` must be a string; got 7; `lines[1]` must be a string; got 2")
       }))
@@ -234,7 +250,9 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
     it.effect("the derived client refuses to send a holder's report without lease_id, naming the field", () =>
       Effect.gen(function*() {
         const { executor, job } = yield* heldJob
-        const refused = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running" } }).pipe(Effect.flip)
+        const refused = yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running" } }).pipe(
+          Effect.flip
+        )
         if (!ParseResult.isParseError(refused)) return yield* Effect.die(new Error(`expected a ParseError, got ${refused._tag}`))
         // Issue by issue, as the CLI prints a ParseError.
         expect(ParseResult.ArrayFormatter.formatErrorSync(refused).map(({ message, path }) => ({ message, path }))).toEqual([

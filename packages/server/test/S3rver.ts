@@ -1,8 +1,8 @@
 /** A real S3 endpoint on loopback for tests: `s3rver` with bucket `agnt`, for the life of the scope. */
 import { Effect, Option, Redacted } from "effect"
 import S3rver from "s3rver"
-import { temporaryDirectory } from "../src/Testing.js"
 import type { S3Settings } from "../src/ServerConfig.js"
+import { temporaryDirectory } from "../src/Testing.js"
 
 /** Start s3rver on a free loopback port; yields the server's S3 settings for it (path-style, bucket `agnt`). */
 export const s3rver = Effect.gen(function*() {

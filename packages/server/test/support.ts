@@ -16,8 +16,7 @@ export const TestLive = TestServerLive(inject("pgAdminUrl")).pipe(Layer.provideM
 
 /** A derived API client sending `key` (or none). */
 export const clientWith = (key: string | undefined) =>
-  Effect.flatMap(serverUrl, (baseUrl) =>
-    makeApiClient({ baseUrl, key: key === undefined ? undefined : Redacted.make(key) }))
+  Effect.flatMap(serverUrl, (baseUrl) => makeApiClient({ baseUrl, key: key === undefined ? undefined : Redacted.make(key) }))
 
 /** A new key of `role` (in `accountId`, else in a new account) and a client using it. */
 export const actor = (role: Role, agentIds: ReadonlyArray<AgentId> = [], accountId?: AccountId) =>

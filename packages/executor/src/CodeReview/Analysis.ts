@@ -306,8 +306,7 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
 // ---------------------------------------------------------------------------
 
 /** Backslash-escape Markdown/HTML punctuation and fold line breaks, for prose and table cells. */
-const escapeText = (text: string) =>
-  text.replace(/[\r\n]+/g, " ").replace(/[\\`*_{}[\]()<>#+!|~]/g, (character) => `\\${character}`)
+const escapeText = (text: string) => text.replace(/[\r\n]+/g, " ").replace(/[\\`*_{}[\]()<>#+!|~]/g, (character) => `\\${character}`)
 
 /** A code span that survives any backticks in `text` (and `|` inside tables). */
 const code = (text: string) => {
@@ -320,8 +319,7 @@ const code = (text: string) => {
 
 const plural = (count: number, one: string, many: string = `${one}s`) => `${count} ${count === 1 ? one : many}`
 
-const ruleLink = (id: string, helpUri: string | undefined) =>
-  helpUri === undefined ? code(id) : `[${code(id)}](${encodeURI(helpUri)})`
+const ruleLink = (id: string, helpUri: string | undefined) => helpUri === undefined ? code(id) : `[${code(id)}](${encodeURI(helpUri)})`
 
 /** Rule table rows: by rule id, errors before warnings. */
 const ruleRowOrder: Order.Order<Arr.NonEmptyReadonlyArray<Finding>> = Order.combine(
@@ -354,7 +352,10 @@ export const renderMarkdown = (report: ReviewReport): string => {
 
   lines.push("## Summary", "")
   lines.push("| Files reviewed | Files skipped | Findings | Errors | Warnings |", "| ---: | ---: | ---: | ---: | ---: |")
-  lines.push(`| ${report.files_reviewed.length} | ${report.files_skipped.length} | ${report.findings.length} | ${errors} | ${warnings} |`, "")
+  lines.push(
+    `| ${report.files_reviewed.length} | ${report.files_skipped.length} | ${report.findings.length} | ${errors} | ${warnings} |`,
+    ""
+  )
 
   lines.push("## Findings by rule", "")
   if (report.findings.length === 0) {

@@ -32,8 +32,7 @@ export const codeReviewOutputSchema = {
 /** Its manifest: what buyers see in search. Free. */
 export const codeReviewManifest = new AgentManifest({
   name: "Code review (ESLint)",
-  description:
-    "Static analysis of JavaScript and TypeScript sources with ESLint and typescript-eslint's recommended rules. " +
+  description: "Static analysis of JavaScript and TypeScript sources with ESLint and typescript-eslint's recommended rules. " +
     "Send your source files; get review.md (findings by file and line, counts by rule and severity) and review.sarif (SARIF 2.1.0).",
   tags: ["code-review", "static-analysis", "eslint", "typescript", "javascript"],
   input_schema: {

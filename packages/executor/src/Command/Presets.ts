@@ -20,5 +20,4 @@ export type PresetName = typeof presetNames[number]
 export const presetPath = (name: PresetName): string => fileURLToPath(new URL(`./presets/${name}.json`, import.meta.url))
 
 /** Load and decode preset `name`; a `CommandConfigError` here means the shipped file is broken. */
-export const loadPreset = (name: PresetName): Effect.Effect<CommandConfig, CommandConfigError> =>
-  loadCommandConfig(presetPath(name))
+export const loadPreset = (name: PresetName): Effect.Effect<CommandConfig, CommandConfigError> => loadCommandConfig(presetPath(name))

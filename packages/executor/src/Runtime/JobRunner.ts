@@ -12,16 +12,16 @@
  * interruption, so the work's finalizers (a command's child process group)
  * run before anything is reported.
  */
+import { type ApiClient, isTransient, jobReportRetry, quickRetry } from "@agnt/client/ApiClient"
 import { uploadForm } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
-import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
+import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import { FileSystem, Path } from "@effect/platform"
 import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
-import { type ApiClient, isTransient, jobReportRetry, quickRetry } from "@agnt/client/ApiClient"
 import { type Connectivity, describeError, isJobLost, retryReporting } from "../ApiClient.js"
 import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
 import { makeLogBatcher } from "./LogBatcher.js"
@@ -94,7 +94,9 @@ const listFiles = (dir: string) =>
     const entries = yield* fs.readDirectory(dir, { recursive: true })
     const files = yield* Effect.filter(entries, (entry) =>
       Effect.promise(() => NodeFsP.lstat(path.join(dir, entry)).then((info) => info.isFile())))
-    return files.map((file) => file.split(path.sep).join("/")).sort()
+    return files.map((file) =>
+      file.split(path.sep).join("/")
+    ).sort()
   })
 
 /**
@@ -163,7 +165,8 @@ export const runClaimedJob = <R>(
         Effect.catchAll((error) =>
           isJobLost(error)
             ? lost("log batch refused")(error)
-            : Effect.logWarning(`dropped ${lines.length} log line(s): ${describeError(error)}`))
+            : Effect.logWarning(`dropped ${lines.length} log line(s): ${describeError(error)}`)
+        )
       )
     )
     /** A step of the executor's own, in its log and in the job's. */
@@ -200,7 +203,8 @@ export const runClaimedJob = <R>(
       ).pipe(
         Effect.flatMap((response) => observe(response.lease)),
         Effect.catchAll((error) =>
-          isJobLost(error) ? lost("progress refused")(error) : Effect.logWarning(`progress report failed: ${describeError(error)}`))
+          isJobLost(error) ? lost("progress refused")(error) : Effect.logWarning(`progress report failed: ${describeError(error)}`)
+        )
       )
 
     const work = Effect.gen(function*() {
@@ -262,7 +266,8 @@ export const runClaimedJob = <R>(
           Effect.catchAll((error) =>
             isJobLost(error)
               ? Effect.logWarning(`could not report ${payload.status}: ${describeError(error)}`)
-              : Effect.logError(`could not report ${payload.status}: ${describeError(error)}`))
+              : Effect.logError(`could not report ${payload.status}: ${describeError(error)}`)
+          )
         )
 
     const stopped = Effect.race(

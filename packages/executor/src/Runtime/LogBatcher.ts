@@ -16,8 +16,7 @@ export const logFlushSeconds = 2
 const bufferLines = 10_000
 
 /** Cut `line` to the API's limit (`maxLogLineLength` characters), marking the cut with `…`. */
-export const capLine = (line: string): string =>
-  line.length > maxLogLineLength ? `${line.slice(0, maxLogLineLength - 1)}…` : line
+export const capLine = (line: string): string => line.length > maxLogLineLength ? `${line.slice(0, maxLogLineLength - 1)}…` : line
 
 /** A started batcher (see `makeLogBatcher`). */
 export interface LogBatcher {

@@ -5,8 +5,8 @@
  * outcome statistics.
  */
 import { Agent, type AgentManifest, AgentStats } from "@agnt/domain/Agent"
-import { Forbidden, InvalidRequest } from "@agnt/domain/Errors"
 import type { Principal } from "@agnt/domain/Auth"
+import { Forbidden, type InvalidRequest } from "@agnt/domain/Errors"
 import type { AccountId, AgentId } from "@agnt/domain/Ids"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient } from "@effect/sql"

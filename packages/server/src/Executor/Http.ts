@@ -24,16 +24,22 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
           jobs.pending(principal, urlParams.agent_id, urlParams.limit, urlParams.wait)).pipe(
             Effect.map((data) => ({ data, next_cursor: null }))
           ))
-      .handle("claim", ({ payload }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.claim(principal, payload)))
+      .handle("claim", ({ payload }) =>
+        Effect.flatMap(CurrentPrincipal, (principal) => jobs.claim(principal, payload)))
       .handle("heartbeat", ({ path, payload }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.renew(principal, path.job_id, payload.lease_id)))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          jobs.renew(principal, path.job_id, payload.lease_id)))
       .handle("logs", ({ path, payload }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.renew(principal, path.job_id, payload.lease_id, payload.lines)))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          jobs.renew(principal, path.job_id, payload.lease_id, payload.lines)))
       .handle("status", ({ path, payload }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.report(principal, path.job_id, payload)))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          jobs.report(principal, path.job_id, payload)))
       .handleRaw("complete", ({ path, request }) =>
         Effect.all([CurrentPrincipal, readBody(request)]).pipe(
-          Effect.flatMap(([principal, body]) => jobs.complete(principal, path.job_id, body)),
+          Effect.flatMap(([principal, body]) =>
+            jobs.complete(principal, path.job_id, body)
+          ),
           Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))
         ))
   })).pipe(

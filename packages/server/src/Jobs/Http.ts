@@ -31,21 +31,23 @@ export const JobsHttpLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
       .handle("result", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.result(principal, path.job_id)))
       .handle("cancel", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.cancel(principal, path.job_id)))
       .handle("events", ({ path, request, urlParams }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => events(jobs, principal, path.job_id, request, urlParams)))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          events(jobs, principal, path.job_id, request, urlParams)))
       .handle("download", ({ path }) =>
-        Effect.flatMap(CurrentPrincipal, (principal) => jobs.download(principal, path.job_id, path.file_id)).pipe(
-          Effect.map(({ content, file }) =>
-            HttpServerResponse.stream(content, {
-              contentType: file.mime,
-              contentLength: file.size,
-              headers: {
-                "content-disposition": `attachment; filename="${encodeURIComponent(file.path)}"`,
-                "x-content-type-options": "nosniff",
-                "x-content-sha256": file.sha256
-              }
-            })
-          )
-        ))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          jobs.download(principal, path.job_id, path.file_id)).pipe(
+            Effect.map(({ content, file }) =>
+              HttpServerResponse.stream(content, {
+                contentType: file.mime,
+                contentLength: file.size,
+                headers: {
+                  "content-disposition": `attachment; filename="${encodeURIComponent(file.path)}"`,
+                  "x-content-type-options": "nosniff",
+                  "x-content-sha256": file.sha256
+                }
+              })
+            )
+          ))
   })).pipe(
     Layer.provide([AuthenticationLive, Jobs.Default])
   )
@@ -87,16 +89,22 @@ const eventStream = (jobs: Jobs, principal: Principal, job: Job, after: number):
   const encoder = new TextEncoder()
   const frame = (text: string) => encoder.encode(text)
   const first = Stream.make(frame(`event: job\ndata: ${JSON.stringify(encodeJob(job))}\n\n`))
-  const rest = Stream.paginateChunkEffect(after, (cursor) =>
-    jobs.events(principal, job.job_id, { after: cursor, limit: 100, wait: 15 }).pipe(
-      Effect.map((page) => {
-        const frames = page.data.length === 0
-          ? Chunk.of(frame(": keepalive\n\n"))
-          : Chunk.fromIterable(page.data.map((event) =>
-            frame(`id: ${event.event_id}\nevent: ${event.type}\ndata: ${JSON.stringify(encodeEvent(event))}\n\n`)))
-        const finished = page.data.length === 0 && isTerminal(page.status)
-        return [frames, finished ? Option.none<number>() : Option.some(page.next_cursor)] as const
-      })
-    ))
+  const rest = Stream.paginateChunkEffect(
+    after,
+    (cursor) =>
+      jobs.events(principal, job.job_id, { after: cursor, limit: 100, wait: 15 }).pipe(
+        Effect.map((page) => {
+          const frames = page.data.length === 0
+            ? Chunk.of(frame(": keepalive\n\n"))
+            : Chunk.fromIterable(
+              page.data.map((event) =>
+                frame(`id: ${event.event_id}\nevent: ${event.type}\ndata: ${JSON.stringify(encodeEvent(event))}\n\n`)
+              )
+            )
+          const finished = page.data.length === 0 && isTerminal(page.status)
+          return [frames, finished ? Option.none<number>() : Option.some(page.next_cursor)] as const
+        })
+      )
+  )
   return Stream.concat(first, rest).pipe(Stream.catchAll(() => Stream.empty))
 }

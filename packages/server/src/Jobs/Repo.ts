@@ -5,7 +5,7 @@
  * lifecycle": enforced atomically, never read-then-write), so of N
  * executors accepting one job exactly one wins.
  */
-import type { AccountId, ApiKeyId, AgentId, FileId, JobId, LeaseId } from "@agnt/domain/Ids"
+import type { AccountId, AgentId, ApiKeyId, FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import {
   ClaimedJob,
   Job,
@@ -119,9 +119,9 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       )
 
     const insertFiles = (jobId: JobId, kind: "input" | "result", files: ReadonlyArray<NewJobFile>) =>
-      files.length === 0 ? Effect.void : sql`INSERT INTO job_files ${
-        sql.insert(files.map((file) => ({ ...file, job_id: jobId, kind })))
-      }`.pipe(Effect.asVoid)
+      files.length === 0 ?
+        Effect.void :
+        sql`INSERT INTO job_files ${sql.insert(files.map((file) => ({ ...file, job_id: jobId, kind })))}`.pipe(Effect.asVoid)
 
     /**
      * The job an idempotency key of `accountId` made (with any of the
@@ -140,36 +140,40 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      *
      * @fails IdempotencyTaken when another request took the idempotency key first (nothing is written).
      */
-    const insert = Effect.fn("JobsRepo.insert")(function*(job: {
-      readonly job_id: JobId
-      readonly agent_id: AgentId
-      /** The ordering account, which owns the job. */
-      readonly account_id: AccountId
-      /** The key that sent the order (a record; ownership is the account's). */
-      readonly buyer_key_id: ApiKeyId
-      readonly prompt: string
-      readonly params: JobParams
-      readonly files: ReadonlyArray<NewJobFile>
-      readonly idempotency?: { readonly key: string; readonly request_sha256: string } | undefined
-    }) {
-      yield* sql`
+    const insert = Effect.fn("JobsRepo.insert")(
+      function*(job: {
+        readonly job_id: JobId
+        readonly agent_id: AgentId
+        /** The ordering account, which owns the job. */
+        readonly account_id: AccountId
+        /** The key that sent the order (a record; ownership is the account's). */
+        readonly buyer_key_id: ApiKeyId
+        readonly prompt: string
+        readonly params: JobParams
+        readonly files: ReadonlyArray<NewJobFile>
+        readonly idempotency?: { readonly key: string; readonly request_sha256: string } | undefined
+      }) {
+        yield* sql`
         INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params)
         VALUES (${job.job_id}, ${job.agent_id}, ${job.account_id}, ${job.buyer_key_id}, 'pending', ${job.prompt},
                 ${JSON.stringify(job.params)}::jsonb)`
-      if (job.idempotency !== undefined) {
-        const taken = yield* sql`
+        if (job.idempotency !== undefined) {
+          const taken = yield* sql`
           INSERT INTO idempotency_keys (account_id, key_id, idempotency_key, request_sha256, job_id)
           VALUES (${job.account_id}, ${job.buyer_key_id}, ${job.idempotency.key}, ${job.idempotency.request_sha256}, ${job.job_id})
           ON CONFLICT DO NOTHING RETURNING job_id`
-        if (taken.length === 0) return yield* Effect.fail({ _tag: "IdempotencyTaken" } as const)
-      }
-      yield* insertFiles(job.job_id, "input", job.files)
-      yield* sql`
+          if (taken.length === 0) return yield* Effect.fail({ _tag: "IdempotencyTaken" } as const)
+        }
+        yield* insertFiles(job.job_id, "input", job.files)
+        yield* sql`
         INSERT INTO job_events (job_id, type, status, data)
         VALUES (${job.job_id}, 'status', 'pending', ${eventPayload.created(job.files.length)}::jsonb)`
-      const created = yield* selectOne(job.job_id, { _tag: "All" })
-      return yield* Effect.orDieWith(created, () => new Error(`job ${job.job_id} vanished after insert`))
-    }, sql.withTransaction, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
+        const created = yield* selectOne(job.job_id, { _tag: "All" })
+        return yield* Effect.orDieWith(created, () => new Error(`job ${job.job_id} vanished after insert`))
+      },
+      sql.withTransaction,
+      (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die })
+    )
 
     /** The job if `visibility` lets the caller see it. */
     const findById = Effect.fn("JobsRepo.findById")(function*(jobId: JobId, visibility: Visibility) {
@@ -242,42 +246,43 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      * outcome (`outcomeMessage`) as `status_message`, a running one the
      * reported `message`.
      */
-    const transition = Effect.fn("JobsRepo.transition")(function*(params: {
-      readonly jobId: JobId
-      readonly visibility: Visibility
-      readonly to: JobStatus
-      /** Narrows the lifecycle's allowed source states (a buyer cancels only pending jobs itself). */
-      readonly from?: ReadonlyArray<JobStatus> | undefined
-      readonly lease: LeaseMode
-      readonly leaseSeconds: number
-      readonly executorKeyId?: ApiKeyId | undefined
-      readonly progress?: number | undefined
-      readonly message?: string | undefined
-      readonly reason?: string | undefined
-      /** Completing: how many result files the job ends with (for its outcome message). */
-      readonly resultFiles?: number | undefined
-      /** Completing: the job's structured result, when it has one. */
-      readonly result?: Option.Option<unknown> | undefined
-    }) {
-      const { jobId, to } = params
-      const from = allowedFrom(to).filter((status) => params.from === undefined || params.from.includes(status))
-      const terminal = [...terminalStatuses]
-      const progress = params.progress ?? null
-      const message = params.message ?? null
-      const reason = params.reason ?? null
-      const statusMessage = Option.getOrElse(outcomeMessage(to, { reason, files: params.resultFiles }), () => message)
-      const decisionReason = to === "accepted" || to === "rejected" ? reason : null
-      const failureReason = to === "failed" || to === "canceled" ? reason : null
-      const result = Option.match(params.result ?? Option.none(), { onNone: () => null, onSome: (value) => JSON.stringify(value) })
-      const mode = params.lease._tag
-      const leaseId = params.lease._tag === "none" ? null : params.lease.leaseId
-      const executorId = params.lease._tag === "create" ? params.lease.executorId ?? null : null
-      const data = eventPayload.report({
-        ...(progress === null ? {} : { progress }),
-        ...(message === null ? {} : { message }),
-        ...(reason === null ? {} : { reason })
-      })
-      const rows = yield* sql`
+    const transition = Effect.fn("JobsRepo.transition")(
+      function*(params: {
+        readonly jobId: JobId
+        readonly visibility: Visibility
+        readonly to: JobStatus
+        /** Narrows the lifecycle's allowed source states (a buyer cancels only pending jobs itself). */
+        readonly from?: ReadonlyArray<JobStatus> | undefined
+        readonly lease: LeaseMode
+        readonly leaseSeconds: number
+        readonly executorKeyId?: ApiKeyId | undefined
+        readonly progress?: number | undefined
+        readonly message?: string | undefined
+        readonly reason?: string | undefined
+        /** Completing: how many result files the job ends with (for its outcome message). */
+        readonly resultFiles?: number | undefined
+        /** Completing: the job's structured result, when it has one. */
+        readonly result?: Option.Option<unknown> | undefined
+      }) {
+        const { jobId, to } = params
+        const from = allowedFrom(to).filter((status) => params.from === undefined || params.from.includes(status))
+        const terminal = [...terminalStatuses]
+        const progress = params.progress ?? null
+        const message = params.message ?? null
+        const reason = params.reason ?? null
+        const statusMessage = Option.getOrElse(outcomeMessage(to, { reason, files: params.resultFiles }), () => message)
+        const decisionReason = to === "accepted" || to === "rejected" ? reason : null
+        const failureReason = to === "failed" || to === "canceled" ? reason : null
+        const result = Option.match(params.result ?? Option.none(), { onNone: () => null, onSome: (value) => JSON.stringify(value) })
+        const mode = params.lease._tag
+        const leaseId = params.lease._tag === "none" ? null : params.lease.leaseId
+        const executorId = params.lease._tag === "create" ? params.lease.executorId ?? null : null
+        const data = eventPayload.report({
+          ...(progress === null ? {} : { progress }),
+          ...(message === null ? {} : { message }),
+          ...(reason === null ? {} : { reason })
+        })
+        const rows = yield* sql`
         WITH prior AS (
           SELECT job_id, status FROM jobs WHERE job_id = ${jobId} FOR UPDATE
         ), updated AS (
@@ -307,9 +312,12 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
         SELECT job_id, CASE WHEN prior_status = status THEN 'progress' ELSE 'status' END, status, ${data}::jsonb
         FROM updated
         RETURNING job_id`
-      if (rows.length === 0) return yield* Effect.fail(yield* refusalOf(jobId, params.visibility, params.lease, from))
-      return yield* claimed(jobId)
-    }, (effect) => Effect.catchTag(effect, "SqlError", Effect.die), (effect) => Effect.catchTag(effect, "ParseError", Effect.die))
+        if (rows.length === 0) return yield* Effect.fail(yield* refusalOf(jobId, params.visibility, params.lease, from))
+        return yield* claimed(jobId)
+      },
+      (effect) => Effect.catchTag(effect, "SqlError", Effect.die),
+      (effect) => Effect.catchTag(effect, "ParseError", Effect.die)
+    )
 
     /**
      * Hand the oldest pending job of `agentId` to one caller (`FOR UPDATE
@@ -354,15 +362,16 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      * Renew the caller's lease on an accepted or running job, and append
      * `lines` as a log event when there are any.
      */
-    const renew = Effect.fn("JobsRepo.renew")(function*(params: {
-      readonly jobId: JobId
-      readonly visibility: Visibility
-      readonly leaseId: LeaseId
-      readonly leaseSeconds: number
-      readonly lines?: ReadonlyArray<string> | undefined
-    }) {
-      const lines = params.lines ?? []
-      const rows = yield* sql`
+    const renew = Effect.fn("JobsRepo.renew")(
+      function*(params: {
+        readonly jobId: JobId
+        readonly visibility: Visibility
+        readonly leaseId: LeaseId
+        readonly leaseSeconds: number
+        readonly lines?: ReadonlyArray<string> | undefined
+      }) {
+        const lines = params.lines ?? []
+        const rows = yield* sql`
         WITH renewed AS (
           UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => ${params.leaseSeconds})
           WHERE j.job_id = ${params.jobId} AND j.status IN ('accepted', 'running')
@@ -376,13 +385,16 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
           UPDATE executors e SET last_seen_at = now() FROM renewed WHERE e.executor_id = renewed.executor_id
         )
         SELECT lease_id, lease_expires_at, cancel_requested FROM renewed`
-      if (rows[0] === undefined) {
-        return yield* Effect.fail(
-          yield* refusalOf(params.jobId, params.visibility, { _tag: "require", leaseId: params.leaseId }, ["accepted", "running"])
-        )
-      }
-      return yield* decodeLease(rows[0])
-    }, (effect) => Effect.catchTag(effect, "SqlError", Effect.die), (effect) => Effect.catchTag(effect, "ParseError", Effect.die))
+        if (rows[0] === undefined) {
+          return yield* Effect.fail(
+            yield* refusalOf(params.jobId, params.visibility, { _tag: "require", leaseId: params.leaseId }, ["accepted", "running"])
+          )
+        }
+        return yield* decodeLease(rows[0])
+      },
+      (effect) => Effect.catchTag(effect, "SqlError", Effect.die),
+      (effect) => Effect.catchTag(effect, "ParseError", Effect.die)
+    )
 
     /**
      * A buyer's cancel: a pending job becomes `canceled` at once; an
@@ -412,7 +424,9 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       if (rows.length === 0) {
         return yield* Effect.fail(yield* refusalOf(jobId, visibility, { _tag: "none" }, ["accepted", "running"]).pipe(Effect.orDie))
       }
-      return yield* Effect.flatMap(selectOne(jobId, visibility), (found) => Effect.orDieWith(found, () => new Error("vanished"))).pipe(Effect.orDie)
+      return yield* Effect.flatMap(selectOne(jobId, visibility), (found) => Effect.orDieWith(found, () => new Error("vanished"))).pipe(
+        Effect.orDie
+      )
     })
 
     /**
@@ -483,7 +497,9 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
 
     /** The lease id a job was last held under (kept after it ends), or `None`. */
     const leaseIdOf = Effect.fn("JobsRepo.leaseIdOf")(function*(jobId: JobId, visibility: Visibility) {
-      const rows = yield* sql<{ lease_id: string | null }>`SELECT j.lease_id FROM jobs j WHERE j.job_id = ${jobId} AND ${visible(visibility)}`
+      const rows = yield* sql<{ lease_id: string | null }>`SELECT j.lease_id FROM jobs j WHERE j.job_id = ${jobId} AND ${
+        visible(visibility)
+      }`
       return Option.fromNullable(rows[0]?.lease_id)
     }, Effect.orDie)
 
@@ -492,8 +508,10 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       const rows = yield* sql`
         SELECT file_id, kind, path, size, mime, sha256, created_at, storage_key
         FROM job_files WHERE job_id = ${jobId} AND kind = ${kind} ORDER BY path`
-      return yield* Effect.forEach(rows, (row) =>
-        Effect.map(decodeFile(row), (file): StoredJobFile => ({ file, storage_key: String(row["storage_key"]) })))
+      return yield* Effect.forEach(
+        rows,
+        (row) => Effect.map(decodeFile(row), (file): StoredJobFile => ({ file, storage_key: String(row["storage_key"]) }))
+      )
     }, Effect.orDie)
 
     /** One file of a job. */
@@ -506,6 +524,24 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       return Option.some<StoredJobFile>({ file: yield* decodeFile(row), storage_key: String(row["storage_key"]) })
     }, Effect.orDie)
 
-    return { findIdempotent, insert, resultManifest, leaseIdOf, findById, list, listPending, transition, claimNext, seen, renew, cancel, reapExpired, events, complete, files, findFile } as const
+    return {
+      findIdempotent,
+      insert,
+      resultManifest,
+      leaseIdOf,
+      findById,
+      list,
+      listPending,
+      transition,
+      claimNext,
+      seen,
+      renew,
+      cancel,
+      reapExpired,
+      events,
+      complete,
+      files,
+      findFile
+    } as const
   })
 }) {}
