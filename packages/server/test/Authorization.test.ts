@@ -67,164 +67,34 @@ type Row = readonly [
  * revoked key is a revoked *admin* key: it would pass everything if it
  * still worked.
  */
-// prettier-ignore
+// dprint-ignore: one row per endpoint, one column per actor
 const policy = {
   //                                              route                                       owner buyer     owner's other   other buyer     executor of A   executor of B   admin           no key          revoked key
-  "agents.search": ["GET /v1/agents/search", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
-  "agents.get": ["GET /v1/agents/:agent_id", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
-  "agents.stats": ["GET /v1/agents/:agent_id/stats", "ok", "ok", "ok", "ok", "ok", "ok", "Unauthorized", "Unauthorized"],
-  "agents.publish": [
-    "PUT /v1/agents/:agent_id",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "Forbidden",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "agents.publish · a new agent id": [
-    "PUT /v1/agents/:agent_id",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "ok",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.create": ["POST /v1/jobs", "ok", "ok", "ok", "Forbidden", "Forbidden", "ok", "Unauthorized", "Unauthorized"],
-  "jobs.list": [
-    "GET /v1/jobs",
-    "ok, J listed",
-    "ok, J listed",
-    "ok, J hidden",
-    "ok, J listed",
-    "ok, J hidden",
-    "ok, J listed",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.get": ["GET /v1/jobs/:job_id", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
-  "jobs.get · a job id that does not exist": [
-    "GET /v1/jobs/:job_id",
-    "JobNotFound",
-    "JobNotFound",
-    "JobNotFound",
-    "JobNotFound",
-    "JobNotFound",
-    "JobNotFound",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.result": ["GET /v1/jobs/:job_id/result", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
-  "jobs.download": [
-    "GET /v1/jobs/:job_id/files/:file_id",
-    "ok",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.download · K's file through J's path": [
-    "GET /v1/jobs/:job_id/files/:file_id",
-    "FileNotFound",
-    "FileNotFound",
-    "JobNotFound",
-    "FileNotFound",
-    "JobNotFound",
-    "FileNotFound",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.cancel": [
-    "POST /v1/jobs/:job_id/cancel",
-    "ok",
-    "ok",
-    "JobNotFound",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "jobs.events": ["GET /v1/jobs/:job_id/events", "ok", "ok", "JobNotFound", "ok", "JobNotFound", "ok", "Unauthorized", "Unauthorized"],
-  "executor.list": [
-    "GET /v1/executor/jobs",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "Forbidden",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "executor.claim": [
-    "POST /v1/executor/jobs/claim",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "Forbidden",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "executor.status": [
-    "POST /v1/executor/jobs/:job_id/status",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "executor.heartbeat": [
-    "POST /v1/executor/jobs/:job_id/heartbeat",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "executor.logs": [
-    "POST /v1/executor/jobs/:job_id/logs",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "executor.complete": [
-    "POST /v1/executor/jobs/:job_id/complete",
-    "Forbidden",
-    "Forbidden",
-    "Forbidden",
-    "ok",
-    "JobNotFound",
-    "ok",
-    "Unauthorized",
-    "Unauthorized"
-  ],
-  "health.healthz": ["GET /healthz", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
-  "health.readyz": ["GET /readyz", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
-  "health.metrics": ["GET /metrics", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
-  "GET /openapi.json": ["GET /openapi.json", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
-  "GET /docs": ["GET /docs", "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"]
+  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized"],
+  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized"],
+  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized"],
+  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
+  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
+  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
 } as const satisfies Record<string, Row>
 
 type RowKey = keyof typeof policy
