@@ -242,8 +242,6 @@ export const receiveForm = (
           }
           fields[part.key] = part.value
           return Effect.void
-        default:
-          return Effect.void
       }
     }
 

@@ -3,7 +3,7 @@ import type { AgentId, JobId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Context, Effect, Layer, type Redacted } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -41,6 +41,8 @@ class World extends Context.Tag("test/FilesWorld")<World, {
   readonly objects: string
   readonly buyer: Client
   readonly executor: Client
+  readonly url: string
+  readonly buyerKey: Redacted.Redacted
 }>() {}
 
 const WorldLive = Layer.unwrapScoped(
@@ -52,10 +54,11 @@ const WorldLive = Layer.unwrapScoped(
         const keys = yield* ApiKeys
         const client = (key: Redacted.Redacted) => makeClient(url, key)
         const executor = yield* client((yield* keys.create({ role: "executor" })).key)
-        const buyer = yield* client((yield* keys.create({ role: "buyer" })).key)
+        const buyerKey = (yield* keys.create({ role: "buyer" })).key
+        const buyer = yield* client(buyerKey)
         const agentId = makeAgentId()
         yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Files agent") })
-        return { agentId, buyer, executor, objects: NodePath.join(dataDir, "objects") }
+        return { agentId, buyer, executor, objects: NodePath.join(dataDir, "objects"), url, buyerKey }
       })
     ).pipe(
       Layer.provideMerge(TestServerLive(inject("pgAdminUrl"), { dataDir })),
@@ -137,6 +140,35 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
           payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames)
         })
         expect(yield* downloaded(job.job_id, "input")).toEqual(sameNames)
+      }))
+  })
+
+  describe("parts and bodies", () => {
+    it.effect("a body neither multipart nor JSON, a files part without a filename and a file under another name are each 400, keeping nothing", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, buyerKey, objects, url } = yield* World
+        const before = yield* objectCount(objects)
+        const plain = yield* Effect.promise(() =>
+          fetch(`${url}/v1/jobs`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${Redacted.value(buyerKey)}`, "content-type": "text/plain" },
+            body: "review this"
+          }).then(async (response) => ({ status: response.status, body: (await response.json()) as { _tag: string; message: string } }))
+        )
+        expect(plain).toMatchObject({ status: 400, body: { _tag: "InvalidRequest" } })
+        expect(plain.body.message).toContain("multipart/form-data")
+        const fields = { agent_id: agentId, prompt: "p", params: "{\"level\":1}" }
+        const textPart = form(fields, { "a.txt": "a" })
+        textPart.append("files", "not a file")
+        const nameless = yield* buyer.jobs.create({ headers: {}, payload: textPart }).pipe(Effect.flip)
+        expect(nameless).toMatchObject({ _tag: "InvalidRequest" })
+        expect(nameless.message).toContain("filename")
+        const otherName = form(fields, { "a.txt": "a" })
+        otherName.append("attachment", new Blob(["x"]), "b.txt")
+        const misplaced = yield* buyer.jobs.create({ headers: {}, payload: otherName }).pipe(Effect.flip)
+        expect(misplaced).toMatchObject({ _tag: "InvalidRequest" })
+        expect(misplaced.message).toContain("attachment")
+        expect(yield* objectCount(objects)).toBe(before)
       }))
   })
 
