@@ -12,14 +12,14 @@
  *   claiming at once, give in-flight jobs `graceSeconds` to finish, then
  *   stop them and report them `failed` with reason `executor_shutdown`.
  */
-import { makeApiClient, reconnectSchedule } from "@agnt/client/ApiClient"
+import { type ApiClient, makeApiClient, reconnectSchedule } from "@agnt/client/ApiClient"
 import { type FileSystem, type HttpClient, type Path } from "@effect/platform"
 import { Clock, Data, Deferred, Duration, Effect, Fiber, FiberSet, Option, type Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeOs from "node:os"
-import { describeError, makeConnectivity, retryReporting } from "./ApiClient.js"
+import { type Connectivity, describeError, makeConnectivity, retryReporting } from "./ApiClient.js"
 import type { ExecutorDefinition } from "./Executor.js"
-import { runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
+import { type JobRunnerEnv, runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
 
 /** How the runtime connects and paces itself. Every duration is in seconds. */
 export interface RuntimeOptions {
@@ -85,6 +85,106 @@ export const makeExecutorId = (): string => `${NodeOs.hostname().slice(0, 150)}-
 const awaitDetached = <A, R>(effect: Effect.Effect<A, never, R>): Effect.Effect<A, never, R> =>
   Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join)
 
+/** The runtime's options with their defaults applied and ranges enforced. */
+const resolveOptions = (definition: ExecutorDefinition<unknown>, options: RuntimeOptions) => ({
+  agentId: definition.agent_id,
+  executorId: (options.executorId ?? makeExecutorId()).slice(0, 200),
+  concurrency: Math.max(1, Math.floor(options.concurrency ?? defaultConcurrency)),
+  claimWait: Math.max(0, Math.min(30, options.claimWaitSeconds ?? defaultClaimWaitSeconds)),
+  pollIntervalMillis: Math.max(0, options.pollIntervalSeconds ?? defaultPollIntervalSeconds) * 1000,
+  grace: Duration.seconds(Math.max(0, options.graceSeconds ?? defaultGraceSeconds))
+})
+type Resolved = ReturnType<typeof resolveOptions>
+
+/** Publish the agent's manifest, retrying until the API answers; a refusal is fatal. */
+const publish = Effect.fn("Executor.publish")(function*<R>(
+  client: ApiClient,
+  connectivity: Connectivity,
+  definition: ExecutorDefinition<R>,
+  resolved: Resolved,
+  baseUrl: string
+) {
+  const { agentId, concurrency, executorId } = resolved
+  yield* retryReporting(
+    client.agents.publish({ path: { agent_id: agentId }, payload: definition.manifest }),
+    reconnectSchedule,
+    connectivity
+  ).pipe(
+    Effect.mapError((error) => new ExecutorError({ message: `the API refused to publish ${agentId}: ${describeError(error)}` }))
+  )
+  yield* Effect.logInfo(
+    `published ${definition.manifest.name} (${agentId}) as executor ${executorId}; claiming from ${baseUrl}, ${concurrency} job(s) at once`
+  )
+})
+
+/**
+ * On shutdown: give the jobs in flight `grace` to finish, then complete
+ * `shutdown` (they stop and report `failed`) and wait for them to end.
+ */
+const drainJobs = Effect.fn("Executor.shutdown")(function*(
+  jobs: FiberSet.FiberSet<void, never>,
+  shutdown: Deferred.Deferred<void>,
+  grace: Duration.Duration
+) {
+  const inFlight = yield* FiberSet.size(jobs)
+  if (inFlight === 0) return
+  yield* Effect.logInfo(
+    `shutting down: claiming stopped; ${inFlight} job(s) in flight have ${Duration.toSeconds(grace)} s to finish`
+  )
+  const finished = yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(grace))
+  if (Option.isSome(finished)) return
+  yield* Effect.logWarning(`grace period over: stopping ${yield* FiberSet.size(jobs)} job(s) (${shutdownReason})`)
+  yield* Deferred.succeed(shutdown, undefined)
+  yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(Duration.seconds(stopWaitSeconds)))
+})
+
+/** One claim (long-poll) for the agent's next job; a 4xx is fatal, transient failures are retried. */
+const claimOnce = (client: ApiClient, connectivity: Connectivity, resolved: Resolved) =>
+  retryReporting(
+    client.executor.claim({
+      payload: { agent_id: resolved.agentId, executor_id: resolved.executorId, wait: resolved.claimWait }
+    }).pipe(Effect.timeout(Duration.seconds(resolved.claimWait + claimDeadlineSlackSeconds))),
+    reconnectSchedule,
+    connectivity
+  ).pipe(
+    Effect.mapError((error) =>
+      new ExecutorError({ message: `the API refused to hand out jobs of ${resolved.agentId}: ${describeError(error)}` })
+    )
+  )
+
+/**
+ * Take a slot, claim (long-poll), and run what came in a supervised fiber
+ * of `jobs` that frees the slot when done; after an empty claim, wait out
+ * the rest of the poll interval.
+ */
+const claimStep = <R>(
+  env: JobRunnerEnv<R>,
+  resolved: Resolved,
+  jobs: FiberSet.FiberSet<void, never>,
+  slots: Effect.Semaphore
+) =>
+  Effect.gen(function*() {
+    yield* slots.take(1)
+    const startedAt = yield* Clock.currentTimeMillis
+    // Once a job is claimed, it is handed to its fiber even if shutdown begins meanwhile;
+    // the fiber itself must be interruptible (forked fibers inherit the mask).
+    const found = yield* Effect.uninterruptibleMask((restore) =>
+      restore(claimOnce(env.client, env.connectivity, resolved)).pipe(
+        Effect.onExit((exit) => exit._tag === "Success" && exit.value.claimed !== null ? Effect.void : slots.release(1)),
+        Effect.tap(({ claimed }) =>
+          claimed === null ? Effect.void : Effect.zipRight(
+            Effect.logInfo(`claimed ${claimed.job.job_id}`),
+            FiberSet.run(jobs, Effect.interruptible(runClaimedJob(env, claimed).pipe(Effect.ensuring(slots.release(1)))))
+          )
+        )
+      )
+    )
+    if (found.claimed === null) {
+      const elapsed = (yield* Clock.currentTimeMillis) - startedAt
+      if (elapsed < resolved.pollIntervalMillis) yield* Effect.sleep(Duration.millis(resolved.pollIntervalMillis - elapsed))
+    }
+  })
+
 /**
  * Serve `definition` until interrupted: publish its manifest, then claim
  * and run jobs (see the module comment). On interruption it stops claiming
@@ -100,77 +200,21 @@ export const runExecutor = <R>(
   Effect.gen(function*() {
     const client = yield* makeApiClient({ baseUrl: options.baseUrl, key: options.key })
     const connectivity = yield* makeConnectivity
-    const agentId = definition.agent_id
-    const executorId = (options.executorId ?? makeExecutorId()).slice(0, 200)
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? defaultConcurrency))
-    const claimWait = Math.max(0, Math.min(30, options.claimWaitSeconds ?? defaultClaimWaitSeconds))
-    const pollIntervalMillis = Math.max(0, options.pollIntervalSeconds ?? defaultPollIntervalSeconds) * 1000
-    const grace = Duration.seconds(Math.max(0, options.graceSeconds ?? defaultGraceSeconds))
-
-    yield* retryReporting(
-      client.agents.publish({ path: { agent_id: agentId }, payload: definition.manifest }),
-      reconnectSchedule,
-      connectivity
-    ).pipe(
-      Effect.mapError((error) => new ExecutorError({ message: `the API refused to publish ${agentId}: ${describeError(error)}` }))
-    )
-    yield* Effect.logInfo(
-      `published ${definition.manifest.name} (${agentId}) as executor ${executorId}; claiming from ${options.baseUrl}, ${concurrency} job(s) at once`
-    )
+    const resolved = resolveOptions(definition, options)
+    yield* publish(client, connectivity, definition, resolved, options.baseUrl)
 
     const jobs = yield* FiberSet.make<void, never>()
     const shutdown = yield* Deferred.make<void>()
-    const slots = yield* Effect.makeSemaphore(concurrency)
-    const env = { client, definition, executorId, connectivity, shutdown, heartbeatSeconds: options.heartbeatSeconds }
-
+    const slots = yield* Effect.makeSemaphore(resolved.concurrency)
+    const env: JobRunnerEnv<R> = {
+      client,
+      definition,
+      executorId: resolved.executorId,
+      connectivity,
+      shutdown,
+      heartbeatSeconds: options.heartbeatSeconds
+    }
     // Runs before the FiberSet's own finalizer (finalizers run in reverse), so jobs get their grace period.
-    yield* Effect.addFinalizer(() =>
-      awaitDetached(Effect.gen(function*() {
-        const inFlight = yield* FiberSet.size(jobs)
-        if (inFlight === 0) return
-        yield* Effect.logInfo(
-          `shutting down: claiming stopped; ${inFlight} job(s) in flight have ${Duration.toSeconds(grace)} s to finish`
-        )
-        const finished = yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(grace))
-        if (Option.isSome(finished)) return
-        yield* Effect.logWarning(`grace period over: stopping ${yield* FiberSet.size(jobs)} job(s) (${shutdownReason})`)
-        yield* Deferred.succeed(shutdown, undefined)
-        yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(Duration.seconds(stopWaitSeconds)))
-      }))
-    )
-
-    const claim = retryReporting(
-      client.executor.claim({ payload: { agent_id: agentId, executor_id: executorId, wait: claimWait } }).pipe(
-        Effect.timeout(Duration.seconds(claimWait + claimDeadlineSlackSeconds))
-      ),
-      reconnectSchedule,
-      connectivity
-    ).pipe(
-      Effect.mapError((error) => new ExecutorError({ message: `the API refused to hand out jobs of ${agentId}: ${describeError(error)}` }))
-    )
-
-    /** Take a slot, claim (long-poll), and run what came in a supervised fiber that frees the slot when done. */
-    const step = Effect.gen(function*() {
-      yield* slots.take(1)
-      const startedAt = yield* Clock.currentTimeMillis
-      // Once a job is claimed, it is handed to its fiber even if shutdown begins meanwhile;
-      // the fiber itself must be interruptible (forked fibers inherit the mask).
-      const found = yield* Effect.uninterruptibleMask((restore) =>
-        restore(claim).pipe(
-          Effect.onExit((exit) => exit._tag === "Success" && exit.value.claimed !== null ? Effect.void : slots.release(1)),
-          Effect.tap(({ claimed }) =>
-            claimed === null ? Effect.void : Effect.zipRight(
-              Effect.logInfo(`claimed ${claimed.job.job_id}`),
-              FiberSet.run(jobs, Effect.interruptible(runClaimedJob(env, claimed).pipe(Effect.ensuring(slots.release(1)))))
-            )
-          )
-        )
-      )
-      if (found.claimed === null) {
-        const elapsed = (yield* Clock.currentTimeMillis) - startedAt
-        if (elapsed < pollIntervalMillis) yield* Effect.sleep(Duration.millis(pollIntervalMillis - elapsed))
-      }
-    })
-
-    return yield* Effect.forever(step)
+    yield* Effect.addFinalizer(() => awaitDetached(drainJobs(jobs, shutdown, resolved.grace)))
+    return yield* Effect.forever(claimStep(env, resolved, jobs, slots))
   }).pipe(Effect.scoped, Effect.annotateLogs({ agent_id: definition.agent_id }))

@@ -327,51 +327,51 @@ const ruleRowOrder: Order.Order<Arr.NonEmptyReadonlyArray<Finding>> = Order.comb
   Order.mapInput(Order.string, (group: Arr.NonEmptyReadonlyArray<Finding>) => group[0].severity)
 )
 
-/**
- * Render `report` as `review.md`: title, summary (files reviewed and
- * skipped, findings by severity), a table of counts by rule and severity,
- * the files reviewed and skipped, then every finding as
- * `` `file:line:column` `` with severity, rule and message, grouped by file.
- */
-export const renderMarkdown = (report: ReviewReport): string => {
-  const errors = report.findings.filter((finding) => finding.severity === "error").length
-  const warnings = report.findings.length - errors
+/** Each rule's documentation link: from the rule list, else from any finding of the rule. */
+const helpUrisOf = (report: ReviewReport): Map<string, string> => {
   const helpUris = new Map(report.rules.flatMap((rule) => rule.help_uri === undefined ? [] : [[rule.id, rule.help_uri]]))
   for (const finding of report.findings) {
     if (finding.help_uri !== undefined && !helpUris.has(finding.rule_id)) helpUris.set(finding.rule_id, finding.help_uri)
   }
-  const findingsByFile = Arr.groupBy(report.findings, (finding) => finding.file)
-  const lines: Array<string> = [
-    "# Code review",
-    "",
-    `Reviewed ${plural(report.files_reviewed.length, "file")} with ESLint ${escapeText(report.tool.version)}` +
-    ` (${plural(report.files_skipped.length, "file")} skipped): ` +
-    `${plural(report.findings.length, "finding")} — ${plural(errors, "error")}, ${plural(warnings, "warning")}.`,
-    ""
-  ]
+  return helpUris
+}
 
-  lines.push("## Summary", "")
-  lines.push("| Files reviewed | Files skipped | Findings | Errors | Warnings |", "| ---: | ---: | ---: | ---: | ---: |")
-  lines.push(
-    `| ${report.files_reviewed.length} | ${report.files_skipped.length} | ${report.findings.length} | ${errors} | ${warnings} |`,
-    ""
+/** `review.md`'s title, one-sentence summary and summary table. */
+const summarySection = (report: ReviewReport, errors: number, warnings: number): Array<string> => [
+  "# Code review",
+  "",
+  `Reviewed ${plural(report.files_reviewed.length, "file")} with ESLint ${escapeText(report.tool.version)}` +
+  ` (${plural(report.files_skipped.length, "file")} skipped): ` +
+  `${plural(report.findings.length, "finding")} — ${plural(errors, "error")}, ${plural(warnings, "warning")}.`,
+  "",
+  "## Summary",
+  "",
+  "| Files reviewed | Files skipped | Findings | Errors | Warnings |",
+  "| ---: | ---: | ---: | ---: | ---: |",
+  `| ${report.files_reviewed.length} | ${report.files_skipped.length} | ${report.findings.length} | ${errors} | ${warnings} |`,
+  ""
+]
+
+/** `review.md`'s table of counts by rule and severity. */
+const rulesSection = (report: ReviewReport, helpUris: Map<string, string>): Array<string> => {
+  const lines = ["## Findings by rule", ""]
+  if (report.findings.length === 0) return [...lines, "No findings.", ""]
+  const groups = Object.values(
+    Arr.groupBy(report.findings, (finding) => `${finding.rule_id}\u0000${finding.severity}`)
   )
-
-  lines.push("## Findings by rule", "")
-  if (report.findings.length === 0) {
-    lines.push("No findings.", "")
-  } else {
-    const groups = Object.values(
-      Arr.groupBy(report.findings, (finding) => `${finding.rule_id}\u0000${finding.severity}`)
-    )
-    lines.push("| Rule | Severity | Count |", "| --- | --- | ---: |")
-    for (const [first, ...rest] of Arr.sort(groups, ruleRowOrder)) {
-      lines.push(`| ${ruleLink(first.rule_id, helpUris.get(first.rule_id))} | ${first.severity} | ${rest.length + 1} |`)
-    }
-    lines.push("")
+  lines.push("| Rule | Severity | Count |", "| --- | --- | ---: |")
+  for (const [first, ...rest] of Arr.sort(groups, ruleRowOrder)) {
+    lines.push(`| ${ruleLink(first.rule_id, helpUris.get(first.rule_id))} | ${first.severity} | ${rest.length + 1} |`)
   }
+  return [...lines, ""]
+}
 
-  lines.push("## Files", "")
+/** `review.md`'s files reviewed (with their finding counts) and skipped. */
+const filesSection = (
+  report: ReviewReport,
+  findingsByFile: Record<string, Arr.NonEmptyArray<Finding>>
+): Array<string> => {
+  const lines = ["## Files", ""]
   if (report.files_reviewed.length === 0) lines.push("No files were reviewed.", "")
   else {
     lines.push("Reviewed:", "")
@@ -385,23 +385,46 @@ export const renderMarkdown = (report: ReviewReport): string => {
     for (const file of report.files_skipped) lines.push(`- ${code(file)}`)
     lines.push("")
   }
+  return lines
+}
 
-  lines.push("## Findings", "")
-  if (report.findings.length === 0) {
-    lines.push("No findings: ESLint reported no problems in the reviewed files.", "")
-  } else {
-    for (const [file, findings] of Object.entries(findingsByFile)) {
-      lines.push(`### ${code(file)}`, "")
-      for (const finding of findings) {
-        lines.push(
-          `- ${code(`${finding.file}:${finding.line}:${finding.column}`)} **${finding.severity}** ` +
-            `${ruleLink(finding.rule_id, helpUris.get(finding.rule_id))}: ${escapeText(finding.message)}`
-        )
-      }
-      lines.push("")
+/** `review.md`'s every finding, grouped by file. */
+const findingsSection = (
+  findingsByFile: Record<string, Arr.NonEmptyArray<Finding>>,
+  helpUris: Map<string, string>
+): Array<string> => {
+  const lines = ["## Findings", ""]
+  const files = Object.entries(findingsByFile)
+  if (files.length === 0) return [...lines, "No findings: ESLint reported no problems in the reviewed files.", ""]
+  for (const [file, findings] of files) {
+    lines.push(`### ${code(file)}`, "")
+    for (const finding of findings) {
+      lines.push(
+        `- ${code(`${finding.file}:${finding.line}:${finding.column}`)} **${finding.severity}** ` +
+          `${ruleLink(finding.rule_id, helpUris.get(finding.rule_id))}: ${escapeText(finding.message)}`
+      )
     }
+    lines.push("")
   }
-  return lines.join("\n")
+  return lines
+}
+
+/**
+ * Render `report` as `review.md`: title, summary (files reviewed and
+ * skipped, findings by severity), a table of counts by rule and severity,
+ * the files reviewed and skipped, then every finding as
+ * `` `file:line:column` `` with severity, rule and message, grouped by file.
+ */
+export const renderMarkdown = (report: ReviewReport): string => {
+  const errors = report.findings.filter((finding) => finding.severity === "error").length
+  const helpUris = helpUrisOf(report)
+  const findingsByFile = Arr.groupBy(report.findings, (finding) => finding.file)
+  return [
+    ...summarySection(report, errors, report.findings.length - errors),
+    ...rulesSection(report, helpUris),
+    ...filesSection(report, findingsByFile),
+    ...findingsSection(findingsByFile, helpUris)
+  ].join("\n")
 }
 
 // ---------------------------------------------------------------------------

@@ -185,76 +185,108 @@ interface Started {
   readonly release: Effect.Effect<void>
 }
 
+/**
+ * Feed `child`'s stdout and stderr into `output`, split into lines, and end
+ * `output` once both pipes have closed.
+ */
+const followOutput = (child: ChildProcess.ChildProcess, output: Mailbox.Mailbox<OutputLine>): void => {
+  let open = 0
+  const follow = (stream: "stdout" | "stderr", readable: NodeJS.ReadableStream | null) => {
+    if (readable === null) return
+    open += 1
+    const splitter = lineSplitter()
+    const emit = (texts: ReadonlyArray<string>) => {
+      for (const text of texts) output.unsafeOffer({ stream, text })
+    }
+    readable.setEncoding("utf8")
+    readable.on("data", (chunk: string) => emit(splitter.push(chunk)))
+    readable.once("close", () => {
+      emit(splitter.flush())
+      open -= 1
+      if (open === 0) output.unsafeDone(Exit.void)
+    })
+  }
+  follow("stdout", child.stdout)
+  follow("stderr", child.stderr)
+  if (open === 0) output.unsafeDone(Exit.void)
+}
+
+/**
+ * Spawn the child as the leader of a new process group, its output going
+ * to `output` and its end to `exitSignal`; succeeds once it has started
+ * (and been handed its stdin).
+ */
+const spawnChild = (
+  options: SpawnOptions,
+  output: Mailbox.Mailbox<OutputLine>,
+  exitSignal: Deferred.Deferred<ChildExit>
+): Effect.Effect<ChildProcess.ChildProcess, SpawnError> =>
+  Effect.async<ChildProcess.ChildProcess, SpawnError>((resume) => {
+    const failed = (error: unknown) =>
+      new SpawnError({
+        program: options.program,
+        code: errnoCode(error),
+        message: error instanceof Error ? error.message : String(error)
+      })
+    let started: ChildProcess.ChildProcess
+    try {
+      started = ChildProcess.spawn(options.program, [...options.args], {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+      })
+    } catch (error) {
+      return resume(Effect.fail(failed(error)))
+    }
+    let spawned = false
+    started.on("error", (error) => {
+      // Before "spawn" this is the start failing; later ones (a failed kill) change nothing.
+      if (!spawned) resume(Effect.fail(failed(error)))
+    })
+    started.once("exit", (code, signal) => Deferred.unsafeDone(exitSignal, Exit.succeed({ code, signal })))
+    followOutput(started, output)
+    started.once("spawn", () => {
+      spawned = true
+      if (options.stdin !== undefined && started.stdin !== null) {
+        // A program that exits without reading stdin makes the write fail with EPIPE: not our concern.
+        started.stdin.on("error", () => {})
+        started.stdin.end(options.stdin)
+      }
+      resume(Effect.succeed(started))
+    })
+  })
+
+/**
+ * Stop group `pid` led by `child` and wait until it is gone: SIGTERM, then
+ * SIGKILL after `killGrace`. Uninterruptible.
+ */
+const terminateGroup = (
+  child: ChildProcess.ChildProcess,
+  pid: number,
+  exitSignal: Deferred.Deferred<ChildExit>,
+  killGrace: Duration.DurationInput
+): Effect.Effect<void> => {
+  const leaderExited = () => child.exitCode !== null || child.signalCode !== null
+  const gone = () => leaderExited() && !groupAlive(pid)
+  return Effect.gen(function*() {
+    if (gone()) return
+    yield* signalGroup(pid, "SIGTERM")
+    if (yield* waitUntil(gone, killGrace)) return
+    yield* signalGroup(pid, "SIGKILL")
+    yield* Deferred.await(exitSignal)
+    yield* waitUntil(gone, afterKillWait)
+  }).pipe(Effect.uninterruptible)
+}
+
 const start = (options: SpawnOptions): Effect.Effect<Started, SpawnError> =>
   Effect.gen(function*() {
     const output = yield* Mailbox.make<OutputLine>()
     const exitSignal = yield* Deferred.make<ChildExit>()
-    const child = yield* Effect.async<ChildProcess.ChildProcess, SpawnError>((resume) => {
-      const failed = (error: unknown) =>
-        new SpawnError({
-          program: options.program,
-          code: errnoCode(error),
-          message: error instanceof Error ? error.message : String(error)
-        })
-      let started: ChildProcess.ChildProcess
-      try {
-        started = ChildProcess.spawn(options.program, [...options.args], {
-          cwd: options.cwd,
-          env: options.env,
-          detached: true,
-          stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
-        })
-      } catch (error) {
-        return resume(Effect.fail(failed(error)))
-      }
-      let spawned = false
-      started.on("error", (error) => {
-        // Before "spawn" this is the start failing; later ones (a failed kill) change nothing.
-        if (!spawned) resume(Effect.fail(failed(error)))
-      })
-      started.once("exit", (code, signal) => Deferred.unsafeDone(exitSignal, Exit.succeed({ code, signal })))
-      let open = 0
-      const follow = (stream: "stdout" | "stderr", readable: NodeJS.ReadableStream | null) => {
-        if (readable === null) return
-        open += 1
-        const splitter = lineSplitter()
-        const emit = (texts: ReadonlyArray<string>) => {
-          for (const text of texts) output.unsafeOffer({ stream, text })
-        }
-        readable.setEncoding("utf8")
-        readable.on("data", (chunk: string) => emit(splitter.push(chunk)))
-        readable.once("close", () => {
-          emit(splitter.flush())
-          open -= 1
-          if (open === 0) output.unsafeDone(Exit.void)
-        })
-      }
-      follow("stdout", started.stdout)
-      follow("stderr", started.stderr)
-      if (open === 0) output.unsafeDone(Exit.void)
-      started.once("spawn", () => {
-        spawned = true
-        if (options.stdin !== undefined && started.stdin !== null) {
-          // A program that exits without reading stdin makes the write fail with EPIPE: not our concern.
-          started.stdin.on("error", () => {})
-          started.stdin.end(options.stdin)
-        }
-        resume(Effect.succeed(started))
-      })
-    })
+    const child = yield* spawnChild(options, output, exitSignal)
     const pid = child.pid
     if (pid === undefined) return yield* Effect.dieMessage("spawned child has no pid")
-
-    const leaderExited = () => child.exitCode !== null || child.signalCode !== null
-    const gone = () => leaderExited() && !groupAlive(pid)
-    const terminate = Effect.gen(function*() {
-      if (gone()) return
-      yield* signalGroup(pid, "SIGTERM")
-      if (yield* waitUntil(gone, options.killGrace)) return
-      yield* signalGroup(pid, "SIGKILL")
-      yield* Deferred.await(exitSignal)
-      yield* waitUntil(gone, afterKillWait)
-    }).pipe(Effect.uninterruptible)
+    const terminate = terminateGroup(child, pid, exitSignal, options.killGrace)
     const release = terminate.pipe(
       Effect.ensuring(Effect.sync(() => {
         child.stdout?.destroy()

@@ -132,6 +132,264 @@ const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: Lease
   )
 
 /**
+ * One claimed job's reporting channel to the API, shared by its parts:
+ * every call carries the lease id, and every lease handed back may carry
+ * the buyer's cancel request.
+ */
+interface JobSession {
+  readonly env: JobRunnerEnv<unknown>
+  readonly claimed: ClaimedJob
+  readonly jobPath: { readonly job_id: ClaimedJob["job"]["job_id"] }
+  readonly leaseId: LeaseId
+  /** Completed with why the work must stop before it ends by itself. */
+  readonly stop: Deferred.Deferred<StopReason>
+  /** Signal a cancel request when `lease` carries one. */
+  readonly observe: (lease: Lease) => Effect.Effect<void>
+  /** Set while `complete` is on its way: the job may end under a concurrent heartbeat or log batch. */
+  readonly completing: Ref.Ref<boolean>
+  /** A refusal saying the job is no longer ours: stop the work (unless `complete` is on its way). */
+  readonly lost: (what: string) => (error: unknown) => Effect.Effect<void>
+  readonly logs: LogBatcher
+  /** A step of the executor's own, in its log and in the job's. */
+  readonly milestone: (text: string) => Effect.Effect<void>
+}
+
+/** The log batcher of one job: its lines go out with the lease; a refusal saying the job is lost stops it. */
+type LogBatcher = Effect.Effect.Success<ReturnType<typeof makeLogBatcher>>
+
+/** Open the session of `claimed`: its stop signal, its log batcher (scoped) and its reporting helpers. */
+const openSession = Effect.fn("Executor.openSession")(function*(env: JobRunnerEnv<unknown>, claimed: ClaimedJob) {
+  const { client, connectivity } = env
+  const jobPath = { job_id: claimed.job.job_id }
+  const leaseId = claimed.lease.lease_id
+  const stop = yield* Deferred.make<StopReason>()
+  const signal = (reason: StopReason) => Deferred.succeed(stop, reason).pipe(Effect.asVoid)
+  const observe = (lease: Lease) => lease.cancel_requested ? signal("canceled") : Effect.void
+  const completing = yield* Ref.make(false)
+  const lost = (what: string) => (error: unknown) =>
+    Effect.flatMap(Ref.get(completing), (done) =>
+      done ? Effect.void : Effect.zipRight(
+        Effect.logWarning(`${what}: ${describeError(error)}; the job is no longer ours`),
+        signal("lost")
+      ))
+  const logs = yield* makeLogBatcher((lines) =>
+    retryReporting(client.executor.logs({ path: jobPath, payload: { lease_id: leaseId, lines } }), jobReportRetry, connectivity).pipe(
+      Effect.flatMap(observe),
+      Effect.catchAll((error) =>
+        isJobLost(error)
+          ? lost("log batch refused")(error)
+          : Effect.logWarning(`dropped ${lines.length} log line(s): ${describeError(error)}`)
+      )
+    )
+  )
+  const milestone = (text: string) => Effect.zipRight(Effect.logInfo(text), logs.log(`[agnt-executor] ${text}`))
+  const session: JobSession = { env, claimed, jobPath, leaseId, stop, observe, completing, lost, logs, milestone }
+  return session
+})
+
+/**
+ * Renew the lease every heartbeat interval in a scoped fiber; a refusal
+ * saying the job is lost stops the work, a transient failure is only
+ * recorded. Interrupt the returned fiber once only final reports remain.
+ */
+const startHeartbeats = Effect.fn("Executor.heartbeats")(function*(session: JobSession) {
+  const { connectivity, client } = session.env
+  const interval = heartbeatInterval(session.env.heartbeatSeconds, session.claimed.lease, yield* Clock.currentTimeMillis)
+  const heartbeat = client.executor.heartbeat({ path: session.jobPath, payload: { lease_id: session.leaseId } }).pipe(
+    Effect.timeout(Duration.max(interval, Duration.seconds(5))),
+    Effect.tap(() => connectivity.succeeded),
+    Effect.flatMap(session.observe),
+    Effect.catchAll((error) => isTransient(error) ? connectivity.failed(error) : session.lost("heartbeat refused")(error))
+  )
+  return yield* Effect.sleep(interval).pipe(
+    Effect.zipRight(heartbeat.pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("heartbeat failed", cause)),
+      Effect.repeat(Schedule.spaced(interval))
+    )),
+    Effect.forkScoped
+  )
+})
+
+/** `JobContext.progress` of one job: a `running` status with the lease; never fails. */
+const reportProgress = (session: JobSession): JobContext["progress"] => (percent, message) =>
+  retryReporting(
+    session.env.client.executor.status({
+      path: session.jobPath,
+      payload: {
+        status: "running",
+        lease_id: session.leaseId,
+        progress: Number.isFinite(percent) ? Math.max(0, Math.min(100, percent)) : 0,
+        ...(message === undefined ? {} : { message: message.slice(0, maxMessageLength) })
+      }
+    }),
+    quickRetry,
+    session.env.connectivity
+  ).pipe(
+    Effect.flatMap((response) => session.observe(response.lease)),
+    Effect.catchAll((error) =>
+      isJobLost(error) ? session.lost("progress refused")(error) : Effect.logWarning(`progress report failed: ${describeError(error)}`)
+    )
+  )
+
+/** A fresh job directory (removed when the scope closes) with empty `workspace/` and `out/`. */
+const prepareWorkspace = Effect.fn("Executor.prepareWorkspace")(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const root = yield* fs.makeTempDirectoryScoped({ prefix: "agnt-job-" })
+  const workspace = path.join(root, "workspace")
+  const outDir = path.join(root, "out")
+  yield* fs.makeDirectory(workspace, { recursive: true })
+  yield* fs.makeDirectory(outDir, { recursive: true })
+  return { workspace, outDir }
+})
+
+/**
+ * Download the job's input files into `workspace` at their normalised
+ * paths, four at a time, each checked against its recorded SHA-256.
+ *
+ * @fails JobFailure `input_corrupted: …` when a file's bytes do not match.
+ */
+const downloadInputs = Effect.fn("Executor.downloadInputs")(function*(session: JobSession, workspace: string) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const job = session.claimed.job
+  if (job.input_files.length > 0) yield* session.milestone(`downloading ${job.input_files.length} input file(s)`)
+  return yield* Effect.forEach(job.input_files, (file) =>
+    Effect.gen(function*() {
+      const relative = yield* Either.match(normalizeFilePath(file.path), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const bytes = yield* retryReporting(
+        session.env.client.jobs.download({ path: { job_id: job.job_id, file_id: file.file_id } }),
+        jobReportRetry,
+        session.env.connectivity
+      )
+      const actual = NodeCrypto.createHash("sha256").update(bytes).digest("hex")
+      if (actual !== file.sha256) {
+        return yield* new JobFailure({
+          reason: `${inputCorruptedReason}: ${relative} downloaded with SHA-256 ${actual}, not the recorded ${file.sha256}`
+        })
+      }
+      const target = path.join(workspace, relative)
+      yield* fs.makeDirectory(path.dirname(target), { recursive: true })
+      yield* fs.writeFile(target, bytes)
+      return relative
+    }), { concurrency: 4 })
+})
+
+/** Report the job `running` (progress 0, "started") with the lease. */
+const markRunning = Effect.fn("Executor.markRunning")(function*(session: JobSession) {
+  yield* session.milestone(`claimed by executor ${session.env.executorId}`)
+  const started = yield* retryReporting(
+    session.env.client.executor.status({
+      path: session.jobPath,
+      payload: { status: "running", lease_id: session.leaseId, progress: 0, message: "started" }
+    }),
+    jobReportRetry,
+    session.env.connectivity
+  )
+  yield* session.observe(started.lease)
+})
+
+/** Upload `outDir`'s files and the structured result with `complete`; returns the number of files. */
+const uploadResults = Effect.fn("Executor.uploadResults")(function*(
+  session: JobSession,
+  outDir: string,
+  result: string | undefined
+) {
+  const results = yield* listFiles(outDir)
+  yield* session.milestone(`uploading ${results.length} result file(s)${result === undefined ? "" : " and a structured result"}`)
+  yield* session.logs.flush(logFlushWait)
+  const form = yield* resultForm(outDir, results, session.leaseId, result)
+  yield* Ref.set(session.completing, true)
+  yield* retryReporting(
+    session.env.client.executor.complete({ path: session.jobPath, payload: form }),
+    jobReportRetry,
+    session.env.connectivity
+  )
+  return results.length
+})
+
+/** The job's work, start to `complete`: workspace, `running`, inputs, the definition's `run`, upload. */
+const doWork = <R>(session: JobSession, definition: ExecutorDefinition<R>) =>
+  Effect.gen(function*() {
+    const { outDir, workspace } = yield* prepareWorkspace()
+    yield* markRunning(session)
+    const inputs = yield* downloadInputs(session, workspace)
+    const ctx: JobContext = { workspace, inputs, outDir, progress: reportProgress(session), log: session.logs.log }
+    yield* session.milestone(`running ${definition.manifest.name}`)
+    const result = yield* Effect.flatMap(definition.run(session.claimed.job, ctx), resultJson)
+    return yield* uploadResults(session, outDir, result)
+  }).pipe(Effect.scoped)
+
+/** How the work ended: by itself (with its exit), or stopped by the runtime. */
+type Outcome<A, E> =
+  | { readonly _tag: "Finished"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "Stopped"; readonly reason: StopReason }
+
+/** Race `work` against the session's stop signal and the executor's shutdown. */
+const raceStop = <A, E, R>(session: JobSession, work: Effect.Effect<A, E, R>): Effect.Effect<Outcome<A, E>, never, R> =>
+  Effect.race(
+    Effect.map(Effect.exit(work), (exit): Outcome<A, E> => ({ _tag: "Finished", exit })),
+    Effect.map(
+      Effect.race(Deferred.await(session.stop), Deferred.await(session.env.shutdown).pipe(Effect.as<StopReason>("shutdown"))),
+      (reason): Outcome<A, E> => ({ _tag: "Stopped", reason })
+    )
+  )
+
+/** Report a final status with the lease; a job already ended or taken over is only logged. */
+const reportFinal = (session: JobSession, payload: { readonly status: "failed" | "canceled"; readonly reason?: string }) =>
+  retryReporting(
+    session.env.client.executor.status({ path: session.jobPath, payload: { ...payload, lease_id: session.leaseId } }),
+    jobReportRetry,
+    session.env.connectivity
+  ).pipe(
+    Effect.asVoid,
+    Effect.catchAll((error) =>
+      isJobLost(error)
+        ? Effect.logWarning(`could not report ${payload.status}: ${describeError(error)}`)
+        : Effect.logError(`could not report ${payload.status}: ${describeError(error)}`)
+    )
+  )
+
+/** The work ended by itself: log a completion, drop a lost job's logs, or report the failure. */
+const settleFinished = Effect.fn("Executor.settleFinished")(function*(session: JobSession, exit: Exit.Exit<number, unknown>) {
+  if (Exit.isSuccess(exit)) {
+    yield* Effect.logInfo(`completed with ${exit.value} result file(s)`)
+    return
+  }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure) && isJobLost(failure.value)) {
+    yield* session.logs.discard
+    yield* Effect.logWarning(`stopped: ${describeError(failure.value)}; the job is no longer ours`)
+    return
+  }
+  const reason = failureReason(exit.cause)
+  yield* Effect.logWarning("job failed", exit.cause)
+  yield* session.milestone(`failed: ${reason.split("\n")[0] ?? ""}`)
+  yield* session.logs.flush(logFlushWait)
+  yield* reportFinal(session, { status: "failed", reason })
+})
+
+/** The runtime stopped the work: drop a lost job's logs, or report `canceled` / `failed` (shutdown). */
+const settleStopped = Effect.fn("Executor.settleStopped")(function*(session: JobSession, reason: StopReason) {
+  switch (reason) {
+    case "lost":
+      yield* session.logs.discard
+      return
+    case "canceled":
+      yield* session.milestone("canceled by the buyer; work stopped")
+      yield* session.logs.flush(logFlushWait)
+      yield* reportFinal(session, { status: "canceled" })
+      yield* Effect.logInfo("canceled")
+      return
+    case "shutdown":
+      yield* session.milestone("executor shutting down; work stopped")
+      yield* session.logs.flush(logFlushWait)
+      yield* reportFinal(session, { status: "failed", reason: shutdownReason })
+      return
+  }
+})
+
+/**
  * Run one claimed job to its end and report the outcome. Never fails: what
  * cannot be reported is logged. Interrupting it interrupts the work (and
  * reports nothing); the runtime instead completes `env.shutdown` to stop
@@ -142,181 +400,13 @@ export const runClaimedJob = <R>(
   claimed: ClaimedJob
 ): Effect.Effect<void, never, R | FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    const { client, connectivity, definition } = env
-    const job = claimed.job
-    const jobPath = { job_id: job.job_id }
-    const leaseId = claimed.lease.lease_id
-    const stop = yield* Deferred.make<StopReason>()
-    const signal = (reason: StopReason) => Deferred.succeed(stop, reason).pipe(Effect.asVoid)
-    /** Every lease the API hands back tells whether the buyer asked to cancel. */
-    const observe = (lease: Lease) => lease.cancel_requested ? signal("canceled") : Effect.void
-    // Set while `complete` is on its way: the job may end under a concurrent heartbeat or log batch.
-    const completing = yield* Ref.make(false)
-    const lost = (what: string) => (error: unknown) =>
-      Effect.flatMap(Ref.get(completing), (done) =>
-        done ? Effect.void : Effect.zipRight(
-          Effect.logWarning(`${what}: ${describeError(error)}; the job is no longer ours`),
-          signal("lost")
-        ))
-
-    const logs = yield* makeLogBatcher((lines) =>
-      retryReporting(client.executor.logs({ path: jobPath, payload: { lease_id: leaseId, lines } }), jobReportRetry, connectivity).pipe(
-        Effect.flatMap(observe),
-        Effect.catchAll((error) =>
-          isJobLost(error)
-            ? lost("log batch refused")(error)
-            : Effect.logWarning(`dropped ${lines.length} log line(s): ${describeError(error)}`)
-        )
-      )
-    )
-    /** A step of the executor's own, in its log and in the job's. */
-    const milestone = (text: string) => Effect.zipRight(Effect.logInfo(text), logs.log(`[agnt-executor] ${text}`))
-
-    const interval = heartbeatInterval(env.heartbeatSeconds, claimed.lease, yield* Clock.currentTimeMillis)
-    const heartbeat = client.executor.heartbeat({ path: jobPath, payload: { lease_id: leaseId } }).pipe(
-      Effect.timeout(Duration.max(interval, Duration.seconds(5))),
-      Effect.tap(() => connectivity.succeeded),
-      Effect.flatMap(observe),
-      Effect.catchAll((error) => isTransient(error) ? connectivity.failed(error) : lost("heartbeat refused")(error))
-    )
-    const heartbeats = yield* Effect.sleep(interval).pipe(
-      Effect.zipRight(heartbeat.pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("heartbeat failed", cause)),
-        Effect.repeat(Schedule.spaced(interval))
-      )),
-      Effect.forkScoped
-    )
-
-    const progress: JobContext["progress"] = (percent, message) =>
-      retryReporting(
-        client.executor.status({
-          path: jobPath,
-          payload: {
-            status: "running",
-            lease_id: leaseId,
-            progress: Number.isFinite(percent) ? Math.max(0, Math.min(100, percent)) : 0,
-            ...(message === undefined ? {} : { message: message.slice(0, maxMessageLength) })
-          }
-        }),
-        quickRetry,
-        connectivity
-      ).pipe(
-        Effect.flatMap((response) => observe(response.lease)),
-        Effect.catchAll((error) =>
-          isJobLost(error) ? lost("progress refused")(error) : Effect.logWarning(`progress report failed: ${describeError(error)}`)
-        )
-      )
-
-    const work = Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const root = yield* fs.makeTempDirectoryScoped({ prefix: "agnt-job-" })
-      const workspace = path.join(root, "workspace")
-      const outDir = path.join(root, "out")
-      yield* fs.makeDirectory(workspace, { recursive: true })
-      yield* fs.makeDirectory(outDir, { recursive: true })
-
-      yield* milestone(`claimed by executor ${env.executorId}`)
-      const started = yield* retryReporting(
-        client.executor.status({ path: jobPath, payload: { status: "running", lease_id: leaseId, progress: 0, message: "started" } }),
-        jobReportRetry,
-        connectivity
-      )
-      yield* observe(started.lease)
-
-      if (job.input_files.length > 0) yield* milestone(`downloading ${job.input_files.length} input file(s)`)
-      const inputs = yield* Effect.forEach(job.input_files, (file) =>
-        Effect.gen(function*() {
-          const relative = yield* Either.match(normalizeFilePath(file.path), { onLeft: Effect.fail, onRight: Effect.succeed })
-          const bytes = yield* retryReporting(
-            client.jobs.download({ path: { job_id: job.job_id, file_id: file.file_id } }),
-            jobReportRetry,
-            connectivity
-          )
-          const actual = NodeCrypto.createHash("sha256").update(bytes).digest("hex")
-          if (actual !== file.sha256) {
-            return yield* new JobFailure({
-              reason: `${inputCorruptedReason}: ${relative} downloaded with SHA-256 ${actual}, not the recorded ${file.sha256}`
-            })
-          }
-          const target = path.join(workspace, relative)
-          yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-          yield* fs.writeFile(target, bytes)
-          return relative
-        }), { concurrency: 4 })
-
-      const ctx: JobContext = { workspace, inputs, outDir, progress, log: logs.log }
-      yield* milestone(`running ${definition.manifest.name}`)
-      const result = yield* Effect.flatMap(definition.run(job, ctx), resultJson)
-
-      const results = yield* listFiles(outDir)
-      yield* milestone(`uploading ${results.length} result file(s)${result === undefined ? "" : " and a structured result"}`)
-      yield* logs.flush(logFlushWait)
-      const form = yield* resultForm(outDir, results, leaseId, result)
-      yield* Ref.set(completing, true)
-      yield* retryReporting(client.executor.complete({ path: jobPath, payload: form }), jobReportRetry, connectivity)
-      return results.length
-    }).pipe(Effect.scoped)
-
-    /** Report a final status with the lease; a job already ended or taken over is only logged. */
-    const report = (payload: { readonly status: "failed" | "canceled"; readonly reason?: string }) =>
-      retryReporting(client.executor.status({ path: jobPath, payload: { ...payload, lease_id: leaseId } }), jobReportRetry, connectivity)
-        .pipe(
-          Effect.asVoid,
-          Effect.catchAll((error) =>
-            isJobLost(error)
-              ? Effect.logWarning(`could not report ${payload.status}: ${describeError(error)}`)
-              : Effect.logError(`could not report ${payload.status}: ${describeError(error)}`)
-          )
-        )
-
-    const stopped = Effect.race(
-      Deferred.await(stop),
-      Deferred.await(env.shutdown).pipe(Effect.as<StopReason>("shutdown"))
-    )
-    const outcome = yield* Effect.race(
-      Effect.map(Effect.exit(work), (exit) => ({ _tag: "Finished" as const, exit })),
-      Effect.map(stopped, (reason) => ({ _tag: "Stopped" as const, reason }))
-    )
-
+    const session = yield* openSession(env, claimed)
+    const heartbeats = yield* startHeartbeats(session)
+    const outcome = yield* raceStop(session, doWork(session, env.definition))
     // From here on only final reports go out; they renew the lease themselves.
     yield* Fiber.interrupt(heartbeats)
-
-    if (outcome._tag === "Finished") {
-      const exit = outcome.exit
-      if (Exit.isSuccess(exit)) {
-        yield* Effect.logInfo(`completed with ${exit.value} result file(s)`)
-        return
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && isJobLost(failure.value)) {
-        yield* logs.discard
-        yield* Effect.logWarning(`stopped: ${describeError(failure.value)}; the job is no longer ours`)
-        return
-      }
-      const reason = failureReason(exit.cause)
-      yield* Effect.logWarning("job failed", exit.cause)
-      yield* milestone(`failed: ${reason.split("\n")[0] ?? ""}`)
-      yield* logs.flush(logFlushWait)
-      yield* report({ status: "failed", reason })
-      return
-    }
-    switch (outcome.reason) {
-      case "lost":
-        yield* logs.discard
-        return
-      case "canceled":
-        yield* milestone("canceled by the buyer; work stopped")
-        yield* logs.flush(logFlushWait)
-        yield* report({ status: "canceled" })
-        yield* Effect.logInfo("canceled")
-        return
-      case "shutdown":
-        yield* milestone("executor shutting down; work stopped")
-        yield* logs.flush(logFlushWait)
-        yield* report({ status: "failed", reason: shutdownReason })
-        return
-    }
+    if (outcome._tag === "Finished") yield* settleFinished(session, outcome.exit)
+    else yield* settleStopped(session, outcome.reason)
   }).pipe(
     Effect.scoped,
     Effect.catchAllCause((cause) =>
