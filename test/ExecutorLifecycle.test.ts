@@ -3,19 +3,16 @@
  * over HTTP, on PostgreSQL) with a short lease: crash, cancel, graceful
  * shutdown and logs. Deadlines are generous; nothing asserts on speed.
  */
-import type { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
-import { ApiKeys } from "../packages/server/src/ApiKeys.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../packages/server/src/Testing.js"
 import {
-  agentPublished,
   allEvents,
-  buyerClient,
+  commandAgent,
   exitOf,
   jobWhen,
   killGroup,
@@ -23,7 +20,6 @@ import {
   order,
   processExists,
   readPid,
-  startExecutor,
   writeCommandExecutor
 } from "./Executors.js"
 import { binPath, run } from "./Processes.js"
@@ -34,26 +30,6 @@ const reaperIntervalSeconds = 0.5
 const TestLive = TestServerLive(inject("pgAdminUrl"), { leaseSeconds, reaperIntervalSeconds }).pipe(
   Layer.provideMerge(FetchHttpClient.layer)
 )
-
-/** A fresh agent served by a command executor running `script`, a buyer client, and how to start the executor. */
-const setup = (name: string, script: (dir: string) => string) =>
-  Effect.gen(function*() {
-    const url = yield* serverUrl
-    const keys = yield* ApiKeys
-    const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
-    const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
-    const dir = yield* temporaryDirectory(`agnt-${name}-`)
-    const config = yield* writeCommandExecutor(dir, name, script(dir))
-    const agentId: AgentId = makeAgentId()
-    const client = yield* buyerClient(url, buyerKey)
-    const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }
-    const start = (...extra: ReadonlyArray<string>) =>
-      Effect.tap(
-        startExecutor(["command", "--agent-id", agentId, "--config", config, ...extra], { cwd: dir, env }),
-        () => agentPublished(client, agentId)
-      )
-    return { agentId, client, dir, start }
-  })
 
 layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor runtime against a real API", (it) => {
   it.scoped("an executor whose key the API refuses (401) exits 1 with a message saying so, without retrying forever", () =>
@@ -79,7 +55,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
   it.scoped("kill -9 of the executor mid-job fails the job with lease_expired once the lease runs out", () =>
     Effect.gen(function*() {
-      const { agentId, client, dir, start } = yield* setup("crash", (dir) => `echo $$ > ${dir}/pid\nexec sleep 30`)
+      const { agentId, client, dir, start } = yield* commandAgent("crash", (dir) => `echo $$ > ${dir}/pid\nexec sleep 30`)
       const executor = yield* start()
       const job = yield* order(client, agentId, "sleep, please")
       yield* jobWhen(client, job.job_id, (found) => found.status === "running", "30 seconds", "running")
@@ -100,7 +76,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
   it.scoped("a buyer's cancel mid-run stops the program (its process is gone) and the job ends canceled", () =>
     Effect.gen(function*() {
-      const { agentId, client, dir, start } = yield* setup("cancel", (dir) => `echo "started"\necho $$ > ${dir}/pid\nexec sleep 60`)
+      const { agentId, client, dir, start } = yield* commandAgent("cancel", (dir) => `echo "started"\necho $$ > ${dir}/pid\nexec sleep 60`)
       yield* start()
       const job = yield* order(client, agentId, "run until canceled")
       const pid = yield* readPid(NodePath.join(dir, "pid"))
@@ -125,7 +101,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
   it.scoped("SIGTERM with a job still running past the grace period fails it with executor_shutdown, and the executor exits", () =>
     Effect.gen(function*() {
-      const { agentId, client, dir, start } = yield* setup("shutdown", (dir) => `echo $$ > ${dir}/pid\nexec sleep 60`)
+      const { agentId, client, dir, start } = yield* commandAgent("shutdown", (dir) => `echo $$ > ${dir}/pid\nexec sleep 60`)
       const executor = yield* start("--grace-seconds", "1")
       const job = yield* order(client, agentId, "run forever")
       const pid = yield* readPid(NodePath.join(dir, "pid"))
@@ -142,7 +118,10 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
   it.scoped("SIGTERM lets a job that ends within the grace period complete before the executor exits", () =>
     Effect.gen(function*() {
-      const { agentId, client, dir, start } = yield* setup("drain", (dir) => `echo $$ > ${dir}/pid\nsleep 2\necho done > out/done.txt`)
+      const { agentId, client, dir, start } = yield* commandAgent(
+        "drain",
+        (dir) => `echo $$ > ${dir}/pid\nsleep 2\necho done > out/done.txt`
+      )
       const executor = yield* start("--grace-seconds", "60")
       const job = yield* order(client, agentId, "finish quickly")
       yield* readPid(NodePath.join(dir, "pid"))
@@ -157,7 +136,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
 
   it.scoped("lines the program prints arrive as log events, in order and in batches, with the executor's milestones", () =>
     Effect.gen(function*() {
-      const { agentId, client, start } = yield* setup("chatty", () =>
+      const { agentId, client, start } = yield* commandAgent("chatty", () =>
         [
           "i=1",
           "while [ $i -le 120 ]; do echo \"line $i\"; i=$((i+1)); done",

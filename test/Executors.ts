@@ -11,7 +11,10 @@ import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import { ApiKeys } from "../packages/server/src/ApiKeys.js"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
+import { makeAgentId } from "../packages/server/src/Ids.js"
+import { serverUrl, temporaryDirectory } from "../packages/server/src/Testing.js"
 import { binPath, daemon } from "./Processes.js"
 
 /** A TCP port free on loopback right now. */
@@ -43,11 +46,16 @@ export const writeCommandExecutor = (dir: string, name: string, script: string, 
 
 /**
  * Start `agnt-executor run <args>` for the life of the scope (SIGTERM, then
- * SIGKILL, at the end); its output is printed if the test fails.
+ * SIGKILL, at the end), its state directory `executor-state` in `cwd`
+ * unless `env` names one; its output is printed if the test fails.
  */
 export const startExecutor = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
   Effect.tap(
-    daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], options),
+    daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], {
+      cwd: options.cwd,
+      // Its state directory is the test's own unless the test names one.
+      env: { AGNT_EXECUTOR_STATE_DIR: NodePath.join(options.cwd, "executor-state"), ...options.env }
+    }),
     (executor) =>
       Effect.addFinalizer((exit) =>
         Exit.isFailure(exit) ? Effect.sync(() => console.error(`executor output:\n${executor.output.join("")}`)) : Effect.void
@@ -157,3 +165,28 @@ export const allEvents = (client: BuyerClient, jobId: JobId) =>
 /** The log lines of a job's `log` events, in order. */
 export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
   events.flatMap((event) => event._tag === "Logged" ? event.data.lines : [])
+
+/**
+ * On the test server (`serverUrl`, `ApiKeys`): a fresh agent served by a
+ * command executor running `script` (given the test's directory), the
+ * buyer's client, and how to start the executor (with extra `run` args)
+ * until it has published the agent.
+ */
+export const commandAgent = (name: string, script: (dir: string) => string) =>
+  Effect.gen(function*() {
+    const url = yield* serverUrl
+    const keys = yield* ApiKeys
+    const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
+    const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
+    const dir = yield* temporaryDirectory(`agnt-${name}-`)
+    const config = yield* writeCommandExecutor(dir, name, script(dir))
+    const agentId: AgentId = makeAgentId()
+    const client = yield* buyerClient(url, buyerKey)
+    const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }
+    const start = (...extra: ReadonlyArray<string>) =>
+      Effect.tap(
+        startExecutor(["command", "--agent-id", agentId, "--config", config, ...extra], { cwd: dir, env }),
+        () => agentPublished(client, agentId)
+      )
+    return { agentId, client, dir, start }
+  })

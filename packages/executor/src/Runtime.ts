@@ -19,6 +19,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeOs from "node:os"
 import { type Connectivity, describeError, makeConnectivity, retryReporting } from "./ApiClient.js"
 import type { ExecutorDefinition } from "./Executor.js"
+import { defaultStateRoot, openExecutorState } from "./Runtime/ExecutorState.js"
 import { type JobRunnerEnv, runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
 
 /** How the runtime connects and paces itself. Every duration is in seconds. */
@@ -52,6 +53,13 @@ export interface RuntimeOptions {
    * `defaultGraceSeconds` (30).
    */
   readonly graceSeconds?: number | undefined
+  /**
+   * The state directory's root (`Runtime/ExecutorState.ts`): the jobs'
+   * directories and the records of their running programs, through which
+   * an executor cleans up after one that was killed outright. Default
+   * `defaultStateRoot()`, `agnt-executor-<uid>` in the OS temporary directory.
+   */
+  readonly stateDir?: string | undefined
   /** Names this process to the API (≤ 200 characters). Default `makeExecutorId()`. */
   readonly executorId?: string | undefined
 }
@@ -201,6 +209,9 @@ export const runExecutor = <R>(
     const client = yield* makeApiClient({ baseUrl: options.baseUrl, key: options.key })
     const connectivity = yield* makeConnectivity
     const resolved = resolveOptions(definition, options)
+    const state = yield* openExecutorState(options.stateDir ?? defaultStateRoot()).pipe(
+      Effect.mapError((error) => new ExecutorError({ message: error.message }))
+    )
     yield* publish(client, connectivity, definition, resolved, options.baseUrl)
 
     const jobs = yield* FiberSet.make<void, never>()
@@ -212,7 +223,8 @@ export const runExecutor = <R>(
       executorId: resolved.executorId,
       connectivity,
       shutdown,
-      heartbeatSeconds: options.heartbeatSeconds
+      heartbeatSeconds: options.heartbeatSeconds,
+      state
     }
     // Runs before the FiberSet's own finalizer (finalizers run in reverse), so jobs get their grace period.
     yield* Effect.addFinalizer(() => awaitDetached(drainJobs(jobs, shutdown, resolved.grace)))

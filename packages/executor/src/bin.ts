@@ -8,7 +8,8 @@
  *
  * `run` takes the runtime options `--concurrency`, `--claim-wait`,
  * `--poll-interval`, `--heartbeat-seconds` and `--grace-seconds` (seconds
- * throughout) and runs until SIGTERM/SIGINT, then shuts down gracefully.
+ * throughout) and `--state-dir` (or `AGNT_EXECUTOR_STATE_DIR`), and runs
+ * until SIGTERM/SIGINT, then shuts down gracefully.
  * Connection: `AGNT_API_URL` and `AGNT_API_KEY` (an executor key), else
  * `api_url` and `executor_api_key` from the config file the embedded
  * server writes (`$XDG_CONFIG_HOME/agnt/config.json`).
@@ -17,7 +18,7 @@ import { AgentId } from "@agnt/domain/Ids"
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Either, Layer, Option, Predicate } from "effect"
+import { Cause, Config, Console, Effect, Either, Layer, Option, Predicate } from "effect"
 import { builtins } from "./Builtins.js"
 import { loadCommandConfig } from "./Command/Config.js"
 import { command } from "./Command/Executor.js"
@@ -55,6 +56,14 @@ const runtimeOptions = {
   graceSeconds: Options.float("grace-seconds").pipe(
     Options.withDefault(defaultGraceSeconds),
     Options.withDescription("seconds running jobs get to finish after SIGTERM before they are failed")
+  ),
+  stateDir: Options.text("state-dir").pipe(
+    Options.withFallbackConfig(Config.string("AGNT_EXECUTOR_STATE_DIR")),
+    Options.optional,
+    Options.withDescription(
+      "where jobs' directories and their running programs are recorded, so a restarted executor cleans up after a killed one " +
+        "(default: agnt-executor-<uid> in the temporary directory; env AGNT_EXECUTOR_STATE_DIR)"
+    )
   )
 }
 
@@ -64,6 +73,7 @@ type RuntimeFlags = {
   readonly pollInterval: number
   readonly heartbeatSeconds: Option.Option<number>
   readonly graceSeconds: number
+  readonly stateDir: Option.Option<string>
 }
 
 /** Connect and serve `definition` with the flags' pacing, until interrupted. */
@@ -77,7 +87,8 @@ const serve = <R>(definition: ExecutorDefinition<R>, flags: RuntimeFlags) =>
       claimWaitSeconds: flags.claimWait,
       pollIntervalSeconds: flags.pollInterval,
       heartbeatSeconds: Option.getOrUndefined(flags.heartbeatSeconds),
-      graceSeconds: flags.graceSeconds
+      graceSeconds: flags.graceSeconds,
+      stateDir: Option.getOrUndefined(flags.stateDir)
     })
   })
 

@@ -309,6 +309,20 @@ describe("command executor", () => {
     15_000
   )
 
+  it.scopedLive(
+    "a process the program left in a session of its own (setsid) is stopped when the job ends",
+    () =>
+      Effect.gen(function*() {
+        const { ctx, logs, workspace } = yield* jobContext()
+        yield* command(config({ program: fixture("leave-escaped.sh"), kill_grace_seconds: 5 }), agentId).run(makeJob("p"), ctx)
+        const [pid, escaped] = yield* recordedPids(workspace)
+        expect(processGone(pid)).toBe(true)
+        expect(processEnded(escaped)).toBe(true)
+        expect(logs).toContain("left a daemon behind")
+      }),
+    15_000
+  )
+
   it.scopedLive("a missing program fails the job saying it was not found", () =>
     Effect.gen(function*() {
       const { ctx } = yield* jobContext()

@@ -42,7 +42,8 @@ const NonNegativeSeconds = Schema.Number.pipe(Schema.finite(), Schema.nonNegativ
  * The program always gets, on top of the executor's own environment (minus
  * any inherited `AGNT_*` variable, so the executor's API key never leaks)
  * and `env`: `AGNT_JOB_ID`, `AGNT_WORKSPACE`, `AGNT_OUT_DIR`, `AGNT_PARAMS`
- * (JSON), and `AGNT_PROMPT` when `prompt_via` is `"env"`.
+ * (JSON), `AGNT_PROMPT` when `prompt_via` is `"env"`, and `AGNT_PROCESS_MARK`
+ * (random; how the executor finds what the program started, `Command/Process.ts`).
  *
  * Results: every file the program writes under `{out}` / `$AGNT_OUT_DIR`,
  * and every regular file it leaves under `out/` in its working directory,

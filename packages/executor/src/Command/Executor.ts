@@ -256,7 +256,9 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, job
  *   after `kill_grace_seconds`, and `JobFailure` "timed out after N s" + tail;
  * - program missing or not executable: `JobFailure` saying so;
  * - interruption (a canceled job): the group is stopped the same way, and
- *   the interruption completes only once it is gone.
+ *   the interruption completes only once it is gone;
+ * - the executor dying (even by SIGKILL): the program's watchdog kills its
+ *   group and every process carrying its mark (`Command/Process.ts`).
  */
 export const command = (config: CommandConfig, agentId: AgentId): ExecutorDefinition => ({
   agent_id: agentId,

@@ -5,10 +5,20 @@
  * period has passed with any member still alive. Closing the scope stops the
  * group and waits until it is gone — on success, failure, timeout or
  * interruption alike.
+ *
+ * Nothing the child starts outlives the executor: every child carries a
+ * random mark in its environment (`AGNT_PROCESS_MARK`), inherited by what
+ * it starts, and has a watchdog (`watchdogScript`) that SIGKILLs its group
+ * and its marked processes when the executor dies, SIGKILL included. When
+ * the runtime provides `ExecutorState`, the group is also recorded there
+ * for a later executor to clean up should the watchdog die too. Stopping
+ * the group also kills marked processes that left it (`setsid`).
  */
-import { Data, Deferred, Duration, Effect, Exit, Mailbox, Schedule, type Scope, type Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Mailbox, Option, Schedule, type Scope, type Stream } from "effect"
 import * as ChildProcess from "node:child_process"
-import * as NodeFs from "node:fs"
+import * as NodeCrypto from "node:crypto"
+import { allProcesses, isLive, killMarked, markVariable } from "../ProcessTable.js"
+import { ExecutorState } from "../Runtime/ExecutorState.js"
 
 /** How the child ended: its exit code, or the signal that ended it (exactly one is non-null). */
 export interface ChildExit {
@@ -29,7 +39,7 @@ export interface SpawnOptions {
   readonly args: ReadonlyArray<string>
   /** The child's working directory. */
   readonly cwd: string
-  /** The child's complete environment. */
+  /** The child's environment; `AGNT_PROCESS_MARK` is added (see the module comment). */
   readonly env: Readonly<Record<string, string>>
   /** Written to the child's stdin, which is then closed; `undefined` gives it `/dev/null`. */
   readonly stdin: string | undefined
@@ -50,7 +60,8 @@ export interface RunningProcess {
   readonly exited: Effect.Effect<ChildExit>
   /**
    * Stop the process group and wait until it is gone: SIGTERM, then SIGKILL
-   * after the grace period. Does nothing when the child has exited and no
+   * after the grace period; then SIGKILL what carries the child's mark
+   * outside the group. Does nothing more when the child has exited and no
    * process of its group remains. Safe to repeat; the scope runs it on close.
    */
   readonly terminate: Effect.Effect<void>
@@ -118,28 +129,7 @@ const errnoCode = (error: unknown): string | undefined =>
  * inits do late or never; they are gone for our purposes. Unreadable
  * `/proc` counts as running.
  */
-const liveMemberOnLinux = (pgid: number): boolean => {
-  let entries: Array<string>
-  try {
-    entries = NodeFs.readdirSync("/proc")
-  } catch {
-    return true
-  }
-  const group = String(pgid)
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue
-    let stat: string
-    try {
-      stat = NodeFs.readFileSync(`/proc/${entry}/stat`, "utf8")
-    } catch {
-      continue
-    }
-    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    if (pgrp === group && state !== "Z" && state !== "X") return true
-  }
-  return false
-}
+const liveMemberOnLinux = (pgid: number): boolean => allProcesses()?.some((stat) => stat.pgrp === pgid && isLive(stat)) ?? true
 
 /**
  * Whether any live process of group `pgid` remains. EPERM counts as alive
@@ -279,28 +269,95 @@ const terminateGroup = (
   }).pipe(Effect.uninterruptible)
 }
 
+/**
+ * The watchdog of one process group: `/bin/sh`, in a session of its own
+ * and deaf to SIGHUP, SIGINT, SIGQUIT and SIGTERM, reading one line from a
+ * pipe whose other end only this executor holds. `release` ends it quietly;
+ * end of file — the executor died, however it died, SIGKILL included, and
+ * the kernel closed the pipe — makes it SIGKILL the whole group ($1), then
+ * (where `/proc` is) every process still carrying the group's mark ($2) in
+ * its environment: those that left the group with `setsid`.
+ */
+const watchdogScript = [
+  "trap '' HUP INT QUIT TERM",
+  "IFS= read -r word",
+  "[ \"$word\" = release ] && exit 0",
+  "kill -s KILL -- \"-$1\" 2>/dev/null",
+  "for round in 1 2 3; do",
+  `  for f in $(grep -lsxzF "${markVariable}=$2" /proc/[0-9]*/environ); do p=\${f#/proc/}; kill -s KILL "\${p%/environ}" 2>/dev/null; done`,
+  "done",
+  "exit 0"
+].join("\n")
+
+/**
+ * Start the watchdog of group `pgid` marked `mark`; yields its release. When it cannot
+ * start, a warning is logged and the group runs unwatched.
+ */
+const watchGroup = (pgid: number, mark: string): Effect.Effect<Effect.Effect<void>> =>
+  Effect.async<ChildProcess.ChildProcess, Error>((resume) => {
+    try {
+      const watchdog = ChildProcess.spawn("/bin/sh", ["-c", watchdogScript, "agnt-watchdog", String(pgid), mark], {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"],
+        env: { PATH: "/usr/bin:/bin" }
+      })
+      let spawned = false
+      // Before "spawn" this is the start failing; later ones change nothing.
+      watchdog.on("error", (error) => {
+        if (!spawned) resume(Effect.fail(error))
+      })
+      watchdog.once("spawn", () => {
+        spawned = true
+        resume(Effect.succeed(watchdog))
+      })
+    } catch (error) {
+      resume(Effect.fail(error instanceof Error ? error : new Error(String(error))))
+    }
+  }).pipe(
+    Effect.map((watchdog) => {
+      // A watchdog that has already ended makes the release fail with EPIPE: nothing left to release.
+      watchdog.stdin?.on("error", () => {})
+      return Effect.sync(() => {
+        watchdog.stdin?.end("release\n")
+      })
+    }),
+    Effect.catchAll((error) => Effect.as(Effect.logWarning(`process group ${pgid} runs without a watchdog: ${error.message}`), Effect.void))
+  )
+
 const start = (options: SpawnOptions): Effect.Effect<Started, SpawnError> =>
   Effect.gen(function*() {
     const output = yield* Mailbox.make<OutputLine>()
     const exitSignal = yield* Deferred.make<ChildExit>()
-    const child = yield* spawnChild(options, output, exitSignal)
+    const mark = NodeCrypto.randomBytes(12).toString("hex")
+    const child = yield* spawnChild({ ...options, env: { ...options.env, [markVariable]: mark } }, output, exitSignal)
     const pid = child.pid
     if (pid === undefined) return yield* Effect.dieMessage("spawned child has no pid")
-    const terminate = terminateGroup(child, pid, exitSignal, options.killGrace)
+    const releaseWatchdog = yield* watchGroup(pid, mark)
+    const state = yield* Effect.serviceOption(ExecutorState)
+    if (Option.isSome(state)) yield* state.value.recordGroup(pid, mark)
+    const terminate = terminateGroup(child, pid, exitSignal, options.killGrace).pipe(
+      // What left the group (`setsid`) still carries the mark; nothing a job started outlives it.
+      Effect.zipRight(Effect.sync(() => killMarked(mark))),
+      Effect.asVoid
+    )
     const release = terminate.pipe(
-      Effect.ensuring(Effect.sync(() => {
-        child.stdout?.destroy()
-        child.stderr?.destroy()
-        child.stdin?.destroy()
-      }))
+      Effect.ensuring(Effect.all([
+        releaseWatchdog,
+        Option.isSome(state) ? state.value.forgetGroup(pid) : Effect.void,
+        Effect.sync(() => {
+          child.stdout?.destroy()
+          child.stderr?.destroy()
+          child.stdin?.destroy()
+        })
+      ]))
     )
     const running: RunningProcess = { pid, lines: Mailbox.toStream(output), exited: Deferred.await(exitSignal), terminate }
     return { running, release }
   })
 
 /**
- * Start `options.program` in its own process group, with cwd, env and stdin
- * as given. Fails with `SpawnError` when it cannot be started (not found,
+ * Start `options.program` in its own process group, watched (see the module
+ * comment), with cwd, env (plus its mark) and stdin as given. Fails with `SpawnError` when it cannot be started (not found,
  * not executable). Closing the scope runs `terminate` and waits for it.
  */
 export const spawn = (options: SpawnOptions): Effect.Effect<RunningProcess, SpawnError, Scope.Scope> =>

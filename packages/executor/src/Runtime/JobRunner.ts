@@ -19,11 +19,27 @@ import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
 import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import { FileSystem, Path } from "@effect/platform"
-import { Cause, Clock, DateTime, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Predicate, Ref, Schedule } from "effect"
+import {
+  Cause,
+  Clock,
+  type Context,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Option,
+  Predicate,
+  Ref,
+  Schedule
+} from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
 import { type Connectivity, describeError, isJobLost, retryReporting } from "../ApiClient.js"
 import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
+import { ExecutorState } from "./ExecutorState.js"
 import { makeLogBatcher } from "./LogBatcher.js"
 
 /** Why the runtime stopped a job's work before it ended by itself. */
@@ -49,6 +65,8 @@ export interface JobRunnerEnv<R> {
   readonly shutdown: Deferred.Deferred<void>
   /** Seconds between heartbeats; `undefined` for a third of the lease (see `heartbeatInterval`). */
   readonly heartbeatSeconds: number | undefined
+  /** The executor's state directory: jobs' directories are made in it, and `run` gets it to record its processes. */
+  readonly state: Context.Tag.Service<ExecutorState>
 }
 
 /** Keep at most this many characters of a failure reason (the API takes 8000). */
@@ -231,11 +249,11 @@ const reportProgress = (session: JobSession): JobContext["progress"] => (percent
     )
   )
 
-/** A fresh job directory (removed when the scope closes) with empty `workspace/` and `out/`. */
-const prepareWorkspace = Effect.fn("Executor.prepareWorkspace")(function*() {
+/** A fresh job directory in `directory` (removed when the scope closes) with empty `workspace/` and `out/`. */
+const prepareWorkspace = Effect.fn("Executor.prepareWorkspace")(function*(directory: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const root = yield* fs.makeTempDirectoryScoped({ prefix: "agnt-job-" })
+  const root = yield* fs.makeTempDirectoryScoped({ directory, prefix: "agnt-job-" })
   const workspace = path.join(root, "workspace")
   const outDir = path.join(root, "out")
   yield* fs.makeDirectory(workspace, { recursive: true })
@@ -311,12 +329,15 @@ const uploadResults = Effect.fn("Executor.uploadResults")(function*(
 /** The job's work, start to `complete`: workspace, `running`, inputs, the definition's `run`, upload. */
 const doWork = <R>(session: JobSession, definition: ExecutorDefinition<R>) =>
   Effect.gen(function*() {
-    const { outDir, workspace } = yield* prepareWorkspace()
+    const { outDir, workspace } = yield* prepareWorkspace(session.env.state.dir)
     yield* markRunning(session)
     const inputs = yield* downloadInputs(session, workspace)
     const ctx: JobContext = { workspace, inputs, outDir, progress: reportProgress(session), log: session.logs.log }
     yield* session.milestone(`running ${definition.manifest.name}`)
-    const result = yield* Effect.flatMap(definition.run(session.claimed.job, ctx), resultJson)
+    const result = yield* definition.run(session.claimed.job, ctx).pipe(
+      Effect.provideService(ExecutorState, session.env.state),
+      Effect.flatMap(resultJson)
+    )
     return yield* uploadResults(session, outDir, result)
   }).pipe(Effect.scoped)
 
