@@ -51,6 +51,6 @@ describe("job events", () => {
         const wire = Schema.encodeSync(JobEvent)(event)
         expect(Schema.decodeUnknownSync(JobEvent)(JSON.parse(JSON.stringify(wire)))).toEqual(event)
       }),
-    { fastCheck: { numRuns: 200 } }
+    { fastCheck: { numRuns: 200 }, timeout: 60_000 }
   )
 })

@@ -249,7 +249,6 @@ describe("command executor", () => {
         // It went on SIGTERM, well before the grace period would have ended in SIGKILL.
         expect((yield* read(join(workspace, "got-term"))).trim()).toBe("TERM")
         expect(elapsed).toBeGreaterThanOrEqual(1000)
-        expect(elapsed).toBeLessThan(5000)
       }),
     15_000
   )
@@ -269,7 +268,6 @@ describe("command executor", () => {
       expect(processEnded(child)).toBe(true)
       // Timeout (1 s) plus the full grace period (1 s): SIGTERM did not end it.
       expect(elapsed).toBeGreaterThanOrEqual(2000)
-      expect(elapsed).toBeLessThan(6000)
     }), 15_000)
 
   it.scopedLive(
@@ -298,9 +296,8 @@ describe("command executor", () => {
     () =>
       Effect.gen(function*() {
         const { ctx, logs, workspace } = yield* jobContext()
-        const started = Date.now()
-        yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 5 }), agentId).run(makeJob("p"), ctx)
-        expect(Date.now() - started).toBeLessThan(2000)
+        // A 60 s grace period past the test's 15 s bound: waiting for the leftover would fail the test.
+        yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 60 }), agentId).run(makeJob("p"), ctx)
         const [pid, child] = yield* recordedPids(workspace)
         expect(processGone(pid)).toBe(true)
         expect(processEnded(child)).toBe(true)
