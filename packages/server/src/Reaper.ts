@@ -6,14 +6,14 @@
  * servers reaping at once.
  */
 import { Effect, Layer, Schedule } from "effect"
-import { JobsRepo } from "./Jobs/Repo.js"
+import { LifecycleRepo } from "./Jobs/LifecycleRepo.js"
 import { ServerConfig } from "./ServerConfig.js"
 
 /** The reaper fiber, for the life of the server. */
 export const ReaperLive = Layer.scopedDiscard(
   Effect.gen(function*() {
     const settings = yield* ServerConfig
-    const repo = yield* JobsRepo
+    const repo = yield* LifecycleRepo
     yield* repo.reapExpired().pipe(
       Effect.tap((ids) => ids.length === 0 ? Effect.void : Effect.logInfo(`lease expired: ${ids.join(", ")}`)),
       Effect.catchAllCause((cause) => Effect.logWarning("reaper pass failed", cause)),
@@ -21,4 +21,4 @@ export const ReaperLive = Layer.scopedDiscard(
       Effect.forkScoped
     )
   })
-).pipe(Layer.provide(JobsRepo.Default))
+).pipe(Layer.provide(LifecycleRepo.Default))

@@ -9,7 +9,7 @@ import { Job } from "@agnt/domain/Job"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { AuthenticationLive } from "../Auth.js"
-import { Jobs } from "../Jobs.js"
+import { ExecutorJobs } from "../Executor.js"
 import { readBody } from "../Uploads.js"
 
 const encodeJob = Schema.encodeSync(Job)
@@ -17,7 +17,7 @@ const encodeJob = Schema.encodeSync(Job)
 /** Handlers of the `executor` group, with the services they need. */
 export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers) =>
   Effect.gen(function*() {
-    const jobs = yield* Jobs
+    const jobs = yield* ExecutorJobs
     return handlers
       .handle("list", ({ urlParams }) =>
         Effect.flatMap(CurrentPrincipal, (principal) =>
@@ -43,5 +43,5 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
           Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))
         ))
   })).pipe(
-    Layer.provide([AuthenticationLive, Jobs.Default])
+    Layer.provide([AuthenticationLive, ExecutorJobs.Default])
   )

@@ -1,0 +1,254 @@
+/**
+ * The executor's side of jobs: its agents' pending jobs and claims
+ * (long-polls woken by NOTIFY from any server), status reports, lease
+ * renewals with logs, and completion with result files. An executor key
+ * sees only its agents' jobs (OWASP API1).
+ */
+import { CompleteJobFields } from "@agnt/domain/Api"
+import type { Principal } from "@agnt/domain/Auth"
+import {
+  type ChecksumMismatch,
+  Forbidden,
+  type InvalidFileName,
+  type InvalidRequest,
+  type InvalidResult,
+  InvalidTransition,
+  JobNotFound,
+  type LeaseLost,
+  type PayloadTooLarge
+} from "@agnt/domain/Errors"
+import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
+import { type ClaimRequest, ClaimResponse, type Job, maxLogLineLength, type StatusUpdate } from "@agnt/domain/Job"
+import { Effect, Option } from "effect"
+import { requireRole } from "./Auth.js"
+import { makeLeaseId } from "./Ids.js"
+import { jobServiceLayers, type JobServices, jobServices, keyOf, refusal, uploadLimits, visibilityOf } from "./Jobs/Access.js"
+import { canonicalJson } from "./Jobs/Idempotency.js"
+import { type CompletionState, type LeaseMode, refusalOf, type TransitionRefusal } from "./Jobs/LifecycleRepo.js"
+import type { NewJobFile, Visibility } from "./Jobs/Sql.js"
+import type { Channel } from "./Notifier.js"
+import { discardFiles, receive, type RequestBody } from "./Uploads.js"
+
+/** A complete's fields and its stored result files. */
+interface Completion {
+  readonly request: typeof CompleteJobFields.Type
+  readonly files: ReadonlyArray<NewJobFile>
+}
+
+/**
+ * Whether a complete of a job already `completed` repeats the one that
+ * went through: the same holder, the same files (path and SHA-256) and the
+ * same structured result.
+ */
+const repeats = (state: CompletionState, { files, request }: Completion) => {
+  // Both sides sorted here, alike: SQL's order of paths (its collation) is not JavaScript's sort.
+  const stored = [...state.result_manifest].sort()
+  const sent = files.map((file) => `${file.path}:${file.sha256}`).sort()
+  return state.lease_id === request.lease_id && stored.join("\n") === sent.join("\n") &&
+    canonicalJson(state.result ?? null) === canonicalJson(request.result ?? null)
+}
+
+/**
+ * Why a complete is refused before its statement runs, judged on the state
+ * read before the upload (the statement re-checks atomically): the job is
+ * not accepted or running or held under another lease (as a renewal would
+ * be refused), or it is not running yet.
+ */
+const refusedCompletion = (jobId: JobId, state: CompletionState, leaseId: LeaseId) => {
+  const holds = (state.status === "accepted" || state.status === "running") && state.lease_id === leaseId
+  if (!holds) {
+    return Option.some(refusal(jobId, "completed")(refusalOf(Option.some(state), { _tag: "require", leaseId }, ["accepted", "running"])))
+  }
+  if (state.status !== "running") return Option.some(InvalidTransition.of(jobId, state.status, "completed"))
+  return Option.none()
+}
+
+/** Forbidden unless `principal` is an admin or an executor key serving `agentId`. */
+const requireExecutor = (principal: Principal, agentId: AgentId) =>
+  Effect.zipRight(
+    requireRole(principal, "executor", "admin"),
+    principal.role === "executor" && !principal.agent_ids.includes(agentId)
+      ? Effect.fail(new Forbidden({ message: `this key does not serve ${agentId}` }))
+      : Effect.void
+  )
+
+/** A long-poll of `principal` on `channel`/`key`, counted against its key. */
+const longPoll = <A, E, R>(
+  { limits, notifier }: JobServices,
+  principal: Principal,
+  channel: Channel,
+  key: string,
+  wait: number,
+  poll: Effect.Effect<Option.Option<A>, E, R>
+) => limits.longPoll(principal.key_id, notifier.longPoll(channel, key, wait, poll))
+
+/**
+ * Pending jobs of an agent the executor serves, oldest first; with
+ * `waitSeconds` > 0 held until one exists or the time is up.
+ *
+ * @fails Forbidden.
+ */
+const pending = (services: JobServices) =>
+  Effect.fn("ExecutorJobs.pending")(function*(principal: Principal, agentId: AgentId, limit: number, waitSeconds: number) {
+    yield* requireExecutor(principal, agentId)
+    const poll = Effect.map(services.jobs.listPending(agentId, limit), (found) => found.length > 0 ? Option.some(found) : Option.none())
+    return Option.getOrElse(yield* longPoll(services, principal, "agnt_pending", agentId, waitSeconds, poll), () => [])
+  })
+
+/**
+ * Claim the oldest pending job of an agent with a new lease, waiting up
+ * to `request.wait` seconds (woken by NOTIFY from any server).
+ *
+ * @fails Forbidden.
+ */
+const claim = (services: JobServices) =>
+  Effect.fn("ExecutorJobs.claim")(function*(principal: Principal, request: ClaimRequest) {
+    yield* requireExecutor(principal, request.agent_id)
+    yield* services.lifecycle.seen(request.executor_id, request.agent_id, principal.key_id)
+    const next = services.lifecycle.claimNext({
+      agentId: request.agent_id,
+      executorId: request.executor_id,
+      executorKeyId: principal.key_id,
+      leaseId: makeLeaseId(),
+      leaseSeconds: services.settings.leaseSeconds
+    })
+    const claimed = yield* longPoll(services, principal, "agnt_pending", request.agent_id, request.wait, next)
+    return new ClaimResponse({ claimed: Option.getOrNull(claimed) })
+  })
+
+/**
+ * An executor's status report. `accepted` makes a lease; every other
+ * status but `rejected` needs the caller's current `lease_id` (a report
+ * without one is refused as it is decoded, 400 naming the field; see
+ * `StatusUpdate`).
+ *
+ * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost.
+ */
+const report = ({ lifecycle, settings }: JobServices) =>
+  Effect.fn("ExecutorJobs.report")(function*(principal: Principal, jobId: JobId, update: StatusUpdate) {
+    yield* requireRole(principal, "executor", "admin")
+    const lease: LeaseMode = update.status === "accepted"
+      ? { _tag: "create", leaseId: makeLeaseId() }
+      : update.status === "rejected"
+      ? { _tag: "none" }
+      : { _tag: "require", leaseId: update.lease_id ?? LeaseId.make("") }
+    return yield* lifecycle.transition({
+      jobId,
+      visibility: visibilityOf(principal),
+      to: update.status,
+      from: update.status === "canceled" ? ["accepted", "running"] : undefined,
+      lease,
+      leaseSeconds: settings.leaseSeconds,
+      executorKeyId: principal.key_id,
+      progress: update.progress,
+      message: update.message,
+      reason: update.reason ?? (update.status === "canceled" ? "canceled by the buyer" : undefined)
+    }).pipe(Effect.mapError(refusal(jobId, update.status)))
+  })
+
+/**
+ * Renew the caller's lease, appending `lines` (each cut at
+ * `maxLogLineLength`) to the job's log when given.
+ *
+ * @fails Forbidden, JobNotFound, LeaseLost, InvalidTransition (the job is no longer accepted or running).
+ */
+const renew = ({ lifecycle, settings }: JobServices) =>
+  Effect.fn("ExecutorJobs.renew")(function*(principal: Principal, jobId: JobId, leaseId: LeaseId, lines?: ReadonlyArray<string>) {
+    yield* requireRole(principal, "executor", "admin")
+    return yield* lifecycle.renew({
+      jobId,
+      visibility: visibilityOf(principal),
+      leaseId,
+      leaseSeconds: settings.leaseSeconds,
+      lines: lines?.map((line) => line.length > maxLogLineLength ? line.slice(0, maxLogLineLength) : line)
+    }).pipe(Effect.mapError(refusal(jobId, "running")))
+  })
+
+/** A retried complete that went through succeeds and changes nothing; any other complete of a completed job is 409. */
+const repeated = ({ jobs, lifecycle, store }: JobServices, jobId: JobId, visibility: Visibility, completion: Completion) =>
+  Effect.gen(function*() {
+    const state = yield* lifecycle.completion(jobId, visibility)
+    if (Option.isNone(state) || !repeats(state.value, completion)) {
+      return yield* InvalidTransition.of(jobId, "completed", "completed")
+    }
+    yield* discardFiles(store, completion.files)
+    const job = yield* jobs.findById(jobId, visibility)
+    return yield* Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`))
+  })
+
+/** Complete the job in one statement, with the result files and the structured result `completion` brought. */
+const completeHeld = (services: JobServices, jobId: JobId, visibility: Visibility, completion: Completion) =>
+  services.lifecycle.transition({
+    jobId,
+    visibility,
+    to: "completed",
+    lease: { _tag: "require", leaseId: completion.request.lease_id },
+    leaseSeconds: 0,
+    message: completion.request.message,
+    files: completion.files,
+    result: completion.request.result === undefined ? Option.none() : Option.some(completion.request.result)
+  }).pipe(
+    Effect.map((claimed) => claimed.job),
+    Effect.catchAll((reason: TransitionRefusal) =>
+      // A duplicate racing the first complete finds the job completed once that one commits.
+      reason._tag === "WrongStatus" && reason.status === "completed"
+        ? repeated(services, jobId, visibility, completion)
+        : Effect.fail(refusal(jobId, "completed")(reason))
+    )
+  )
+
+/**
+ * Complete a running job the caller holds, with a request `body` of the
+ * fields of `CompleteJobFields` and any result files, each stored as it
+ * streams and checked against its stated SHA-256. The structured `result`
+ * (`null` when absent) must match the agent's `output_schema`. A retry of a
+ * complete that went through (same holder, same files, same result)
+ * succeeds and changes nothing. A refused request keeps nothing: with an
+ * `InvalidResult` the job stays running. Three statements: the key, the
+ * job's state before the upload, the change.
+ *
+ * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidResult, InvalidFileName,
+ *   ChecksumMismatch, PayloadTooLarge.
+ */
+const complete = (services: JobServices) =>
+  Effect.fn("ExecutorJobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody): Effect.fn.Return<
+    Job,
+    | Forbidden
+    | JobNotFound
+    | InvalidTransition
+    | LeaseLost
+    | InvalidRequest
+    | InvalidResult
+    | InvalidFileName
+    | ChecksumMismatch
+    | PayloadTooLarge
+  > {
+    const { lifecycle, schemas, settings, store } = services
+    yield* requireRole(principal, "executor", "admin")
+    const visibility = visibilityOf(principal)
+    // Read before the upload, so a stranger's job costs no storage; the statement re-checks atomically.
+    const state = yield* lifecycle.completion(jobId, visibility)
+    if (Option.isNone(state)) return yield* JobNotFound.of(jobId)
+    const limits = uploadLimits(settings, "result")
+    const { fields: request, files } = yield* receive(store, body, CompleteJobFields, keyOf(jobId, "result"), limits)
+    const completion: Completion = { request, files }
+    return yield* Effect.gen(function*() {
+      if (state.value.status === "completed") return yield* repeated(services, jobId, visibility, completion)
+      const refused = refusedCompletion(jobId, state.value, request.lease_id)
+      if (Option.isSome(refused)) return yield* refused.value
+      yield* schemas.validateResult(state.value.output_schema, request.result ?? null)
+      return yield* completeHeld(services, jobId, visibility, completion)
+    }).pipe(Effect.onError(() => discardFiles(store, files)))
+  })
+
+/** Jobs as executors see them. */
+export class ExecutorJobs extends Effect.Service<ExecutorJobs>()("@agnt/server/ExecutorJobs", {
+  effect: Effect.map(jobServices, (services) => ({
+    pending: pending(services),
+    claim: claim(services),
+    report: report(services),
+    renew: renew(services),
+    complete: complete(services)
+  })),
+  dependencies: jobServiceLayers
+}) {}
