@@ -32,53 +32,56 @@ const clientConfig = (settings: S3Settings, endpoint: Option.Option<string>): S3
     : {})
 })
 
+/** An S3 client reaching the store at `endpoint`, destroyed when the scope closes. */
+const scopedClient = (settings: S3Settings, endpoint: Option.Option<string>) =>
+  Effect.acquireRelease(Effect.sync(() => new S3Client(clientConfig(settings, endpoint))), (s3) => Effect.sync(() => s3.destroy()))
+
+/**
+ * Store `content` as `key` in `bucket`, streaming it in parts of 8 MiB, one
+ * in flight (memory stays bounded whatever the object's size); yields its
+ * size and SHA-256. A failed or interrupted upload is aborted; the
+ * content's own failure (a size limit, say) is the failure.
+ */
+const putObject = (client: S3Client, bucket: string) => <E>(key: string, content: Stream.Stream<Uint8Array, E>, mime: string) =>
+  Effect.gen(function*() {
+    yield* checkedKey(key)
+    // The content's own failure reaches the upload as a stream error; kept here to fail with it.
+    const failure = yield* Ref.make(Option.none<E>())
+    const body = measured(content)
+    const readable = yield* EffectNodeStream.toReadable(
+      Stream.tapError(body.content, (error) => Ref.set(failure, Option.some(error)))
+    )
+    const upload = new Upload({
+      client,
+      queueSize: 1,
+      partSize: 8 * 1024 * 1024,
+      params: { Bucket: bucket, Key: key, Body: readable, ContentType: mime || "application/octet-stream" }
+    })
+    yield* Effect.tryPromise({
+      try: () => upload.done(),
+      catch: (cause) => new ObjectStoreError({ key, message: "cannot store object", cause })
+    }).pipe(
+      Effect.onInterrupt(() => Effect.promise(() => upload.abort().catch(() => undefined))),
+      Effect.catchAll((error) =>
+        Effect.flatMap(
+          Ref.get(failure),
+          (own): Effect.Effect<never, ObjectStoreError | E> => Option.isSome(own) ? Effect.fail(own.value) : Effect.fail(error)
+        )
+      )
+    )
+    return body.digest()
+  })
+
 /** A store in `settings.bucket`; the clients are destroyed when the scope closes. */
 export const makeS3 = (settings: S3Settings) =>
   Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new S3Client(clientConfig(settings, settings.endpoint))),
-      (s3) => Effect.sync(() => s3.destroy())
-    )
-    const signer = Option.isSome(settings.publicUrl)
-      ? yield* Effect.acquireRelease(
-        Effect.sync(() => new S3Client(clientConfig(settings, settings.publicUrl))),
-        (s3) => Effect.sync(() => s3.destroy())
-      )
-      : client
+    const client = yield* scopedClient(settings, settings.endpoint)
+    const signer = Option.isSome(settings.publicUrl) ? yield* scopedClient(settings, settings.publicUrl) : client
     const attempt = <A>(key: string, message: string, f: () => Promise<A>) =>
       Effect.flatMap(checkedKey(key), () => Effect.tryPromise({ try: f, catch: (cause) => new ObjectStoreError({ key, message, cause }) }))
 
     const store: ObjectStoreService = {
-      put: <E>(key: string, content: Stream.Stream<Uint8Array, E>, mime: string) =>
-        Effect.gen(function*() {
-          yield* checkedKey(key)
-          // The content's own failure (a size limit, say) reaches the upload as a stream error; kept here to fail with it.
-          const failure = yield* Ref.make(Option.none<E>())
-          const body = measured(content)
-          const readable = yield* EffectNodeStream.toReadable(
-            Stream.tapError(body.content, (error) => Ref.set(failure, Option.some(error)))
-          )
-          // Parts of 8 MiB, one in flight: memory stays bounded whatever the object's size; a failed upload is aborted.
-          const upload = new Upload({
-            client,
-            queueSize: 1,
-            partSize: 8 * 1024 * 1024,
-            params: { Bucket: settings.bucket, Key: key, Body: readable, ContentType: mime || "application/octet-stream" }
-          })
-          yield* Effect.tryPromise({
-            try: () => upload.done(),
-            catch: (cause) => new ObjectStoreError({ key, message: "cannot store object", cause })
-          }).pipe(
-            Effect.onInterrupt(() => Effect.promise(() => upload.abort().catch(() => undefined))),
-            Effect.catchAll((error) =>
-              Effect.flatMap(
-                Ref.get(failure),
-                (own): Effect.Effect<never, ObjectStoreError | E> => Option.isSome(own) ? Effect.fail(own.value) : Effect.fail(error)
-              )
-            )
-          )
-          return body.digest()
-        }),
+      put: putObject(client, settings.bucket),
       get: (key) =>
         Stream.unwrap(attempt(key, "cannot read object", async () => {
           const response = await client.send(new GetObjectCommand({ Bucket: settings.bucket, Key: key }))
