@@ -4,16 +4,35 @@
  * written in the Prometheus text exposition format
  * (prometheus.io/docs/instrumenting/exposition_formats).
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 
 /** The figures `/metrics` reports. */
-export interface Gauges {
-  readonly jobs: ReadonlyArray<{ readonly agent_id: string; readonly status: string; readonly count: number }>
-  readonly executorsOnline: number
-  readonly agents: number
-}
+export const Gauges = Schema.Struct({
+  /** Jobs by agent and status. */
+  jobs: Schema.Array(Schema.Struct({ agent_id: Schema.String, status: Schema.String, count: Schema.NonNegativeInt })),
+  /** Executor processes seen in the last 60 s. */
+  executorsOnline: Schema.NonNegativeInt,
+  /** Published agents. */
+  agents: Schema.NonNegativeInt
+})
+export type Gauges = typeof Gauges.Type
+
+/** The gauges in one statement. */
+const gaugesStatement = (sql: SqlClient.SqlClient) =>
+  SqlSchema.single({
+    Request: Schema.Void,
+    Result: Gauges,
+    execute: () =>
+      sql`
+      SELECT COALESCE((
+               SELECT json_agg(json_build_object('agent_id', agent_id, 'status', status, 'count', count) ORDER BY agent_id, status)
+               FROM (SELECT agent_id, status, count(*)::int AS count FROM jobs GROUP BY agent_id, status) counted
+             ), '[]'::json) AS jobs,
+             (SELECT count(*)::int FROM executors WHERE last_seen_at > now() - interval '60 seconds') AS "executorsOnline",
+             (SELECT count(*)::int FROM agents) AS agents`
+  })
 
 /** `gauges` as Prometheus text: one `# HELP`, `# TYPE` and samples per gauge, ending in a newline. */
 export const prometheusText = (gauges: Gauges): string =>
@@ -34,15 +53,11 @@ export const prometheusText = (gauges: Gauges): string =>
 export class Metrics extends Effect.Service<Metrics>()("@agnt/server/Metrics", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const read = gaugesStatement(sql)
 
     /** The current gauges. @fails SqlError when the database is unreachable. */
     const gauges = Effect.fn("Metrics.gauges")(function*(): Effect.fn.Return<Gauges, SqlError> {
-      const jobs = yield* sql<{ agent_id: string; status: string; count: number }>`
-        SELECT agent_id, status, count(*)::int AS count FROM jobs GROUP BY agent_id, status ORDER BY agent_id, status`
-      const online = yield* sql<{ count: number }>`
-        SELECT count(*)::int AS count FROM executors WHERE last_seen_at > now() - interval '60 seconds'`
-      const published = yield* sql<{ count: number }>`SELECT count(*)::int AS count FROM agents`
-      return { jobs, executorsOnline: online[0]?.count ?? 0, agents: published[0]?.count ?? 0 }
+      return yield* read().pipe(Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }))
     })
 
     /** The current gauges as Prometheus text. @fails SqlError when the database is unreachable. */
