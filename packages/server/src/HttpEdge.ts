@@ -11,6 +11,7 @@ import { describeIssues } from "@agnt/domain/Requests"
 import {
   FileSystem,
   HttpApiBuilder,
+  HttpApiSchema,
   type HttpApp,
   HttpServerError,
   HttpServerRequest,
@@ -25,19 +26,24 @@ import { RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
 
-const invalidRequest = (message: string) =>
-  HttpServerResponse.unsafeJson(Schema.encodeSync(InvalidRequest)(new InvalidRequest({ message })), { status: 400 })
+/** The errors the edge answers itself, each a domain error class carrying its HTTP status. */
+const edgeErrors = { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound } as const
+const EdgeError = Schema.Union(InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound)
+const encodeEdgeError = Schema.encodeSync(EdgeError)
 
-const payloadTooLarge = (message: string, limit: number) =>
-  HttpServerResponse.unsafeJson(Schema.encodeSync(PayloadTooLarge)(new PayloadTooLarge({ message, limit })), {
-    status: 413
-  })
+/**
+ * `error` as the API answers a domain error: the body its schema encodes,
+ * the status its class's `HttpApiSchema` annotation carries.
+ */
+const errorResponse = (error: typeof EdgeError.Type, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(encodeEdgeError(error), { status: HttpApiSchema.getStatusError(edgeErrors[error._tag]), headers })
+
+const invalidRequest = (message: string) => errorResponse(new InvalidRequest({ message }))
+
+const payloadTooLarge = (message: string, limit: number) => errorResponse(new PayloadTooLarge({ message, limit }))
 
 const rateLimited = (seconds: number) =>
-  HttpServerResponse.unsafeJson(
-    Schema.encodeSync(RateLimited)(new RateLimited({ message: "too many requests", retry_after_seconds: seconds })),
-    { status: 429, headers: { "retry-after": String(seconds) } }
-  )
+  errorResponse(new RateLimited({ message: "too many requests", retry_after_seconds: seconds }), { "retry-after": String(seconds) })
 
 /** Whom a request's rate is counted against: its API key's id, else its remote address. */
 const rateClient = (request: HttpServerRequest.HttpServerRequest) => {
@@ -50,12 +56,7 @@ const isRouteNotFound = (error: unknown) => HttpServerError.isServerError(error)
 /** A typed 404 for a method and path no endpoint serves (the router's own answer has no body). */
 const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
   const path = (request.url.split("?")[0] ?? "").slice(0, 200)
-  return HttpServerResponse.unsafeJson(
-    Schema.encodeSync(RouteNotFound)(
-      new RouteNotFound({ method: request.method, path, message: `no endpoint answers ${request.method} ${path}` })
-    ),
-    { status: 404 }
-  )
+  return errorResponse(new RouteNotFound({ method: request.method, path, message: `no endpoint answers ${request.method} ${path}` }))
 }
 
 /**
@@ -153,10 +154,7 @@ const renderFailure = (settings: ServerSettings) => <E>(cause: Cause.Cause<E>) =
     return Effect.succeed(invalidRequest("request body is nested too deeply"))
   }
   if (Option.isSome(defect) && defect.value instanceof Multipart.MultipartError) {
-    const failure = multipartFailure(defect.value, { ...settings, maxFieldBytes: maxFieldBytesOf(settings) })
-    return Effect.succeed(
-      failure._tag === "InvalidRequest" ? invalidRequest(failure.message) : payloadTooLarge(failure.message, failure.limit)
-    )
+    return Effect.succeed(errorResponse(multipartFailure(defect.value, { ...settings, maxFieldBytes: maxFieldBytesOf(settings) })))
   }
   if (
     Option.isSome(defect) && typeof defect.value === "object" && defect.value !== null && "_tag" in defect.value &&
