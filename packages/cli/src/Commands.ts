@@ -18,6 +18,7 @@ import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
 import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
 import { JobStatus } from "@agnt/domain/Lifecycle"
+import { defaultPageSize, maxPageSize } from "@agnt/domain/Limits"
 import { Page } from "@agnt/domain/Pagination"
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option, Schema, Stream } from "effect"
@@ -46,8 +47,10 @@ const jobIdArg = Args.text({ name: "job-id" }).pipe(
 )
 
 const limitOption = Options.integer("limit").pipe(
-  Options.withSchema(Schema.Int.pipe(Schema.between(1, 100, { message: () => "--limit is an integer from 1 to 100" }))),
-  Options.withDefault(20),
+  Options.withSchema(
+    Schema.Int.pipe(Schema.between(1, maxPageSize, { message: () => `--limit is an integer from 1 to ${maxPageSize}` }))
+  ),
+  Options.withDefault(defaultPageSize),
   Options.withDescription("page size, 1–100 (default 20)")
 )
 

@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { AccountId, AgentId } from "./Ids.js"
+import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "./Limits.js"
 
 /** A search tag: lowercase letters, digits and `-`, 1–40 characters. */
 export const Tag = Schema.String.pipe(
@@ -80,11 +81,11 @@ export const freePricing: Pricing = { model: "free" }
 /** What an executor publishes about its agent. */
 export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")({
   /** Display name, 1–100 characters. */
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100)),
+  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(maxAgentNameLength)),
   /** What the agent does, at most 4000 characters; searched with full-text search. */
-  description: Schema.String.pipe(Schema.maxLength(4000)),
+  description: Schema.String.pipe(Schema.maxLength(maxAgentDescriptionLength)),
   /** At most 20 tags; searched and filterable. */
-  tags: Schema.Array(Tag).pipe(Schema.maxItems(20)),
+  tags: Schema.Array(Tag).pipe(Schema.maxItems(maxAgentTags)),
   /** JSON Schema for `params` on `POST /v1/jobs`. `{}` accepts anything. */
   input_schema: JsonSchemaDocument,
   /** What a job costs; `{"model": "free"}` when left out. */

@@ -42,6 +42,7 @@ import {
   StatusUpdate
 } from "./Job.js"
 import { JobStatus } from "./Lifecycle.js"
+import { maxIdempotencyKeyLength } from "./Limits.js"
 import { Limit, Page } from "./Pagination.js"
 import { jsonBody, pathParams, QueryInteger, queryParams, requestHeaders } from "./Requests.js"
 
@@ -196,7 +197,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
            * job instead of making another; the same key with another request
            * is 409 `IdempotencyConflict`. 1–255 characters.
            */
-          "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)))
+          "idempotency-key": Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(maxIdempotencyKeyLength)))
         }).annotations(requestHeaders)
       )
       .addSuccess(Job, { status: 201 })

@@ -5,9 +5,7 @@
  */
 import { Either } from "effect"
 import { InvalidFileName } from "./Errors.js"
-
-/** Longest accepted path, in UTF-16 code units. */
-export const maxFilePathLength = 512
+import { maxFilePathLength } from "./Limits.js"
 
 /**
  * Normalise `name` (backslashes become `/`, `.` segments and repeated `/`

@@ -5,6 +5,7 @@
 import { Option, ParseResult, Schema, SchemaAST } from "effect"
 import { AccountId, AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
+import { maxClaimWaitSeconds, maxExecutorIdLength, maxLogBatchLines, maxReasonLength, maxStatusMessageLength } from "./Limits.js"
 
 /** Arbitrary JSON parameters of a job, validated against the agent's `input_schema`. */
 export const JobParams = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
@@ -129,8 +130,8 @@ export class ClaimedJob extends Schema.Class<ClaimedJob>("ClaimedJob")({
  */
 export class ClaimRequest extends Schema.Class<ClaimRequest>("ClaimRequest")({
   agent_id: AgentId,
-  executor_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-  wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 30)), { default: () => 0 })
+  executor_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(maxExecutorIdLength)),
+  wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, maxClaimWaitSeconds)), { default: () => 0 })
 }) {}
 
 /** Answer of a claim: the claimed job, or `null` when none came within `wait`. */
@@ -143,13 +144,10 @@ export class Heartbeat extends Schema.Class<Heartbeat>("Heartbeat")({
   lease_id: LeaseId
 }) {}
 
-/** Longest log line kept, in characters; longer lines are cut. */
-export const maxLogLineLength = 4000
-
 /** Body of `POST /v1/executor/jobs/{job_id}/logs`: a batch of at most 500 lines, each cut at 4000 characters. */
 export class LogBatch extends Schema.Class<LogBatch>("LogBatch")({
   lease_id: LeaseId,
-  lines: Schema.Array(Schema.String).pipe(Schema.maxItems(500))
+  lines: Schema.Array(Schema.String).pipe(Schema.maxItems(maxLogBatchLines))
 }) {}
 
 /** A result file with where to fetch it: the API's own streaming URL, or a presigned object-store URL. */
@@ -327,17 +325,14 @@ export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(
     /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
     lease_id: Schema.optional(LeaseId),
     progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
-    message: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
-    reason: Schema.optional(Schema.String.pipe(Schema.maxLength(8000)))
+    message: Schema.optional(Schema.String.pipe(Schema.maxLength(maxStatusMessageLength))),
+    reason: Schema.optional(Schema.String.pipe(Schema.maxLength(maxReasonLength)))
   }).pipe(Schema.filter(leaseMissing)),
   [undefined, undefined, {
     // The name `/openapi.json` files the body under, as it does a class of plain fields (a JSON identifier outlives re-annotation).
     [SchemaAST.JSONIdentifierAnnotationId]: "StatusUpdate"
   }]
 ) {}
-
-/** Longest `status_message` kept, in characters (the limit of a reported `message`). */
-export const maxStatusMessageLength = 2000
 
 /**
  * The `status_message` of a job that ended in `status`: its outcome, not

@@ -4,12 +4,13 @@
  * cursor is opaque to clients.
  */
 import { Schema } from "effect"
+import { defaultPageSize, maxPageSize } from "./Limits.js"
 import { QueryInteger } from "./Requests.js"
 
-/** `limit` as a URL parameter: an integer 1–100, default 20. */
+/** `limit` as a URL parameter: an integer 1–`maxPageSize` (100), default `defaultPageSize` (20). */
 export const Limit = Schema.optionalWith(
-  QueryInteger({ minimum: 1, maximum: 100, description: "an integer from 1 to 100" }),
-  { default: () => 20 }
+  QueryInteger({ minimum: 1, maximum: maxPageSize, description: `an integer from 1 to ${maxPageSize}` }),
+  { default: () => defaultPageSize }
 )
 
 /** One page of `A`s. */

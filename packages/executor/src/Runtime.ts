@@ -13,6 +13,7 @@
  *   stop them and report them `failed` with reason `executor_shutdown`.
  */
 import { type ApiClient, makeApiClient, reconnectSchedule } from "@agnt/client/ApiClient"
+import { maxClaimWaitSeconds, maxExecutorIdLength } from "@agnt/domain/Limits"
 import { type FileSystem, type HttpClient, type Path } from "@effect/platform"
 import { Clock, Data, Deferred, Duration, Effect, Fiber, FiberSet, Option, type Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
@@ -96,9 +97,9 @@ const awaitDetached = <A, R>(effect: Effect.Effect<A, never, R>): Effect.Effect<
 /** The runtime's options with their defaults applied and ranges enforced. */
 const resolveOptions = (definition: ExecutorDefinition<unknown>, options: RuntimeOptions) => ({
   agentId: definition.agent_id,
-  executorId: (options.executorId ?? makeExecutorId()).slice(0, 200),
+  executorId: (options.executorId ?? makeExecutorId()).slice(0, maxExecutorIdLength),
   concurrency: Math.max(1, Math.floor(options.concurrency ?? defaultConcurrency)),
-  claimWait: Math.max(0, Math.min(30, options.claimWaitSeconds ?? defaultClaimWaitSeconds)),
+  claimWait: Math.max(0, Math.min(maxClaimWaitSeconds, options.claimWaitSeconds ?? defaultClaimWaitSeconds)),
   pollIntervalMillis: Math.max(0, options.pollIntervalSeconds ?? defaultPollIntervalSeconds) * 1000,
   grace: Duration.seconds(Math.max(0, options.graceSeconds ?? defaultGraceSeconds))
 })

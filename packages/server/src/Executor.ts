@@ -18,7 +18,8 @@ import {
   type PayloadTooLarge
 } from "@agnt/domain/Errors"
 import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
-import { type ClaimRequest, ClaimResponse, type Job, maxLogLineLength, type StatusUpdate } from "@agnt/domain/Job"
+import { type ClaimRequest, ClaimResponse, type Job, type StatusUpdate } from "@agnt/domain/Job"
+import { maxLogLineLength } from "@agnt/domain/Limits"
 import { Effect, Option } from "effect"
 import { requireRole } from "./Auth.js"
 import { makeLeaseId } from "./Ids.js"

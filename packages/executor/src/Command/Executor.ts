@@ -18,7 +18,7 @@ import { type ChildExit, type OutputLine, spawn, type SpawnError } from "./Proce
 
 /** Lines of output kept for a failure reason (the "log tail"). */
 export const tailLines = 20
-/** Longest failure reason built here, in characters (the API takes at most 8000). */
+/** Longest failure reason built here, in characters (the API takes at most `maxReasonLength`, 8000). */
 const maxReasonLength = 4000
 /** Longest line quoted in a failure reason. */
 const maxTailLineLength = 300

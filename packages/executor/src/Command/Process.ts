@@ -14,6 +14,7 @@
  * for a later executor to clean up should the watchdog die too. Stopping
  * the group also kills marked processes that left it (`setsid`).
  */
+import { maxLogLineLength } from "@agnt/domain/Limits"
 import { Data, Deferred, Duration, Effect, Exit, Mailbox, Option, Schedule, type Scope, type Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as NodeCrypto from "node:crypto"
@@ -74,8 +75,8 @@ export class SpawnError extends Data.TaggedError("SpawnError")<{
   readonly message: string
 }> {}
 
-/** Longest line kept, in characters; longer lines are cut and end with `…`. */
-export const maxLineLength = 4000
+/** Longest line kept, in characters (the API's `maxLogLineLength`); longer lines are cut and end with `…`. */
+export const maxLineLength = maxLogLineLength
 
 /**
  * Splits text into lines of at most `maxLength` characters (`\n` or `\r\n`

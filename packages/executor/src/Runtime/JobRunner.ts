@@ -17,6 +17,7 @@ import { uploadForm } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
 import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
+import { maxStatusMessageLength } from "@agnt/domain/Limits"
 import { mediaTypeOf } from "@agnt/domain/MediaTypes"
 import { FileSystem, Path } from "@effect/platform"
 import {
@@ -69,10 +70,10 @@ export interface JobRunnerEnv<R> {
   readonly state: Context.Tag.Service<ExecutorState>
 }
 
-/** Keep at most this many characters of a failure reason (the API takes 8000). */
+/** Keep at most this many characters of a failure reason (the API takes `maxReasonLength`, 8000). */
 const maxReasonLength = 4000
 /** Longest progress message the API takes, in characters. */
-const maxMessageLength = 2000
+const maxMessageLength = maxStatusMessageLength
 /** How long the last log lines may take to go out before a final report. */
 const logFlushWait = Duration.seconds(30)
 /** Heartbeat interval bounds when derived from the lease, in milliseconds. */

@@ -5,7 +5,7 @@
  * comes first. The buffer is bounded, so a program that writes faster than
  * the API takes its output is slowed down instead of filling memory.
  */
-import { maxLogLineLength } from "@agnt/domain/Job"
+import { maxLogLineLength } from "@agnt/domain/Limits"
 import { Chunk, Duration, Effect, Fiber, Mailbox, type Scope, Stream } from "effect"
 
 /** Lines per batch: a batch goes out as soon as this many are buffered. */
