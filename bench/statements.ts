@@ -8,6 +8,9 @@
  * statements include authenticating its key. A first lifecycle warms the
  * server (LISTEN connections, prepared plans) and is not counted.
  *
+ * Beside each count it prints the baseline: the counts before lifecycle
+ * changes returned their job and complete became one statement.
+ *
  *   npx tsx bench/statements.ts
  *   VERBOSE=true npx tsx bench/statements.ts   # also each call's statements
  */
@@ -96,6 +99,29 @@ const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
       })
   })
 
+/** The counts before lifecycle changes returned their job and complete became one statement. */
+const baseline: Record<"claim" | "accept", Readonly<Record<string, number>>> = {
+  claim: {
+    "POST /v1/jobs": 7,
+    "POST /v1/executor/jobs/claim": 5,
+    "POST …/status running": 4,
+    "POST …/status progress": 4,
+    "POST …/logs": 2,
+    "POST …/heartbeat": 2,
+    "POST …/complete (1 file)": 10
+  },
+  accept: {
+    "POST /v1/jobs": 7,
+    "GET /v1/executor/jobs": 2,
+    "POST …/status accepted": 4,
+    "POST …/status running": 4,
+    "POST …/status progress": 4,
+    "POST …/logs": 2,
+    "POST …/heartbeat": 2,
+    "POST …/complete (1 file)": 10
+  }
+}
+
 type Counted = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [number, A], E, R>
 
 const resultForm = (leaseId: LeaseId) => {
@@ -162,9 +188,13 @@ const program = Effect.gen(function*() {
     yield* lifecycle(counted, buyer, executor, agentId, "claim")
     for (const via of ["claim", "accept"] as const) {
       const rows = yield* lifecycle(counted, buyer, executor, agentId, via)
-      yield* Console.log(`lifecycle via ${via}`)
-      for (const [name, n] of rows) yield* Console.log(`  ${name.padEnd(30)} ${String(n).padStart(3)}`)
-      yield* Console.log(`  ${"total".padEnd(30)} ${String(rows.reduce((sum, [, n]) => sum + n, 0)).padStart(3)}`)
+      const before = baseline[via]
+      const column = (n: number | undefined) => String(n ?? "?").padStart(8)
+      yield* Console.log(`lifecycle via ${via}`.padEnd(32) + "statements".padStart(10) + "baseline".padStart(10))
+      for (const [name, n] of rows) yield* Console.log(`  ${name.padEnd(30)}  ${column(n)}  ${column(before[name])}`)
+      const total = rows.reduce((sum, [, n]) => sum + n, 0)
+      const baseTotal = Object.values(before).reduce((sum, n) => sum + n, 0)
+      yield* Console.log(`  ${"total".padEnd(30)}  ${column(total)}  ${column(baseTotal)}`)
     }
   }).pipe(Effect.provide(server))
 }).pipe(Effect.scoped, Effect.catchAllCause(Effect.logError))
