@@ -17,10 +17,8 @@ import { requireRole } from "./Auth.js"
 import { makeJobId } from "./Ids.js"
 import { jobServiceLayers, type JobServices, jobServices, keyOf, uploadLimits, visibilityOf } from "./Jobs/Access.js"
 import { requestSha256 } from "./Jobs/Idempotency.js"
-import type { NewJobFile } from "./Jobs/Repo.js"
+import type { NewJobFile } from "./Jobs/Sql.js"
 import { discardFiles, receive, type RequestBody } from "./Uploads.js"
-
-export { visibilityOf } from "./Jobs/Access.js"
 
 /** How long a presigned download URL lives, in seconds. */
 const downloadUrlSeconds = 15 * 60

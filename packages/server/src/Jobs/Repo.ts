@@ -12,8 +12,6 @@ import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { fileColumns, insertFiles, jobColumns, NewJobFile, StoredJobFileRow, Visibility, visible } from "./Sql.js"
 
-export { NewJobFile, StoredJobFile, Visibility } from "./Sql.js"
-
 /** A pending job to insert, with its input files and, when the order sent one, its idempotency key. */
 export const NewJob = Schema.Struct({
   job_id: JobId,
