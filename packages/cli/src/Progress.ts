@@ -6,7 +6,7 @@
  */
 import type { Job, JobEvent, JobReportData } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
-import { Effect, Option, Ref, type Scope } from "effect"
+import { DateTime, Effect, Option, Ref, type Scope } from "effect"
 
 /** What the progress line shows of a job. */
 export interface ProgressState {
@@ -26,7 +26,7 @@ export const progressOfJob = (job: Job): ProgressState => ({
   cancel_requested: job.cancel_requested
 })
 
-/** The progress, message and reason an event reports: those of a status change or progress report, the reaper's reason for a lease that ran out, else none. */
+/** The progress, message and reason an event reports: those of a status change or progress report, the reaper's reason for a lease that ran out (and the coming attempt of a retry), else none. */
 const reportOf = (event: JobEvent): typeof JobReportData.Type => {
   switch (event._tag) {
     case "StatusChanged":
@@ -34,6 +34,8 @@ const reportOf = (event: JobEvent): typeof JobReportData.Type => {
       return event.data
     case "LeaseExpired":
       return { reason: event.data.reason }
+    case "Retried":
+      return { message: `${event.data.reason}; attempt ${event.data.attempt} from ${DateTime.formatIso(event.data.retry_at)}` }
     default:
       return {}
   }

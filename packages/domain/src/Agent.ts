@@ -78,6 +78,21 @@ export type Pricing = typeof Pricing.Type
 /** The pricing of a manifest that says none. */
 export const freePricing: Pricing = { model: "free" }
 
+/** The most attempts an agent may give a job (`max_attempts`). */
+export const maxAttemptsLimit = 10
+
+/** The longest delay before a retry, in seconds (one hour): the cap of `retry_delay_seconds` and of its doubling. */
+export const maxRetryDelaySeconds = 3600
+
+/** `retry_delay_seconds` of a manifest that says none. */
+export const defaultRetryDelaySeconds = 10
+
+/** An agent's `max_attempts`: an integer, 1–`maxAttemptsLimit`. */
+export const MaxAttempts = Schema.Int.pipe(Schema.between(1, maxAttemptsLimit))
+
+/** An agent's `retry_delay_seconds`: an integer number of seconds, 0–`maxRetryDelaySeconds`. */
+export const RetryDelaySeconds = Schema.Int.pipe(Schema.between(0, maxRetryDelaySeconds))
+
 /** What an executor publishes about its agent. */
 export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")({
   /** Display name, 1–100 characters. */
@@ -95,7 +110,21 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
    * `POST /v1/executor/jobs/{job_id}/complete`; a job completed without a
    * result is checked as `null`). `{}`, the default, accepts anything.
    */
-  output_schema: Schema.optionalWith(JsonSchemaDocument, { default: () => ({}) })
+  output_schema: Schema.optionalWith(JsonSchemaDocument, { default: () => ({}) }),
+  /**
+   * How many times a job of the agent may be started, 1–10 (DESIGN.md
+   * "Delivery"). 1, the default, is at-most-once: a job whose lease expires
+   * fails with `lease_expired`. Above 1 is at-least-once: such a job goes
+   * back to `pending` with `attempt` + 1 after `retry_delay_seconds`, until
+   * its attempts are spent (as River's and Graphile Worker's `max_attempts`).
+   */
+  max_attempts: Schema.optionalWith(MaxAttempts, { default: () => 1 }),
+  /**
+   * Seconds before a retried job may be claimed again, 0–3600, doubled on
+   * each further attempt (attempt 2 waits this long, attempt 3 twice as
+   * long, …) and capped at one hour. Default 10.
+   */
+  retry_delay_seconds: Schema.optionalWith(RetryDelaySeconds, { default: () => defaultRetryDelaySeconds })
 }) {}
 
 /**
@@ -114,6 +143,8 @@ export class Agent extends Schema.Class<Agent>("Agent")({
   ...AgentManifest.fields,
   pricing: Pricing,
   output_schema: JsonSchemaDocument,
+  max_attempts: Schema.Int,
+  retry_delay_seconds: Schema.Int,
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   executors_online: Schema.NonNegativeInt,

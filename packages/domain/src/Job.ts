@@ -99,6 +99,12 @@ export class Job extends Schema.Class<Job>("Job")({
   cancel_requested: Schema.Boolean,
   /** While accepted or running: when the executor's lease runs out unless renewed. */
   lease_expires_at: Schema.NullOr(Schema.DateTimeUtc),
+  /** Which start of the job this is, from 1; a retry after an expired lease adds 1 (DESIGN.md "Delivery"). */
+  attempt: Schema.Int,
+  /** How many starts the job may have: its agent's `max_attempts` when it was ordered. */
+  max_attempts: Schema.Int,
+  /** While a retried job waits out its backoff: the earliest time an executor may claim it; `null` otherwise. */
+  retry_at: Schema.NullOr(Schema.DateTimeUtc),
   input_files: Schema.Array(JobFile)
 }) {}
 
@@ -212,6 +218,18 @@ export const JobLeaseExpiredData = Schema.Struct({ reason: Schema.Literal(leaseE
   title: "JobLeaseExpiredData"
 })
 
+/**
+ * `data` of the reaper's return of a job whose lease ran out to `pending`
+ * for another attempt: `{"reason": "lease_expired", "attempt": 2,
+ * "retry_at": "…"}` — the coming attempt (from 2) and the earliest time an
+ * executor may claim it (RFC 3339 UTC).
+ */
+export const JobRetryData = Schema.Struct({
+  reason: Schema.Literal(leaseExpiredReason),
+  attempt: Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)),
+  retry_at: Schema.DateTimeUtc
+}).annotations({ ...exact, title: "JobRetryData" })
+
 /** Fields every event has: `event_id` (per-database increasing; a job's events are ordered by it), the job, when. */
 const eventFields = { event_id: Schema.Int, job_id: JobId, created_at: Schema.DateTimeUtc }
 
@@ -275,6 +293,13 @@ export const JobLeaseExpired = eventKind("LeaseExpired", {
   data: JobLeaseExpiredData
 })
 
+/** The job's lease ran out with attempts left: back to `pending`, to be claimed again from `data.retry_at`. */
+export const JobRetried = eventKind("Retried", {
+  type: Schema.Literal("status"),
+  status: Schema.Literal("pending"),
+  data: JobRetryData
+})
+
 /**
  * One append-only entry of a job's history: a union of kinds, told apart
  * on the wire by `type`, `status` and the fields of `data` (each kind's
@@ -287,6 +312,7 @@ export const JobEvent = Schema.Union(
   JobClaimed,
   JobCancelRequested,
   JobLeaseExpired,
+  JobRetried,
   JobStatusChanged,
   JobProgressed,
   JobLogged

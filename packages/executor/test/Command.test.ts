@@ -40,6 +40,9 @@ const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
     duration_seconds: null,
     cancel_requested: false,
     lease_expires_at: null,
+    attempt: 1,
+    max_attempts: 1,
+    retry_at: null,
     input_files: []
   })
 

@@ -4,14 +4,8 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { makeAgentId, makeJobId } from "../src/Ids.js"
 import { serverUrl } from "../src/Testing.js"
-import { manifest, orderForm } from "./Fixtures.js"
+import { leaseForm, manifest, orderForm } from "./Fixtures.js"
 import { actor, clientWith, marketplace, TestLive } from "./support.js"
-
-const leaseForm = (leaseId: string) => {
-  const form = new FormData()
-  form.append("lease_id", leaseId)
-  return form
-}
 
 const tagOf = (either: Either.Either<unknown, unknown>) =>
   Either.isLeft(either) && typeof either.left === "object" && either.left !== null && "_tag" in either.left

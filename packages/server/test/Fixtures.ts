@@ -43,3 +43,10 @@ export const order = (agentId: AgentId, options: {
   for (const [name, text] of Object.entries(options.files ?? {})) form.append("files", new Blob([text], { type: "text/plain" }), name)
   return form
 }
+
+/** A multipart completion (or any executor form) carrying only `lease_id`. */
+export const leaseForm = (leaseId: string) => {
+  const form = new FormData()
+  form.append("lease_id", leaseId)
+  return form
+}

@@ -5,7 +5,7 @@
  * Configs live in JSON files (`loadCommandConfig`); the shipped presets for
  * Claude Code, Codex and Gemini CLI are such files (`Presets.ts`).
  */
-import { freePricing, JsonSchemaDocument, Pricing, Tag } from "@agnt/domain/Agent"
+import { defaultRetryDelaySeconds, freePricing, JsonSchemaDocument, MaxAttempts, Pricing, RetryDelaySeconds, Tag } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
 import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "@agnt/domain/Limits"
 import { Data, Effect, ParseResult, Schema } from "effect"
@@ -72,6 +72,14 @@ export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")(
    * default) or `{"model": "per_job", "amount": "0.50", "currency": "USD"}`.
    */
   pricing: Schema.optionalWith(Pricing, { default: () => freePricing }),
+  /**
+   * How many times a job may be started, 1–10, published in the manifest:
+   * 1 (the default) fails a job whose executor vanished; above 1 retries it
+   * on another claim (at-least-once — the program must then tolerate a rerun).
+   */
+  max_attempts: Schema.optionalWith(MaxAttempts, { default: () => 1 }),
+  /** Seconds before a retry may be claimed, doubled per further attempt, 0–3600; published. Default 10. */
+  retry_delay_seconds: Schema.optionalWith(RetryDelaySeconds, { default: () => defaultRetryDelaySeconds }),
   /**
    * The executable: a name looked up on `PATH`, or a path. A relative path
    * (one containing `/`) in a config file is resolved against the file's

@@ -34,7 +34,9 @@ export const commandManifest = (config: CommandConfig): AgentManifest =>
     description: config.description,
     tags: config.tags,
     input_schema: config.input_schema,
-    pricing: config.pricing
+    pricing: config.pricing,
+    max_attempts: config.max_attempts,
+    retry_delay_seconds: config.retry_delay_seconds
   })
 
 /** The values placeholders stand for in one job. */
