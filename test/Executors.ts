@@ -23,9 +23,16 @@ export const freePort = Effect.promise(freePortPromise)
 /**
  * Write `<dir>/<name>.sh` (the `script` body after `#!/bin/sh`) and
  * `<dir>/<name>.json`, a command config running it with the prompt on
- * stdin and a 1-second kill grace; yields the config's path.
+ * stdin and a 1-second kill grace (and any further config `settings`);
+ * yields the config's path.
  */
-export const writeCommandExecutor = (dir: string, name: string, script: string, env: Record<string, string> = {}) =>
+export const writeCommandExecutor = (
+  dir: string,
+  name: string,
+  script: string,
+  env: Record<string, string> = {},
+  settings: Readonly<Record<string, unknown>> = {}
+) =>
   Effect.promise(async () => {
     const program = NodePath.join(dir, `${name}.sh`)
     await NodeFs.writeFile(program, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
@@ -38,7 +45,8 @@ export const writeCommandExecutor = (dir: string, name: string, script: string, 
         program,
         prompt_via: "stdin",
         env,
-        kill_grace_seconds: 1
+        kill_grace_seconds: 1,
+        ...settings
       })
     )
     return config
@@ -172,14 +180,14 @@ export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
  * buyer's client, and how to start the executor (with extra `run` args)
  * until it has published the agent.
  */
-export const commandAgent = (name: string, script: (dir: string) => string) =>
+export const commandAgent = (name: string, script: (dir: string) => string, settings: Readonly<Record<string, unknown>> = {}) =>
   Effect.gen(function*() {
     const url = yield* serverUrl
     const keys = yield* ApiKeys
     const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
     const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
     const dir = yield* temporaryDirectory(`agnt-${name}-`)
-    const config = yield* writeCommandExecutor(dir, name, script(dir))
+    const config = yield* writeCommandExecutor(dir, name, script(dir), {}, settings)
     const agentId: AgentId = makeAgentId()
     const client = yield* buyerClient(url, buyerKey)
     const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }

@@ -1,9 +1,10 @@
 /**
- * The lease reaper (DESIGN.md "Lease"): every `reaperIntervalSeconds`,
- * fail each accepted or running job whose lease expired with reason
- * `lease_expired` (or cancel it, when the buyer had asked), so a crashed
- * executor never leaves a job stuck. One `UPDATE`, safe with several
- * servers reaping at once.
+ * The lease reaper (DESIGN.md "Lease", "Delivery"): every
+ * `reaperIntervalSeconds`, return each accepted or running job whose lease
+ * expired to `pending` for another attempt when its agent allows more, else
+ * fail it with reason `lease_expired` (or cancel it, when the buyer had
+ * asked), so a crashed executor never leaves a job stuck. One statement,
+ * safe with several servers reaping at once.
  */
 import { Effect, Layer, Schedule } from "effect"
 import { LifecycleRepo } from "./Jobs/LifecycleRepo.js"
@@ -15,7 +16,13 @@ export const ReaperLive = Layer.scopedDiscard(
     const settings = yield* ServerConfig
     const repo = yield* LifecycleRepo
     yield* repo.reapExpired().pipe(
-      Effect.tap((ids) => ids.length === 0 ? Effect.void : Effect.logInfo(`lease expired: ${ids.join(", ")}`)),
+      Effect.tap((jobs) =>
+        jobs.length === 0 ? Effect.void : Effect.logInfo(
+          `lease expired: ${
+            jobs.map((job) => job.status === "pending" ? `${job.job_id} (retry: attempt ${job.attempt})` : job.job_id).join(", ")
+          }`
+        )
+      ),
       Effect.catchAllCause((cause) => Effect.logWarning("reaper pass failed", cause)),
       Effect.repeat(Schedule.spaced(`${settings.reaperIntervalSeconds} seconds`)),
       Effect.forkScoped

@@ -9,7 +9,7 @@ import type { AgentId, JobId } from "@agnt/domain/Ids"
 import { JobEvent } from "@agnt/domain/Job"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Redacted, Schedule, Schema } from "effect"
+import { DateTime, Effect, Layer, Schedule, Schema } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
@@ -42,7 +42,10 @@ const claimAndRun = (executor: Client, agentId: AgentId) =>
   Effect.gen(function*() {
     const { claimed } = yield* executor.executor.claim({ payload: { agent_id: agentId, executor_id: "test-executor", wait: 5 } })
     if (claimed === null) return yield* Effect.dieMessage("nothing to claim")
-    yield* executor.executor.status({ path: { job_id: claimed.job.job_id }, payload: { status: "running", lease_id: claimed.lease.lease_id } })
+    yield* executor.executor.status({
+      path: { job_id: claimed.job.job_id },
+      payload: { status: "running", lease_id: claimed.lease.lease_id }
+    })
     return claimed
   })
 

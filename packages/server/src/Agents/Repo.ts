@@ -16,7 +16,7 @@ import { decodeOffsetCursor, encodeOffsetCursor } from "../Cursor.js"
 /** The columns of an `Agent`, with its executors' presence. */
 const agentColumns = `
   agents.agent_id, agents.account_id, agents.name, agents.description, agents.tags, agents.input_schema,
-  agents.pricing, agents.output_schema, agents.created_at, agents.updated_at,
+  agents.pricing, agents.output_schema, agents.max_attempts, agents.retry_delay_seconds, agents.created_at, agents.updated_at,
   (SELECT count(*)::int FROM executors e
     WHERE e.agent_id = agents.agent_id AND e.last_seen_at > now() - interval '60 seconds') AS executors_online,
   (SELECT max(e.last_seen_at) FROM executors e WHERE e.agent_id = agents.agent_id) AS last_seen_at`
@@ -30,7 +30,9 @@ const UpsertRequest = Schema.Struct({
   tags: Schema.Array(Schema.String),
   input_schema: Schema.parseJson(JsonSchemaDocument),
   pricing: Schema.parseJson(Pricing),
-  output_schema: Schema.parseJson(JsonSchemaDocument)
+  output_schema: Schema.parseJson(JsonSchemaDocument),
+  max_attempts: Schema.Int,
+  retry_delay_seconds: Schema.Int
 })
 
 /** Create the agent in its account or replace its manifest; `created_at` and the owning account are kept. */
@@ -40,13 +42,14 @@ const upsertStatement = (sql: SqlClient.SqlClient) =>
     Result: Agent,
     execute: (r) =>
       sql`
-      INSERT INTO agents (agent_id, account_id, name, description, tags, input_schema, pricing, output_schema)
+      INSERT INTO agents (agent_id, account_id, name, description, tags, input_schema, pricing, output_schema,
+                          max_attempts, retry_delay_seconds)
       VALUES (${r.agent_id}, ${r.account_id}, ${r.name}, ${r.description}, ${r.tags}::text[],
-              ${r.input_schema}::jsonb, ${r.pricing}::jsonb, ${r.output_schema}::jsonb)
+              ${r.input_schema}::jsonb, ${r.pricing}::jsonb, ${r.output_schema}::jsonb, ${r.max_attempts}, ${r.retry_delay_seconds})
       ON CONFLICT (agent_id) DO UPDATE SET
         name = EXCLUDED.name, description = EXCLUDED.description, tags = EXCLUDED.tags,
         input_schema = EXCLUDED.input_schema, pricing = EXCLUDED.pricing, output_schema = EXCLUDED.output_schema,
-        updated_at = now()
+        max_attempts = EXCLUDED.max_attempts, retry_delay_seconds = EXCLUDED.retry_delay_seconds, updated_at = now()
       RETURNING ${sql.literal(agentColumns)}`
   })
 
@@ -135,6 +138,8 @@ const upsertRequest = (agentId: AgentId, manifest: AgentManifest, accountId: Acc
   description: manifest.description,
   tags: manifest.tags,
   input_schema: manifest.input_schema,
+  max_attempts: manifest.max_attempts,
+  retry_delay_seconds: manifest.retry_delay_seconds,
   pricing: manifest.pricing,
   output_schema: manifest.output_schema
 })

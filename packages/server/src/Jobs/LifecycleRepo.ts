@@ -7,7 +7,7 @@
  * so of N executors accepting one job exactly one wins. Only a refused
  * change costs a second statement, to say why.
  */
-import { JsonSchemaDocument } from "@agnt/domain/Agent"
+import { JsonSchemaDocument, maxRetryDelaySeconds } from "@agnt/domain/Agent"
 import { AgentId, ApiKeyId, JobId, LeaseId } from "@agnt/domain/Ids"
 import {
   Job,
@@ -24,7 +24,7 @@ import {
 import { allowedFrom, JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
-import { appendStatusEvent, claimedColumns, ClaimedJobRow, insertFiles, jobColumns, NewJobFile, Visibility, visible } from "./Sql.js"
+import { appendStatusEvent, claimedColumns, ClaimedJobRow, insertFiles, iso, jobColumns, NewJobFile, Visibility, visible } from "./Sql.js"
 
 /** Why a change did not happen: no visible job, it is in `status`, or the caller's lease is not current. */
 export type TransitionRefusal =
@@ -88,6 +88,7 @@ const transitionStatement = (sql: SqlClient.SqlClient) =>
           decision_reason = COALESCE(${r.decision_reason}::text, j.decision_reason),
           failure_reason = COALESCE(${r.failure_reason}::text, j.failure_reason),
           result = COALESCE(${r.result}::jsonb, j.result),
+          retry_at = NULL,
           executor_key_id = COALESCE(j.executor_key_id, ${r.executor_key_id}::text),
           executor_id = COALESCE(${r.executor_id}::text, j.executor_id),
           lease_id = CASE WHEN ${r.lease_mode}::text = 'create' THEN ${r.lease_id}::text ELSE j.lease_id END,
@@ -97,6 +98,7 @@ const transitionStatement = (sql: SqlClient.SqlClient) =>
             ELSE now() + make_interval(secs => ${r.lease_seconds}) END
         FROM prior
         WHERE j.job_id = prior.job_id AND j.status = ANY(${r.from}::text[]) AND ${visible(sql, r.visibility)}
+          AND (j.status <> 'pending' OR ${r.to}::text = 'canceled' OR j.retry_at IS NULL OR j.retry_at <= now())
           AND (${r.lease_mode}::text <> 'require' OR j.lease_id = ${r.lease_id}::text)
         RETURNING j.*, prior.status AS prior_status
       ), logged AS (
@@ -136,11 +138,11 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
       sql`
       WITH next AS (
         SELECT job_id FROM jobs
-        WHERE agent_id = ${r.agent_id} AND status = 'pending'
+        WHERE agent_id = ${r.agent_id} AND status = 'pending' AND (retry_at IS NULL OR retry_at <= now())
         ORDER BY job_id LIMIT 1
         FOR UPDATE SKIP LOCKED
       ), updated AS (
-        UPDATE jobs j SET status = 'accepted', updated_at = now(),
+        UPDATE jobs j SET status = 'accepted', updated_at = now(), retry_at = NULL,
           executor_key_id = ${r.executor_key_id}, executor_id = ${r.executor_id},
           lease_id = ${r.lease_id}, lease_expires_at = now() + make_interval(secs => ${r.lease_seconds})
         FROM next WHERE j.job_id = next.job_id
@@ -207,28 +209,54 @@ const cancelRequestStatement = (sql: SqlClient.SqlClient) =>
       SELECT ${sql.literal(jobColumns)} FROM requested j`
   })
 
-/** Fail (or, with a cancel requested, cancel) every accepted or running job whose lease expired. */
+/**
+ * Every accepted or running job whose lease expired: with attempts left (and
+ * no cancel requested) back to `pending` as the next attempt, claimable
+ * after its agent's `retry_delay_seconds` × 2^(attempt − 1), capped at
+ * `maxRetryDelaySeconds`; otherwise failed (or, with a cancel requested,
+ * canceled). Each with its event, in one statement.
+ */
 const reapStatement = (sql: SqlClient.SqlClient) =>
   SqlSchema.findAll({
     Request: Schema.Struct({
       failed: Schema.String,
       canceled: Schema.String,
-      data: Schema.parseJson(JobLeaseExpiredData)
+      data: Schema.parseJson(JobLeaseExpiredData),
+      max_delay_seconds: Schema.Number
     }),
-    Result: Schema.Struct({ job_id: JobId }),
+    Result: Schema.Struct({ job_id: JobId, status: JobStatus, attempt: Schema.Int }),
     execute: (r) =>
       sql`
       WITH expired AS (
+        SELECT j.job_id, j.attempt < j.max_attempts AND j.cancel_requested_at IS NULL AS retry,
+               now() + make_interval(secs => LEAST(a.retry_delay_seconds * power(2, j.attempt - 1), ${r.max_delay_seconds})) AS retry_at
+        FROM jobs j JOIN agents a ON a.agent_id = j.agent_id
+        WHERE j.status IN ('accepted', 'running') AND j.lease_expires_at < now()
+        FOR UPDATE OF j SKIP LOCKED
+      ), retried AS (
+        UPDATE jobs j SET
+          status = 'pending', attempt = j.attempt + 1, retry_at = x.retry_at, updated_at = now(),
+          status_message = ${leaseExpiredReason}::text || ': attempt ' || (j.attempt + 1) || ' of ' || j.max_attempts || ' waits for a new claim',
+          progress = NULL, started_at = NULL, lease_id = NULL, lease_expires_at = NULL, executor_id = NULL, executor_key_id = NULL
+        FROM expired x WHERE j.job_id = x.job_id AND x.retry
+        RETURNING j.job_id, j.status, j.attempt, j.retry_at
+      ), ended AS (
         UPDATE jobs j SET
           status = CASE WHEN j.cancel_requested_at IS NULL THEN 'failed' ELSE 'canceled' END,
           failure_reason = CASE WHEN j.cancel_requested_at IS NULL THEN ${leaseExpiredReason}::text ELSE j.failure_reason END,
           status_message = CASE WHEN j.cancel_requested_at IS NULL THEN ${r.failed}::text ELSE ${r.canceled}::text END,
           completed_at = now(), updated_at = now(), lease_expires_at = NULL
-        WHERE j.status IN ('accepted', 'running') AND j.lease_expires_at < now()
-        RETURNING j.job_id, j.status
+        FROM expired x WHERE j.job_id = x.job_id AND NOT x.retry
+        RETURNING j.job_id, j.status, j.attempt
+      ), logged AS (
+        INSERT INTO job_events (job_id, type, status, data)
+        SELECT job_id, 'status', status, ${r.data}::jsonb FROM ended
+        UNION ALL
+        SELECT job_id, 'status', status,
+               jsonb_build_object('reason', ${leaseExpiredReason}::text, 'attempt', attempt, 'retry_at', ${sql.literal(iso("retry_at"))})
+        FROM retried
       )
-      ${appendStatusEvent(sql, "expired", r.data)}
-      RETURNING job_id`
+      SELECT job_id, status, attempt FROM retried UNION ALL SELECT job_id, status, attempt FROM ended`
   })
 
 /**
@@ -434,19 +462,19 @@ const cancel = (sql: SqlClient.SqlClient) => {
 }
 
 /**
- * Fail (or, when a cancel was requested, cancel) every accepted or running
- * job whose lease expired, with reason `lease_expired`; one statement, safe
- * with several servers. Yields the ended job ids.
+ * End or retry every accepted or running job whose lease expired (see
+ * `reapStatement`; DESIGN.md "Lease", "Delivery"): one statement, safe with
+ * several servers. Yields each job with its new status and attempt.
  */
 const reapExpired = (sql: SqlClient.SqlClient) => {
   const reap = reapStatement(sql)
   return Effect.fn("LifecycleRepo.reapExpired")(function*() {
-    const rows = yield* reap({
+    return yield* reap({
       failed: Option.getOrThrow(outcomeMessage("failed", { reason: leaseExpiredReason })),
       canceled: Option.getOrThrow(outcomeMessage("canceled")),
-      data: { reason: leaseExpiredReason }
+      data: { reason: leaseExpiredReason },
+      max_delay_seconds: maxRetryDelaySeconds
     })
-    return rows.map((row) => row.job_id)
   }, Effect.orDie)
 }
 

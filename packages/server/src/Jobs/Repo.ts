@@ -45,8 +45,9 @@ const insertStatement = (sql: SqlClient.SqlClient) =>
         WHERE ${r.idempotency !== null}::boolean
         ON CONFLICT DO NOTHING RETURNING job_id
       ), inserted AS (
-        INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params)
-        SELECT ${r.job_id}, ${r.agent_id}, ${r.account_id}, ${r.buyer_key_id}, 'pending', ${r.prompt}, ${r.params}::jsonb
+        INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params, max_attempts)
+        SELECT ${r.job_id}, ${r.agent_id}, ${r.account_id}, ${r.buyer_key_id}, 'pending', ${r.prompt}, ${r.params}::jsonb,
+               COALESCE((SELECT a.max_attempts FROM agents a WHERE a.agent_id = ${r.agent_id}), 1)
         WHERE ${r.idempotency === null}::boolean OR EXISTS (SELECT 1 FROM idempotency)
         RETURNING job_id
       ), stored AS (
@@ -94,7 +95,8 @@ const listPendingStatement = (sql: SqlClient.SqlClient) =>
     Result: Job,
     execute: (r) =>
       sql`SELECT ${sql.literal(jobColumns)} FROM jobs j
-      WHERE j.agent_id = ${r.agent_id} AND j.status = 'pending' ORDER BY j.job_id ASC LIMIT ${r.limit}`
+      WHERE j.agent_id = ${r.agent_id} AND j.status = 'pending' AND (j.retry_at IS NULL OR j.retry_at <= now())
+      ORDER BY j.job_id ASC LIMIT ${r.limit}`
   })
 
 /** A page of a job's events after event id `after`, with the job's status (no row: the job is not visible). */

@@ -25,14 +25,15 @@ export const visible = (sql: SqlClient.SqlClient, visibility: typeof Visibility.
         AND (${agents}::text[] IS NULL OR j.agent_id = ANY(${agents}::text[]))`
 }
 
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+/** A `timestamptz` column as RFC 3339 UTC text with milliseconds, as `Schema.DateTimeUtc` decodes it. */
+export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /** The columns of a `Job` from a row `j` of `jobs` (or of an `UPDATE jobs … RETURNING j.*`), its input files included. */
 export const jobColumns = `
   j.job_id, j.agent_id, j.account_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.decision_reason,
   j.failure_reason, j.result, j.created_at, j.updated_at, j.started_at, j.completed_at,
   EXTRACT(EPOCH FROM (j.completed_at - j.started_at))::float8 AS duration_seconds,
-  j.cancel_requested_at IS NOT NULL AS cancel_requested, j.lease_expires_at,
+  j.cancel_requested_at IS NOT NULL AS cancel_requested, j.lease_expires_at, j.attempt, j.max_attempts, j.retry_at,
   COALESCE((
     SELECT json_agg(json_build_object(
              'file_id', f.file_id, 'kind', f.kind, 'path', f.path, 'size', f.size, 'mime', f.mime,
