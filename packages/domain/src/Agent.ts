@@ -5,7 +5,15 @@
  */
 import { Schema } from "effect"
 import { AccountId, AgentId } from "./Ids.js"
-import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "./Limits.js"
+import {
+  defaultRetryDelaySeconds,
+  maxAgentDescriptionLength,
+  maxAgentNameLength,
+  maxAgentTags,
+  maxAttemptsLimit,
+  maxRetryDelaySeconds
+} from "./Limits.js"
+import { StorableText } from "./Text.js"
 
 /** A search tag: lowercase letters, digits and `-`, 1–40 characters. */
 export const Tag = Schema.String.pipe(
@@ -78,15 +86,6 @@ export type Pricing = typeof Pricing.Type
 /** The pricing of a manifest that says none. */
 export const freePricing: Pricing = { model: "free" }
 
-/** The most attempts an agent may give a job (`max_attempts`). */
-export const maxAttemptsLimit = 10
-
-/** The longest delay before a retry, in seconds (one hour): the cap of `retry_delay_seconds` and of its doubling. */
-export const maxRetryDelaySeconds = 3600
-
-/** `retry_delay_seconds` of a manifest that says none. */
-export const defaultRetryDelaySeconds = 10
-
 /** An agent's `max_attempts`: an integer, 1–`maxAttemptsLimit`. */
 export const MaxAttempts = Schema.Int.pipe(Schema.between(1, maxAttemptsLimit))
 
@@ -96,9 +95,9 @@ export const RetryDelaySeconds = Schema.Int.pipe(Schema.between(0, maxRetryDelay
 /** What an executor publishes about its agent. */
 export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")({
   /** Display name, 1–100 characters. */
-  name: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(maxAgentNameLength)),
+  name: Schema.compose(StorableText, Schema.Trim).pipe(Schema.minLength(1), Schema.maxLength(maxAgentNameLength)),
   /** What the agent does, at most 4000 characters; searched with full-text search. */
-  description: Schema.String.pipe(Schema.maxLength(maxAgentDescriptionLength)),
+  description: StorableText.pipe(Schema.maxLength(maxAgentDescriptionLength)),
   /** At most 20 tags; searched and filterable. */
   tags: Schema.Array(Tag).pipe(Schema.maxItems(maxAgentTags)),
   /** JSON Schema for `params` on `POST /v1/jobs`. `{}` accepts anything. */

@@ -45,6 +45,7 @@ import { JobStatus } from "./Lifecycle.js"
 import { maxIdempotencyKeyLength } from "./Limits.js"
 import { Limit, Page } from "./Pagination.js"
 import { jsonBody, pathParams, QueryInteger, queryParams, requestHeaders } from "./Requests.js"
+import { StorableText } from "./Text.js"
 
 /** Path parameters of the routes about an agent, a job, and a job's file. */
 const agentPath = Schema.Struct({ agent_id: AgentId }).annotations(pathParams)
@@ -92,7 +93,7 @@ export const CreateJobRequest = HttpApiSchema.Multipart(
  */
 export const CompleteJobFields = Schema.Struct({
   lease_id: LeaseId,
-  message: Schema.optional(Schema.String),
+  message: Schema.optional(StorableText),
   result: Schema.optional(
     Schema.parseJson().annotations({
       description: "JSON text of the job's structured result, valid against the agent's output_schema"

@@ -6,6 +6,7 @@ import { Option, ParseResult, Schema, SchemaAST } from "effect"
 import { AccountId, AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 import { maxClaimWaitSeconds, maxExecutorIdLength, maxLogBatchLines, maxReasonLength, maxStatusMessageLength } from "./Limits.js"
+import { StorableText } from "./Text.js"
 
 /** Arbitrary JSON parameters of a job, validated against the agent's `input_schema`. */
 export const JobParams = Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
@@ -45,7 +46,7 @@ export const JobResultValue = Schema.Unknown.annotations({
  * CRLF and a lone CR decode to LF: a prompt written with LF line breaks is
  * stored as it was written.
  */
-export const PromptText = Schema.transform(Schema.String, Schema.String, {
+export const PromptText = Schema.transform(StorableText, Schema.String, {
   strict: true,
   decode: (text) => text.replace(/\r\n?/g, "\n"),
   encode: (text) => text
@@ -136,7 +137,7 @@ export class ClaimedJob extends Schema.Class<ClaimedJob>("ClaimedJob")({
  */
 export class ClaimRequest extends Schema.Class<ClaimRequest>("ClaimRequest")({
   agent_id: AgentId,
-  executor_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(maxExecutorIdLength)),
+  executor_id: StorableText.pipe(Schema.minLength(1), Schema.maxLength(maxExecutorIdLength)),
   wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, maxClaimWaitSeconds)), { default: () => 0 })
 }) {}
 
@@ -153,7 +154,7 @@ export class Heartbeat extends Schema.Class<Heartbeat>("Heartbeat")({
 /** Body of `POST /v1/executor/jobs/{job_id}/logs`: a batch of at most 500 lines, each cut at 4000 characters. */
 export class LogBatch extends Schema.Class<LogBatch>("LogBatch")({
   lease_id: LeaseId,
-  lines: Schema.Array(Schema.String).pipe(Schema.maxItems(maxLogBatchLines))
+  lines: Schema.Array(StorableText).pipe(Schema.maxItems(maxLogBatchLines))
 }) {}
 
 /** A result file with where to fetch it: the API's own streaming URL, or a presigned object-store URL. */
@@ -351,8 +352,8 @@ export class StatusUpdate extends Schema.Class<StatusUpdate>("StatusUpdate")(
     /** Required for every status but `accepted` (which makes the lease) and `rejected` (a pending job has none). */
     lease_id: Schema.optional(LeaseId),
     progress: Schema.optional(Schema.Number.pipe(Schema.between(0, 100))),
-    message: Schema.optional(Schema.String.pipe(Schema.maxLength(maxStatusMessageLength))),
-    reason: Schema.optional(Schema.String.pipe(Schema.maxLength(maxReasonLength)))
+    message: Schema.optional(StorableText.pipe(Schema.maxLength(maxStatusMessageLength))),
+    reason: Schema.optional(StorableText.pipe(Schema.maxLength(maxReasonLength)))
   }).pipe(Schema.filter(leaseMissing)),
   [undefined, undefined, {
     // The name `/openapi.json` files the body under, as it does a class of plain fields (a JSON identifier outlives re-annotation).

@@ -62,3 +62,12 @@ export const defaultMaxFiles = 1000
 
 /** Default of the largest total of a job's input files, in bytes (`AGNT_MAX_JOB_BYTES`). */
 export const defaultMaxJobBytes = 100 * 1024 * 1024
+
+/** The most attempts an agent may give a job (`max_attempts`). */
+export const maxAttemptsLimit = 10
+
+/** The longest delay before a retry, in seconds (one hour): the cap of `retry_delay_seconds` and of its doubling. */
+export const maxRetryDelaySeconds = 3600
+
+/** `retry_delay_seconds` of a manifest that says none. */
+export const defaultRetryDelaySeconds = 10

@@ -131,6 +131,42 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
       }))
   })
 
+  describe("text PostgreSQL cannot store", () => {
+    it.effect("a prompt with a NUL, or a status message with a NUL or an unpaired surrogate, is 400 naming the field, and nothing is stored", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer } = yield* marketplace
+        const url = yield* serverUrl
+        // Multipart text is UTF-8: a lone surrogate cannot be sent in it (FormData sends U+FFFD), a NUL can.
+        const form = order(agentId, { params: { level: 1 }, prompt: "fix\u0000this" })
+        const ordered = yield* send(
+          HttpClientRequest.post(`${url}/v1/jobs`).pipe(
+            HttpClientRequest.bearerToken(buyer.key),
+            HttpClientRequest.bodyFormData(form)
+          )
+        )
+        expect(ordered.status).toBe(400)
+        expect(ordered.body).toMatchObject({
+          _tag: "InvalidRequest",
+          message: expect.stringMatching(/`prompt` must be a string without NUL characters or unpaired UTF-16 surrogates/)
+        })
+        const jobs = yield* buyer.client.jobs.list({ urlParams: { agent_id: agentId, limit: 100 } })
+        expect(jobs.data.filter((job) => job.prompt.startsWith("fix"))).toEqual([])
+
+        const held = yield* heldJob
+        const { executor, job, lease } = held
+        for (const message of ["half \udc00 a pair", "a\u0000b"]) {
+          const answer = yield* send(
+            HttpClientRequest.post(`${url}/v1/executor/jobs/${job.job_id}/status`).pipe(
+              HttpClientRequest.bearerToken(executor.key),
+              HttpClientRequest.bodyUnsafeJson({ status: "running", lease_id: lease.lease_id, message })
+            )
+          )
+          expect(refusal(answer)).toMatch(/^`message` must be a string without NUL characters or unpaired UTF-16 surrogates/)
+        }
+        expect((yield* held.buyer.client.jobs.get({ path: { job_id: job.job_id } })).status_message).toBe(null)
+      }))
+  })
+
   describe("lease_id", () => {
     it.effect("status, logs, heartbeat and complete without lease_id are 400 naming lease_id, and the job stays as it was", () =>
       Effect.gen(function*() {
@@ -231,7 +267,9 @@ layer(TestLive, { timeout: 60_000 })("strict and readable requests", (it) => {
             HttpClientRequest.bodyUnsafeJson({ lease_id: 7, lines: ["a", 2] })
           )
         )
-        expect(refusal(logs)).toBe("`lease_id` must be a string; got 7; `lines[1]` must be a string; got 2")
+        expect(refusal(logs)).toBe(
+          "`lease_id` must be a string; got 7; `lines[1]` must be a string without NUL characters or unpaired UTF-16 surrogates; got 2"
+        )
       }))
 
     it.effect("a body that is not JSON is 400 saying so", () =>

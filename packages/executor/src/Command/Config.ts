@@ -5,8 +5,9 @@
  * Configs live in JSON files (`loadCommandConfig`); the shipped presets for
  * Claude Code, Codex and Gemini CLI are such files (`Presets.ts`).
  */
-import { defaultRetryDelaySeconds, freePricing, JsonSchemaDocument, MaxAttempts, Pricing, RetryDelaySeconds, Tag } from "@agnt/domain/Agent"
+import { freePricing, JsonSchemaDocument, MaxAttempts, Pricing, RetryDelaySeconds, Tag } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
+import { defaultRetryDelaySeconds } from "@agnt/domain/Limits"
 import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "@agnt/domain/Limits"
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"

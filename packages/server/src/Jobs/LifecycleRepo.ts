@@ -7,7 +7,7 @@
  * so of N executors accepting one job exactly one wins. Only a refused
  * change costs a second statement, to say why.
  */
-import { JsonSchemaDocument, maxRetryDelaySeconds } from "@agnt/domain/Agent"
+import { JsonSchemaDocument } from "@agnt/domain/Agent"
 import { AgentId, ApiKeyId, JobId, LeaseId } from "@agnt/domain/Ids"
 import {
   Job,
@@ -22,6 +22,7 @@ import {
   outcomeMessage
 } from "@agnt/domain/Job"
 import { allowedFrom, JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle"
+import { maxRetryDelaySeconds } from "@agnt/domain/Limits"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { appendStatusEvent, claimedColumns, ClaimedJobRow, insertFiles, iso, jobColumns, NewJobFile, Visibility, visible } from "./Sql.js"
