@@ -3,6 +3,7 @@ import { Forbidden, InvalidTransition, LeaseLost, NotReady } from "@agnt/domain/
 import { JobId, LeaseId } from "@agnt/domain/Ids"
 import { Lease } from "@agnt/domain/Job"
 import { maxLogLineLength } from "@agnt/domain/Limits"
+import { isStorable } from "@agnt/domain/Text"
 import { HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, DateTime, Duration, Effect, Ref, Schedule, Schema } from "effect"
@@ -92,6 +93,10 @@ describe("log batcher", () => {
       expect(lines[2]).toHaveLength(maxLogLineLength)
       expect(lines[2]?.endsWith("…")).toBe(true)
       expect(capLine("short")).toBe("short")
+      // A cut that would fall inside a surrogate pair drops the pair's first half.
+      const split = capLine(`${"x".repeat(maxLogLineLength - 2)}😀tail`)
+      expect(split).toBe(`${"x".repeat(maxLogLineLength - 2)}…`)
+      expect(isStorable(split)).toBe(true)
     }))
 })
 

@@ -16,7 +16,12 @@ export const logFlushSeconds = 2
 const bufferLines = 10_000
 
 /** Cut `line` to the API's limit (`maxLogLineLength` characters), marking the cut with `…`. */
-export const capLine = (line: string): string => line.length > maxLogLineLength ? `${line.slice(0, maxLogLineLength - 1)}…` : line
+export const capLine = (line: string): string => {
+  if (line.length <= maxLogLineLength) return line
+  const cut = line.slice(0, maxLogLineLength - 1)
+  // Never half of a surrogate pair: the API refuses text it cannot store.
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`
+}
 
 /** A started batcher (see `makeLogBatcher`). */
 export interface LogBatcher {
