@@ -8,9 +8,13 @@
 import { Api } from "@agnt/domain/Api"
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { isHttpClientError } from "@effect/platform/HttpClientError"
-import { Cause, type Effect, Predicate, Redacted, Schedule } from "effect"
+import { Cause, Effect, Predicate, Redacted, Schedule } from "effect"
+import { makeDownload } from "./Download.js"
 
-/** The client derived from the domain API (`client.jobs.get(…)`, `client.executor.claim(…)`, …). */
+/**
+ * The client derived from the domain API (`client.jobs.get(…)`,
+ * `client.executor.claim(…)`, …) and `client.downloadFile(file, destination)`.
+ */
 export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
 
 /**
@@ -19,18 +23,21 @@ export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
  * request when `key` is given (without one the server answers 401). Each
  * method fails with its endpoint's typed errors, `HttpClientError`
  * (unreachable server, unexpected status) or `ParseError` (undecodable
- * body). Needs an `HttpClient`.
+ * body). Beside them, `downloadFile(file, destination)` streams a job's
+ * file to disk, verified (`Download.makeDownload`; needs a `FileSystem`
+ * when run) — use it rather than `jobs.download`, which holds the whole
+ * file in memory. Needs an `HttpClient`.
  */
 export const makeApiClient = (options: {
   readonly baseUrl: string
   readonly key?: Redacted.Redacted<string> | undefined
 }) =>
-  HttpApiClient.make(Api, {
-    baseUrl: options.baseUrl,
-    transformClient: (client) => {
-      const key = options.key
-      return key === undefined ? client : HttpClient.mapRequest(client, HttpClientRequest.bearerToken(Redacted.value(key)))
-    }
+  Effect.gen(function*() {
+    const plain = yield* HttpClient.HttpClient
+    const key = options.key
+    const api = key === undefined ? plain : HttpClient.mapRequest(plain, HttpClientRequest.bearerToken(Redacted.value(key)))
+    const client = yield* HttpApiClient.makeWith(Api, { baseUrl: options.baseUrl, httpClient: api })
+    return { ...client, downloadFile: makeDownload({ baseUrl: options.baseUrl, api, plain }) }
   })
 
 /**
