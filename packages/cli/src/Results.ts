@@ -1,14 +1,13 @@
 /**
  * Saving a job's result files locally (`agnt result --out DIR`, `agnt order
  * --wait --out DIR`). Each file goes to `DIR/<path>`; a path that would land
- * outside `DIR` is refused before anything is downloaded, and each file's
- * size and sha256 are checked against the manifest before it is written.
+ * outside `DIR` is refused before anything is downloaded, and each file
+ * streams to disk (`@agnt/client/Download`) and lands at its path only if
+ * its size and sha256 match the manifest.
  */
 import { normalizeFilePath } from "@agnt/domain/Files"
-import type { JobResult, ResultFile } from "@agnt/domain/Job"
-import { FileSystem, HttpClient } from "@effect/platform"
+import type { JobResult } from "@agnt/domain/Job"
 import { Effect, Either, Schema } from "effect"
-import * as NodeCrypto from "node:crypto"
 import * as NodePath from "node:path"
 import { AgntClient } from "./Client.js"
 import { CorruptDownload, UnsafePath, UsageError } from "./Output.js"
@@ -43,31 +42,13 @@ export const safeOutputPath = (out: string, path: string): Either.Either<string,
   return Either.right(NodePath.join(out, normalized.right))
 }
 
-/** Lowercase hex SHA-256 of `bytes`. */
-export const sha256Hex = (bytes: Uint8Array): string => NodeCrypto.createHash("sha256").update(bytes).digest("hex")
-
-/** `true` when `url` is an absolute http(s) URL (a presigned object-store link) rather than an API path. */
-export const isAbsoluteHttpUrl = (url: string): boolean => /^https?:\/\//i.test(url)
-
-/**
- * The bytes of one result file: through the API's `jobs.download` endpoint,
- * or — for an absolute presigned URL — a plain GET without our API key
- * (the object store is not our API).
- */
-const fetchBytes = (client: AgntClient, http: HttpClient.HttpClient, result: JobResult, file: ResultFile) =>
-  isAbsoluteHttpUrl(file.download_url)
-    ? http.get(file.download_url).pipe(
-      Effect.flatMap((response) => response.arrayBuffer),
-      Effect.map((buffer) => new Uint8Array(buffer))
-    )
-    : client.jobs.download({ path: { job_id: result.job_id, file_id: file.file_id } })
-
 /** Result files are fetched this many at a time. */
 const downloadConcurrency = 4
 
 /**
- * Download every file of `result` into `out` (created as needed), verifying
- * each against its manifest `size` and `sha256` before writing it.
+ * Download every file of `result` into `out` (created as needed), each
+ * streamed to disk and renamed into place only if it matches its manifest
+ * `size` and `sha256` (`client.downloadFile`).
  *
  * @returns the saved files in manifest order. Fails with `UnsafePath` (before
  * any download) for a path escaping `out`, `CorruptDownload` for a corrupt
@@ -76,35 +57,27 @@ const downloadConcurrency = 4
 export const downloadResults = (result: JobResult, out: string) =>
   Effect.gen(function*() {
     const client = yield* AgntClient
-    const fs = yield* FileSystem.FileSystem
-    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
     const targets = yield* Effect.forEach(result.files, (file) =>
       Either.map(safeOutputPath(out, file.path), (local_path) => ({ file, local_path })))
-    const writeFailed = (path: string) => (error: { readonly message: string }) =>
-      new UsageError({ message: `cannot write ${path}: ${error.message}` })
     return yield* Effect.forEach(
       targets,
       ({ file, local_path }) =>
-        Effect.gen(function*() {
-          const bytes = yield* fetchBytes(client, http, result, file)
-          const sha256 = sha256Hex(bytes)
-          if (sha256 !== file.sha256.toLowerCase() || bytes.byteLength !== file.size) {
-            return yield* new CorruptDownload({
-              path: file.path,
-              expected_sha256: file.sha256,
-              actual_sha256: sha256,
-              expected_size: file.size,
-              actual_size: bytes.byteLength,
-              message: `downloaded ${file.path} does not match the manifest (size or sha256); not written`
-            })
-          }
-          yield* fs.makeDirectory(NodePath.dirname(local_path), { recursive: true }).pipe(
-            Effect.mapError(writeFailed(NodePath.dirname(local_path)))
-          )
-          yield* fs.writeFile(local_path, bytes).pipe(Effect.mapError(writeFailed(local_path)))
-          const saved: SavedFile = { path: file.path, size: bytes.byteLength, sha256, local_path }
-          return saved
-        }),
+        client.downloadFile({ ...file, job_id: result.job_id }, local_path).pipe(
+          Effect.map(({ sha256, size }): SavedFile => ({ path: file.path, size, sha256, local_path })),
+          Effect.catchTags({
+            DownloadMismatch: (mismatch) =>
+              new CorruptDownload({
+                path: file.path,
+                expected_sha256: mismatch.expected_sha256,
+                actual_sha256: mismatch.actual_sha256,
+                expected_size: mismatch.expected_size,
+                actual_size: mismatch.actual_size,
+                message: `downloaded ${file.path} does not match the manifest (size or sha256); not written`
+              }),
+            DestinationError: (error) =>
+              new UsageError({ message: `cannot write ${error.path}: ${error.message}` })
+          })
+        ),
       { concurrency: downloadConcurrency }
     )
   })

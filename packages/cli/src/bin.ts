@@ -4,15 +4,19 @@
  * its kind (see `Output.ExitCode` and the README).
  */
 import { Command } from "@effect/cli"
-import { FetchHttpClient } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
 import { agnt } from "./Commands.js"
 import { ExitCode, exitCodeOf, reportDefect, reportFailure } from "./Output.js"
 
-/** The API client with its settings, built only when a command runs (so `--help` works with a broken config). */
-const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(FetchHttpClient.layer))
+/**
+ * The API client with its settings, built only when a command runs (so
+ * `--help` works with a broken config), over `node:http`: it streams
+ * request bodies with backpressure, where Node 20's `fetch` holds a whole
+ * upload in memory.
+ */
+const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(NodeHttpClient.layer))
 
 const cli = Command.run(agnt.pipe(Command.provide(ClientLive)), { name: "agnt", version: "0.1.0" })
 
