@@ -24,9 +24,9 @@ export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
  * method fails with its endpoint's typed errors, `HttpClientError`
  * (unreachable server, unexpected status) or `ParseError` (undecodable
  * body). Beside them, `downloadFile(file, destination)` streams a job's
- * file to disk, verified (`Download.makeDownload`; needs a `FileSystem`
- * when run) — use it rather than `jobs.download`, which holds the whole
- * file in memory. Needs an `HttpClient`.
+ * file to disk, verified (`Download.makeDownload`) — use it rather than
+ * `jobs.download`, which holds the whole file in memory. Needs an
+ * `HttpClient`.
  */
 export const makeApiClient = (options: {
   readonly baseUrl: string

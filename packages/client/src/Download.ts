@@ -7,10 +7,13 @@
  */
 import { Api } from "@agnt/domain/Api"
 import type { FileId, JobId } from "@agnt/domain/Ids"
-import { FileSystem, HttpApiClient, HttpClient, HttpClientResponse } from "@effect/platform"
+import { HttpApiClient, HttpClient, HttpClientResponse } from "@effect/platform"
+import { NodeSink } from "@effect/platform-node"
 import type { ResponseError } from "@effect/platform/HttpClientError"
-import { Data, Effect, Sink, Stream } from "effect"
+import { Data, Effect, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
 
 /** What the server recorded of a file: `size` in bytes, `sha256` lowercase hex. */
@@ -61,45 +64,42 @@ export const saveVerified = <E>(
   body: Stream.Stream<Uint8Array, E>,
   destination: string,
   expected: ExpectedFile
-): Effect.Effect<ExpectedFile, E | DownloadMismatch | DestinationError, FileSystem.FileSystem> =>
+): Effect.Effect<ExpectedFile, E | DownloadMismatch | DestinationError> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const folder = NodePath.dirname(destination)
     const temporary = NodePath.join(folder, `.${NodePath.basename(destination)}.${NodeCrypto.randomBytes(6).toString("hex")}.part`)
-    const cannotWrite = (path: string) => (error: { readonly message: string }) => new DestinationError({ path, message: error.message })
-    yield* fs.makeDirectory(folder, { recursive: true }).pipe(Effect.mapError(cannotWrite(folder)))
+    const cannotWrite = (path: string) => (cause: unknown) =>
+      new DestinationError({ path, message: cause instanceof Error ? cause.message : String(cause) })
+    yield* Effect.tryPromise({ try: () => NodeFsP.mkdir(folder, { recursive: true }), catch: cannotWrite(folder) })
     const hash = NodeCrypto.createHash("sha256")
     let size = 0
-    const mismatch = () =>
+    const mismatch = (sha256: string) =>
       new DownloadMismatch({
         destination,
         expected_size: expected.size,
         actual_size: size,
         expected_sha256: expected.sha256,
-        actual_sha256: hash.digest("hex")
+        actual_sha256: sha256
       })
     const measured = Stream.mapChunksEffect(body, (chunk) => {
       for (const bytes of chunk) {
         hash.update(bytes)
         size += bytes.length
       }
-      return size > expected.size ? Effect.fail(mismatch()) : Effect.succeed(chunk)
+      return size > expected.size ? Effect.fail(mismatch(hash.digest("hex"))) : Effect.succeed(chunk)
     })
     return yield* Effect.gen(function*() {
-      yield* Stream.run(measured, Sink.mapError(fs.sink(temporary, { flag: "wx" }), cannotWrite(temporary)))
+      // A Node write stream (not `FileSystem.sink`, several times slower): writes with backpressure, closed however the run ends.
+      const file = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.createWriteStream(temporary, { flags: "wx" })),
+        (stream) => Effect.sync(() => stream.destroy())
+      )
+      yield* Stream.run(measured, NodeSink.fromWritable(() => file, cannotWrite(temporary)))
       const sha256 = hash.digest("hex")
-      if (size !== expected.size || sha256 !== expected.sha256.toLowerCase()) {
-        return yield* new DownloadMismatch({
-          destination,
-          expected_size: expected.size,
-          actual_size: size,
-          expected_sha256: expected.sha256,
-          actual_sha256: sha256
-        })
-      }
-      yield* fs.rename(temporary, destination).pipe(Effect.mapError(cannotWrite(destination)))
+      if (size !== expected.size || sha256 !== expected.sha256.toLowerCase()) return yield* mismatch(sha256)
+      yield* Effect.tryPromise({ try: () => NodeFsP.rename(temporary, destination), catch: cannotWrite(destination) })
       return { size, sha256 }
-    }).pipe(Effect.onError(() => fs.remove(temporary, { force: true }).pipe(Effect.ignore)))
+    }).pipe(Effect.scoped, Effect.onError(() => Effect.promise(() => NodeFsP.rm(temporary, { force: true }))))
   })
 
 /** `true` when `url` is an absolute http(s) URL (a presigned object-store link) rather than an API path. */

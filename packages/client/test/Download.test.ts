@@ -1,4 +1,3 @@
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
@@ -38,7 +37,7 @@ describe("saveVerified", () => {
       expect(saved).toEqual({ size: bytes.length, sha256: sha256(bytes) })
       expect(Buffer.from(yield* Effect.promise(() => NodeFs.readFile(destination))).equals(bytes)).toBe(true)
       expect(yield* filesUnder(dir)).toEqual([NodePath.join("a", "b", "data.bin")])
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }))
 
   it.scoped("other bytes of the recorded size are DownloadMismatch; the file already at the destination is untouched and no temporary file is left", () =>
     Effect.gen(function*() {
@@ -59,7 +58,7 @@ describe("saveVerified", () => {
       })))
       expect(yield* Effect.promise(() => NodeFs.readFile(destination, "utf8"))).toBe("before")
       expect(yield* filesUnder(dir)).toEqual(["data.bin"])
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }))
 
   it.scoped("a body longer than recorded is refused once it passes the recorded size: an endless body is not read to its end", () =>
     Effect.gen(function*() {
@@ -71,7 +70,7 @@ describe("saveVerified", () => {
       expect(error._tag).toBe("DownloadMismatch")
       expect(error._tag === "DownloadMismatch" && error.actual_size > 100_000).toBe(true)
       expect(yield* filesUnder(dir)).toEqual([])
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }))
 
   it.scoped("a shorter body is DownloadMismatch; a body that fails part-way fails with its error; neither leaves a file", () =>
     Effect.gen(function*() {
@@ -84,7 +83,7 @@ describe("saveVerified", () => {
       const broken = Stream.concat(body(bytes.subarray(0, 131_072)), Stream.fail("connection reset" as const))
       expect(yield* Effect.flip(saveVerified(broken, destination, expected))).toBe("connection reset")
       expect(yield* filesUnder(dir)).toEqual([])
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }))
 
   it.scoped("an empty file is saved when an empty file was recorded", () =>
     Effect.gen(function*() {
@@ -92,7 +91,7 @@ describe("saveVerified", () => {
       const destination = NodePath.join(dir, "empty")
       yield* saveVerified(Stream.fromChunk(Chunk.empty<Uint8Array>()), destination, { size: 0, sha256: sha256(new Uint8Array()) })
       expect((yield* Effect.promise(() => NodeFs.stat(destination))).size).toBe(0)
-    }).pipe(Effect.provide(NodeContext.layer)))
+    }))
 })
 
 describe("isAbsoluteHttpUrl", () => {
