@@ -9,7 +9,7 @@ import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
-import { makeAgentId } from "../src/Ids.js"
+import { makeAgentId, makeFileId } from "../src/Ids.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../src/Testing.js"
 import { manifest } from "./Fixtures.js"
 
@@ -140,6 +140,35 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
           payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames)
         })
         expect(yield* downloaded(job.job_id, "input")).toEqual(sameNames)
+      }))
+  })
+
+  describe("streamed downloads", () => {
+    it.scoped("downloadFile saves each input byte-exact at its path; a file the job lacks is FileNotFound, another account's job JobNotFound, neither leaving a file", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, url } = yield* World
+        const job = yield* buyer.jobs.create({
+          headers: {},
+          payload: form({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, sameNames, statedOf(sameNames))
+        })
+        const dir = yield* temporaryDirectory("agnt-files-download-")
+        for (const file of job.input_files) {
+          const saved = yield* buyer.downloadFile({ ...file, job_id: job.job_id }, NodePath.join(dir, "inputs", file.path))
+          expect(saved).toEqual({ size: file.size, sha256: file.sha256 })
+        }
+        const read = (path: string) => Effect.promise(() => NodeFs.readFile(NodePath.join(dir, "inputs", path), "utf8"))
+        expect(Object.fromEntries(yield* Effect.forEach(Object.keys(sameNames), (path) => Effect.map(read(path), (text) => [path, text]))))
+          .toEqual(sameNames)
+
+        const [first] = job.input_files
+        if (first === undefined) return yield* Effect.die(new Error("no input files"))
+        const lacking = yield* buyer.downloadFile({ ...first, job_id: job.job_id, file_id: makeFileId() }, NodePath.join(dir, "lacking"))
+          .pipe(Effect.flip)
+        expect(lacking).toMatchObject({ _tag: "FileNotFound" })
+        const stranger = yield* makeClient(url, (yield* Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "buyer" }))).key)
+        const foreign = yield* stranger.downloadFile({ ...first, job_id: job.job_id }, NodePath.join(dir, "foreign")).pipe(Effect.flip)
+        expect(foreign).toMatchObject({ _tag: "JobNotFound" })
+        expect((yield* Effect.promise(() => NodeFs.readdir(dir))).sort()).toEqual(["inputs"])
       }))
   })
 
