@@ -16,8 +16,7 @@
  */
 import { AgentId } from "@agnt/domain/Ids"
 import { Args, Command, Options, ValidationError } from "@effect/cli"
-import { FetchHttpClient } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Cause, Config, Console, Effect, Either, Layer, Option, Predicate } from "effect"
 import { builtins } from "./Builtins.js"
 import { loadCommandConfig } from "./Command/Config.js"
@@ -174,8 +173,9 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
   return Console.error(Cause.pretty(cause))
 }
 
+// The API over `node:http`: it streams request bodies with backpressure, where Node 20's `fetch` holds a whole upload in memory.
 cli(process.argv).pipe(
   Effect.tapErrorCause(reportFailure),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, FetchHttpClient.layer)),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)),
   (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
 )

@@ -36,7 +36,6 @@ import {
   Ref,
   Schedule
 } from "effect"
-import * as NodeCrypto from "node:crypto"
 import * as NodeFsP from "node:fs/promises"
 import { type Connectivity, describeError, isJobLost, retryReporting } from "../ApiClient.js"
 import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
@@ -264,32 +263,31 @@ const prepareWorkspace = Effect.fn("Executor.prepareWorkspace")(function*(direct
 
 /**
  * Download the job's input files into `workspace` at their normalised
- * paths, four at a time, each checked against its recorded SHA-256.
+ * paths, four at a time, each streamed to disk and kept only if its size
+ * and SHA-256 are the recorded ones (`client.downloadFile`).
  *
- * @fails JobFailure `input_corrupted: …` when a file's bytes do not match.
+ * @fails JobFailure `input_corrupted: …` when a file's bytes do not match,
+ *   or naming the file when it cannot be written.
  */
 const downloadInputs = Effect.fn("Executor.downloadInputs")(function*(session: JobSession, workspace: string) {
-  const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const job = session.claimed.job
   if (job.input_files.length > 0) yield* session.milestone(`downloading ${job.input_files.length} input file(s)`)
   return yield* Effect.forEach(job.input_files, (file) =>
     Effect.gen(function*() {
       const relative = yield* Either.match(normalizeFilePath(file.path), { onLeft: Effect.fail, onRight: Effect.succeed })
-      const bytes = yield* retryReporting(
-        session.env.client.jobs.download({ path: { job_id: job.job_id, file_id: file.file_id } }),
+      yield* retryReporting(
+        session.env.client.downloadFile({ ...file, job_id: job.job_id }, path.join(workspace, relative)),
         jobReportRetry,
         session.env.connectivity
-      )
-      const actual = NodeCrypto.createHash("sha256").update(bytes).digest("hex")
-      if (actual !== file.sha256) {
-        return yield* new JobFailure({
-          reason: `${inputCorruptedReason}: ${relative} downloaded with SHA-256 ${actual}, not the recorded ${file.sha256}`
-        })
-      }
-      const target = path.join(workspace, relative)
-      yield* fs.makeDirectory(path.dirname(target), { recursive: true })
-      yield* fs.writeFile(target, bytes)
+      ).pipe(Effect.catchTags({
+        DownloadMismatch: (mismatch) =>
+          new JobFailure({
+            reason: `${inputCorruptedReason}: ${relative} downloaded with SHA-256 ${mismatch.actual_sha256} ` +
+              `(${mismatch.actual_size} bytes), not the recorded ${file.sha256} (${file.size} bytes)`
+          }),
+        DestinationError: (error) => new JobFailure({ reason: `cannot write input ${relative}: ${error.message}` })
+      }))
       return relative
     }), { concurrency: 4 })
 })
