@@ -5,7 +5,7 @@
  */
 import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Context, Schema } from "effect"
-import { Unauthorized } from "./Errors.js"
+import { RateLimited, Unauthorized } from "./Errors.js"
 import { AccountId, AgentId, ApiKeyId } from "./Ids.js"
 
 /** Roles of an API key. */
@@ -28,9 +28,14 @@ export class Principal extends Schema.Class<Principal>("Principal")({
 /** The authenticated caller of the current request. */
 export class CurrentPrincipal extends Context.Tag("@agnt/domain/CurrentPrincipal")<CurrentPrincipal, Principal>() {}
 
-/** Bearer-key authentication for every endpoint but health checks. */
+/**
+ * Bearer-key authentication for every endpoint but health checks: 401
+ * `Unauthorized` for a missing or bad key, 429 `RateLimited` when the
+ * verified key (or, for a failed attempt, the caller's address) is over
+ * its request rate.
+ */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@agnt/domain/Authentication", {
-  failure: Unauthorized,
+  failure: Schema.Union(Unauthorized, RateLimited),
   provides: CurrentPrincipal,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}

@@ -12,7 +12,7 @@ import {
   FileSystem,
   HttpApiBuilder,
   HttpApiSchema,
-  type HttpApp,
+  HttpApp,
   HttpServerError,
   HttpServerRequest,
   HttpServerResponse,
@@ -20,9 +20,9 @@ import {
 } from "@effect/platform"
 import { HttpIncomingMessage } from "@effect/platform"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import { Cause, Effect, Option, Schema } from "effect"
+import { Cause, Effect, Either, Option, Schema } from "effect"
 import { guardMultipart } from "./MultipartGuard.js"
-import { RateLimits } from "./RateLimits.js"
+import { clientAddress, RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
 
@@ -42,13 +42,29 @@ const invalidRequest = (message: string) => errorResponse(new InvalidRequest({ m
 
 const payloadTooLarge = (message: string, limit: number) => errorResponse(new PayloadTooLarge({ message, limit }))
 
-const rateLimited = (seconds: number) =>
-  errorResponse(new RateLimited({ message: "too many requests", retry_after_seconds: seconds }), { "retry-after": String(seconds) })
+const rateLimited = (error: RateLimited) => errorResponse(error, { "retry-after": String(error.retry_after_seconds) })
 
-/** Whom a request's rate is counted against: its API key's id, else its remote address. */
-const rateClient = (request: HttpServerRequest.HttpServerRequest) => {
-  const match = /^Bearer agnt_[a-z]+_([0-9a-z]{26})_/.exec(request.headers["authorization"] ?? "")
-  return match?.[1] ?? `address:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
+const decodeRateLimited = Schema.decodeUnknownOption(Schema.parseJson(RateLimited))
+
+/**
+ * A 429 as sent: with `Retry-After` (RFC 9110 §10.2.3) from the body's
+ * `retry_after_seconds` when a handler or the authentication middleware
+ * refused the request, and, when the request has a body, `Connection:
+ * close`, so that a refused upload is not read on to its end.
+ */
+const finishRateLimited = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
+  if (response.status !== 429) return response
+  const body = response.body
+  const refused = body._tag === "Uint8Array" && response.headers["retry-after"] === undefined
+    ? decodeRateLimited(new TextDecoder().decode(body.body))
+    : Option.none()
+  const withRetry = Option.match(refused, {
+    onNone: () => response,
+    onSome: (error) => HttpServerResponse.setHeader(response, "retry-after", String(error.retry_after_seconds))
+  })
+  const hasBody = request.headers["content-length"] !== undefined && request.headers["content-length"] !== "0" ||
+    request.headers["transfer-encoding"] !== undefined
+  return hasBody ? HttpServerResponse.setHeader(withRetry, "connection", "close") : withRetry
 }
 
 const isRouteNotFound = (error: unknown) => HttpServerError.isServerError(error) && error._tag === "RouteNotFound"
@@ -60,16 +76,22 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 /**
- * The edge of every request: a per-key request rate (429 `RateLimited` with
- * `Retry-After`), checked before anything else runs. Body limits live in
- * `BodyLimitsLive`, inside the API app.
+ * The edge of every request: a request without a key spends from its
+ * client address's rate before anything else runs (a keyed one is counted
+ * by its verified key, or as a failed attempt, in `AuthenticationLive`),
+ * and every 429 leaves with `Retry-After` (`finishRateLimited`). Body
+ * limits live in `BodyLimitsLive`, inside the API app.
  */
 export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const limits = yield* RateLimits
     const request = yield* HttpServerRequest.HttpServerRequest
-    const wait = limits.take(rateClient(request))
-    if (wait > 0) return rateLimited(wait)
+    if (request.headers["authorization"] === undefined) {
+      const admitted = yield* Effect.either(limits.admitAddress(clientAddress(request)))
+      if (Either.isLeft(admitted)) return finishRateLimited(request, rateLimited(admitted.left))
+    }
+    // A middleware of `serve` runs around an app whose response is already sent: amend it before that.
+    yield* HttpApp.appendPreResponseHandler((request, response) => Effect.succeed(finishRateLimited(request, response)))
     return yield* app
   })
 

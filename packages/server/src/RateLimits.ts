@@ -1,73 +1,156 @@
 /**
- * Abuse limits kept in memory per server (OWASP API4, unrestricted
- * resource consumption): a token bucket of requests per key — or, for
- * requests without a key, per remote address — and a count of long-polls
- * each key holds open. Several servers each apply their own limits.
+ * Abuse limits (OWASP API4, unrestricted resource consumption; DESIGN.md
+ * "Auth"), kept in PostgreSQL so that every API instance on the database
+ * applies the same ones (`RateLimits/Repo.ts`, migration 0006):
+ *
+ * - a request rate per verified key, spent after authentication — a request
+ *   with a key id but the wrong secret spends nothing of that key's;
+ * - a request rate per client address for requests without a key and for
+ *   failed authentications, before any key is trusted;
+ * - how many long-polls, and how many request bodies being uploaded, one
+ *   key may have open at once, as expiring slots renewed while held (an
+ *   instance that dies holding some frees them within `slotSeconds`).
+ *
+ * A subject found over its rate is remembered by this instance until its
+ * next request would be allowed, so a flood is refused without a database
+ * round trip each.
  */
 import { RateLimited } from "@agnt/domain/Errors"
-import { Effect } from "effect"
+import type { ApiKeyId } from "@agnt/domain/Ids"
+import type { HttpServerRequest } from "@effect/platform"
+import { Effect, Layer, Option, Schedule } from "effect"
+import * as NodeCrypto from "node:crypto"
+import { LimitsRepo, type Rate } from "./RateLimits/Repo.js"
 import { ServerConfig } from "./ServerConfig.js"
 
-/** The most buckets kept; the stalest half is dropped past it (keys made up by an attacker cost nothing). */
-const maxBuckets = 100_000
+/** How long a held slot lasts without renewal, in seconds; holders renew it every third of that. */
+export const slotSeconds = 30
 
-/** Request-rate and long-poll limits. */
+/** Attempts at taking a slot when others take the same one at the same moment. */
+const slotAttempts = 3
+
+/** Most subjects remembered as refused by one instance. */
+const maxRemembered = 10_000
+
+/** The client address a request's keyless rate counts against (the peer of its connection). */
+export const clientAddress = (request: HttpServerRequest.HttpServerRequest): string =>
+  Option.getOrElse(request.remoteAddress, () => "unknown")
+
+const refused = (seconds: number, message = "too many requests") =>
+  new RateLimited({ message, retry_after_seconds: Math.max(1, Math.ceil(seconds)) })
+
+/** Request rates and held slots, shared by every instance on the database. */
 export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateLimits", {
   effect: Effect.gen(function*() {
     const settings = yield* ServerConfig
-    const buckets = new Map<string, { tokens: number; at: number }>()
-    const polls = new Map<string, number>()
+    const repo = yield* LimitsRepo
+    /** Subjects found over their rate, with when (ms since the epoch) they may ask again. */
+    const blocked = new Map<string, number>()
+
+    const remember = (subject: string, until: number) => {
+      if (blocked.size >= maxRemembered) {
+        const now = Date.now()
+        for (const [other, at] of blocked) if (at <= now) blocked.delete(other)
+        if (blocked.size >= maxRemembered) blocked.clear()
+      }
+      blocked.set(subject, until)
+    }
+
+    /** @fails RateLimited when `subject` is over `rate` (shared), or known to be (here). */
+    const spend = (subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
+      Effect.suspend(() => {
+        const until = blocked.get(subject)
+        const now = Date.now()
+        if (until !== undefined && until > now) return Effect.fail(refused((until - now) / 1000))
+        if (until !== undefined) blocked.delete(subject)
+        return Effect.flatMap(repo.spend(subject, rate), (wait) => {
+          if (wait === 0) return Effect.void
+          remember(subject, Date.now() + wait * 1000)
+          return Effect.fail(refused(wait))
+        })
+      })
+
+    const keyRate: Rate = { perSecond: settings.rateLimitPerSecond, burst: settings.rateLimitBurst }
+    const addressRate: Rate = { perSecond: settings.addressRateLimitPerSecond, burst: settings.addressRateLimitBurst }
 
     /**
-     * Take one token from `client`'s bucket (refilled at
-     * `rateLimitPerSecond`, holding at most `rateLimitBurst`).
+     * Spend one request of a verified key.
      *
-     * @returns `0` when allowed, else the seconds to wait before a token is free.
+     * @fails RateLimited past `rateLimitPerSecond` (bursts of `rateLimitBurst`) across all instances.
      */
-    const take = (client: string): number => {
-      const now = Date.now()
-      const bucket = buckets.get(client) ?? { tokens: settings.rateLimitBurst, at: now }
-      const tokens = Math.min(settings.rateLimitBurst, bucket.tokens + ((now - bucket.at) / 1000) * settings.rateLimitPerSecond)
-      if (buckets.size >= maxBuckets && !buckets.has(client)) {
-        for (const [key] of [...buckets.entries()].sort((a, b) => a[1].at - b[1].at).slice(0, maxBuckets / 2)) buckets.delete(key)
-      }
-      if (tokens < 1) {
-        buckets.set(client, { tokens, at: now })
-        return Math.max(1, Math.ceil((1 - tokens) / settings.rateLimitPerSecond))
-      }
-      buckets.set(client, { tokens: tokens - 1, at: now })
-      return 0
+    const admitKey = (keyId: ApiKeyId) => spend(`key:${keyId}`, keyRate)
+
+    /**
+     * Spend one keyless or failed request of a client address.
+     *
+     * @fails RateLimited past `addressRateLimitPerSecond` (bursts of `addressRateLimitBurst`).
+     */
+    const admitAddress = (address: string) => spend(`address:${address}`, addressRate)
+
+    /**
+     * Run `effect` holding one of `max` slots of `subject`, renewed while it
+     * runs and freed when it ends however it ends.
+     *
+     * @fails RateLimited (with `message`) when all `max` are held.
+     */
+    const hold = <A, E, R>(subject: string, max: number, message: string, effect: Effect.Effect<A, E, R>) => {
+      const holder = NodeCrypto.randomUUID()
+      const taken = repo.take(subject, holder, max, slotSeconds).pipe(
+        Effect.repeat({ until: Option.isSome, times: slotAttempts - 1 }),
+        Effect.flatMap(Option.match({ onNone: () => Effect.fail(refused(1, message)), onSome: Effect.succeed }))
+      )
+      const renewing = (slot: number) =>
+        repo.renew(subject, slot, holder, slotSeconds).pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("renewing a limit slot failed", cause)),
+          Effect.repeat(Schedule.spaced(`${slotSeconds / 3} seconds`)),
+          Effect.delay(`${slotSeconds / 3} seconds`)
+        )
+      return Effect.acquireUseRelease(
+        taken,
+        (slot) => Effect.scoped(Effect.zipRight(Effect.forkScoped(renewing(slot)), effect)),
+        (slot) => repo.free(subject, slot, holder)
+      )
     }
 
     /**
      * Run `effect` as one of `keyId`'s open long-polls.
      *
-     * @fails RateLimited when the key already holds `maxLongPollsPerKey`.
+     * @fails RateLimited when the key already holds `maxLongPollsPerKey` on any instance.
      */
-    const longPoll = <A, E, R>(keyId: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
-      Effect.acquireUseRelease(
-        Effect.suspend(() => {
-          const open = polls.get(keyId) ?? 0
-          if (open >= settings.maxLongPollsPerKey) {
-            return Effect.fail(
-              new RateLimited({
-                message: `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
-                retry_after_seconds: 1
-              })
-            )
-          }
-          polls.set(keyId, open + 1)
-          return Effect.void
-        }),
-        () => effect,
-        () =>
-          Effect.sync(() => {
-            const open = (polls.get(keyId) ?? 1) - 1
-            if (open <= 0) polls.delete(keyId)
-            else polls.set(keyId, open)
-          })
+    const longPoll = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
+      hold(
+        `long-poll:${keyId}`,
+        settings.maxLongPollsPerKey,
+        `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
+        effect
       )
 
-    return { take, longPoll } as const
-  })
+    /**
+     * Run `effect`, which reads a request body, as one of `keyId`'s uploads in flight.
+     *
+     * @fails RateLimited when the key already has `maxUploadsPerKey` bodies in flight on any instance.
+     */
+    const upload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
+      hold(
+        `upload:${keyId}`,
+        settings.maxUploadsPerKey,
+        `at most ${settings.maxUploadsPerKey} uploads in flight per key`,
+        effect
+      )
+
+    return { admitKey, admitAddress, longPoll, upload } as const
+  }),
+  dependencies: [LimitsRepo.Default]
 }) {}
+
+/** Every minute (jittered), drop the cells and slots that no longer limit anyone, for the life of the server. */
+export const RateLimitsSweeperLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const repo = yield* LimitsRepo
+    yield* repo.sweep().pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("sweeping rate limits failed", cause)),
+      Effect.repeat(Schedule.spaced("1 minute").pipe(Schedule.jittered)),
+      Effect.forkScoped
+    )
+  })
+).pipe(Layer.provide(LimitsRepo.Default))

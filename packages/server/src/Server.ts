@@ -19,7 +19,7 @@ import { HealthHttpLive } from "./Health/Http.js"
 import { BodyLimitsLive, withRequestLimits } from "./HttpEdge.js"
 import { JobsHttpLive } from "./Jobs/Http.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
-import { RateLimits } from "./RateLimits.js"
+import { RateLimits, RateLimitsSweeperLive } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
 import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -53,6 +53,7 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   HttpServer.withLogAddress,
   Layer.merge(DevKeysLive),
   Layer.merge(ReaperLive),
+  Layer.merge(RateLimitsSweeperLive),
   Layer.provideMerge(NodeServerLive),
   Layer.provide(RateLimits.Default),
   Layer.provideMerge(ApiKeys.Default),

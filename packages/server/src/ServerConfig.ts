@@ -68,12 +68,52 @@ export interface ServerSettings {
   readonly maxPromptChars: number
   /** Largest `params`, in bytes of JSON. */
   readonly maxParamsBytes: number
-  /** Long-polls one key may hold open at once (per server). */
+  /**
+   * Long-polls (claims, pending lists and event pages with `wait`) one key
+   * may hold open at once, across all API instances on the database
+   * (AGNT_MAX_LONG_POLLS_PER_KEY, default 128: 16 executor processes × 8
+   * jobs at once on one key).
+   */
   readonly maxLongPollsPerKey: number
-  /** Sustained requests per second one key (or, without a key, one address) may make (per server). */
+  /**
+   * Request bodies of `POST /v1/jobs` and `complete` one key may have in
+   * flight at once, across all API instances (AGNT_MAX_UPLOADS_PER_KEY,
+   * default 64); past it a further one is refused with 429 `RateLimited` at
+   * once, before its body is read.
+   */
+  readonly maxUploadsPerKey: number
+  /**
+   * Sustained requests per second one verified key may make, across all API
+   * instances (AGNT_RATE_LIMIT_PER_SECOND, default 1000: an executor job
+   * takes about 5 requests, so one key can run 200 jobs/s).
+   */
   readonly rateLimitPerSecond: number
-  /** Requests one key may make in a burst above the sustained rate. */
+  /** Requests one key may make at once from idle, above the sustained rate (AGNT_RATE_LIMIT_BURST, default 2000). */
   readonly rateLimitBurst: number
+  /**
+   * Sustained requests per second from one client address that carry no
+   * key or fail authentication, across all API instances
+   * (AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, default 20).
+   */
+  readonly addressRateLimitPerSecond: number
+  /** Such requests one address may make at once from idle (AGNT_ADDRESS_RATE_LIMIT_BURST, default 100). */
+  readonly addressRateLimitBurst: number
+  /**
+   * Seconds a client has to send a request's headers (Node's
+   * `headersTimeout`; AGNT_HEADERS_TIMEOUT_SECONDS, default 20).
+   */
+  readonly headersTimeoutSeconds: number
+  /**
+   * Seconds a client has to send a whole request, body included (Node's
+   * `requestTimeout`; AGNT_REQUEST_TIMEOUT_SECONDS, default 600). A
+   * long-poll is not affected: its request is whole once its headers are in.
+   */
+  readonly requestTimeoutSeconds: number
+  /**
+   * Seconds a request body may go without a byte arriving before its
+   * connection is closed (AGNT_BODY_IDLE_TIMEOUT_SECONDS, default 30).
+   */
+  readonly bodyIdleTimeoutSeconds: number
   /** How long a lease lasts without renewal, in seconds (DESIGN.md "Lease": default 60). */
   readonly leaseSeconds: number
   /** Seconds between reaper passes that fail jobs whose lease expired. */
@@ -96,7 +136,9 @@ export const defaultDataDir = (env: { readonly xdgDataHome: Option.Option<string
  * `Config` for `ServerSettings`; variables: PORT, HOST, AGNT_DATA_DIR,
  * DATABASE_URL, AGNT_MAX_BODY_BYTES, AGNT_MAX_FILE_BYTES, AGNT_MAX_FILES,
  * AGNT_MAX_JOB_BYTES, AGNT_MAX_PROMPT_CHARS, AGNT_MAX_PARAMS_BYTES,
- * AGNT_MAX_LONG_POLLS_PER_KEY, AGNT_RATE_LIMIT_PER_SECOND, AGNT_RATE_LIMIT_BURST,
+ * AGNT_MAX_LONG_POLLS_PER_KEY, AGNT_MAX_UPLOADS_PER_KEY, AGNT_RATE_LIMIT_PER_SECOND,
+ * AGNT_RATE_LIMIT_BURST, AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, AGNT_ADDRESS_RATE_LIMIT_BURST,
+ * AGNT_HEADERS_TIMEOUT_SECONDS, AGNT_REQUEST_TIMEOUT_SECONDS, AGNT_BODY_IDLE_TIMEOUT_SECONDS,
  * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_POLL_FALLBACK_SECONDS.
  */
 export const settingsConfig: Config.Config<ServerSettings> = Config.all({
@@ -116,9 +158,15 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   maxJobBytes: Config.integer("AGNT_MAX_JOB_BYTES").pipe(Config.withDefault(defaultMaxJobBytes)),
   maxPromptChars: Config.integer("AGNT_MAX_PROMPT_CHARS").pipe(Config.withDefault(defaultMaxPromptChars)),
   maxParamsBytes: Config.integer("AGNT_MAX_PARAMS_BYTES").pipe(Config.withDefault(defaultMaxParamsBytes)),
-  maxLongPollsPerKey: Config.integer("AGNT_MAX_LONG_POLLS_PER_KEY").pipe(Config.withDefault(20)),
-  rateLimitPerSecond: Config.number("AGNT_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(50)),
-  rateLimitBurst: Config.number("AGNT_RATE_LIMIT_BURST").pipe(Config.withDefault(200)),
+  maxLongPollsPerKey: Config.integer("AGNT_MAX_LONG_POLLS_PER_KEY").pipe(Config.withDefault(128)),
+  maxUploadsPerKey: Config.integer("AGNT_MAX_UPLOADS_PER_KEY").pipe(Config.withDefault(64)),
+  rateLimitPerSecond: Config.number("AGNT_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(1000)),
+  rateLimitBurst: Config.number("AGNT_RATE_LIMIT_BURST").pipe(Config.withDefault(2000)),
+  addressRateLimitPerSecond: Config.number("AGNT_ADDRESS_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(20)),
+  addressRateLimitBurst: Config.number("AGNT_ADDRESS_RATE_LIMIT_BURST").pipe(Config.withDefault(100)),
+  headersTimeoutSeconds: Config.number("AGNT_HEADERS_TIMEOUT_SECONDS").pipe(Config.withDefault(20)),
+  requestTimeoutSeconds: Config.number("AGNT_REQUEST_TIMEOUT_SECONDS").pipe(Config.withDefault(600)),
+  bodyIdleTimeoutSeconds: Config.number("AGNT_BODY_IDLE_TIMEOUT_SECONDS").pipe(Config.withDefault(30)),
   leaseSeconds: Config.number("AGNT_LEASE_SECONDS").pipe(Config.withDefault(60)),
   reaperIntervalSeconds: Config.number("AGNT_REAPER_INTERVAL_SECONDS").pipe(Config.withDefault(5)),
   pollFallbackSeconds: Config.number("AGNT_POLL_FALLBACK_SECONDS").pipe(Config.withDefault(2))

@@ -371,7 +371,10 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
   })
 })
 
-layer(serverWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 5 }), { timeout: 60_000, excludeTestServices: true })("request rate", (it) => {
+layer(serverWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 5, addressRateLimitPerSecond: 0.01, addressRateLimitBurst: 5 }), {
+  timeout: 60_000,
+  excludeTestServices: true
+})("request rate", (it) => {
   it.effect("past its burst a key gets 429 RateLimited with a Retry-After header; other keys and earlier work are unaffected", () =>
     Effect.gen(function*() {
       const url = yield* serverUrl
