@@ -22,10 +22,35 @@ import { LocalObjectStoreLive } from "./ObjectStore.js"
 import { RateLimits, RateLimitsSweeperLive } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
 import { S3ObjectStoreLive } from "./S3ObjectStore.js"
-import { ServerConfig } from "./ServerConfig.js"
+import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
+
+/**
+ * Node's HTTP server with limits on slow clients (slowloris): the headers
+ * within `headersTimeoutSeconds`, the whole request within
+ * `requestTimeoutSeconds` (both checked every 5 s), and no pause of more
+ * than `bodyIdleTimeoutSeconds` while a body arrives — the connection is
+ * closed, and the request reading it fails and frees what it held.
+ */
+export const makeHttpServer = (settings: ServerSettings) => {
+  const server = NodeHttp.createServer({
+    headersTimeout: settings.headersTimeoutSeconds * 1000,
+    requestTimeout: Math.max(settings.requestTimeoutSeconds, settings.headersTimeoutSeconds) * 1000,
+    connectionsCheckingInterval: 5000
+  })
+  server.on("request", (request: NodeHttp.IncomingMessage) => {
+    const hasBody = (request.headers["content-length"] ?? "0") !== "0" || request.headers["transfer-encoding"] !== undefined
+    if (!hasBody || request.complete) return
+    const socket = request.socket
+    socket.setTimeout(settings.bodyIdleTimeoutSeconds * 1000)
+    const idleNoMore = () => socket.setTimeout(0)
+    request.once("end", idleNoMore)
+    request.once("close", idleNoMore)
+  })
+  return server
+}
 
 const NodeServerLive = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (settings) => NodeHttpServer.layer(NodeHttp.createServer, { port: settings.port, host: settings.host }))
+  Effect.map(ServerConfig, (settings) => NodeHttpServer.layer(() => makeHttpServer(settings), { port: settings.port, host: settings.host }))
 )
 
 /** S3 when configured (`S3_BUCKET`), else the local directory in the data dir. */

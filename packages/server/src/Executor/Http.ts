@@ -10,6 +10,7 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { AuthenticationLive } from "../Auth.js"
 import { ExecutorJobs } from "../Executor.js"
+import { RateLimits } from "../RateLimits.js"
 import { readBody } from "../Uploads.js"
 
 const encodeJob = Schema.encodeSync(Job)
@@ -18,6 +19,7 @@ const encodeJob = Schema.encodeSync(Job)
 export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* ExecutorJobs
+    const limits = yield* RateLimits
     return handlers
       .handle("list", ({ urlParams }) =>
         Effect.flatMap(CurrentPrincipal, (principal) =>
@@ -36,12 +38,12 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
         Effect.flatMap(CurrentPrincipal, (principal) =>
           jobs.report(principal, path.job_id, payload)))
       .handleRaw("complete", ({ path, request }) =>
-        Effect.all([CurrentPrincipal, readBody(request)]).pipe(
-          Effect.flatMap(([principal, body]) =>
-            jobs.complete(principal, path.job_id, body)
-          ),
-          Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))
-        ))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          limits.upload(
+            principal.key_id,
+            Effect.flatMap(readBody(request), (body) =>
+              jobs.complete(principal, path.job_id, body))
+          )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))))
   })).pipe(
-    Layer.provide([AuthenticationLive, ExecutorJobs.Default])
+    Layer.provide([AuthenticationLive, ExecutorJobs.Default, RateLimits.Default])
   )

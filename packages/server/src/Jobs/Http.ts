@@ -11,6 +11,7 @@ import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@eff
 import { Chunk, Effect, Layer, Option, Schema, Stream } from "effect"
 import { AuthenticationLive } from "../Auth.js"
 import { Jobs } from "../Jobs.js"
+import { RateLimits } from "../RateLimits.js"
 import { readBody } from "../Uploads.js"
 
 const encodeEvent = Schema.encodeSync(JobEvent)
@@ -20,12 +21,14 @@ const encodeJob = Schema.encodeSync(Job)
 export const JobsHttpLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
   Effect.gen(function*() {
     const jobs = yield* Jobs
+    const limits = yield* RateLimits
     return handlers
       .handleRaw("create", ({ headers, request }) =>
-        Effect.all([CurrentPrincipal, readBody(request)]).pipe(
-          Effect.flatMap(([principal, body]) => jobs.create(principal, body, headers["idempotency-key"])),
-          Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job), { status: 201 }))
-        ))
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          limits.upload(
+            principal.key_id,
+            Effect.flatMap(readBody(request), (body) => jobs.create(principal, body, headers["idempotency-key"]))
+          )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job), { status: 201 }))))
       .handle("list", ({ urlParams }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.list(principal, urlParams)))
       .handle("get", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.get(principal, path.job_id)))
       .handle("result", ({ path }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.result(principal, path.job_id)))
@@ -49,7 +52,7 @@ export const JobsHttpLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
             )
           ))
   })).pipe(
-    Layer.provide([AuthenticationLive, Jobs.Default])
+    Layer.provide([AuthenticationLive, Jobs.Default, RateLimits.Default])
   )
 
 /**
