@@ -1,12 +1,14 @@
 /**
  * Gauges for `/metrics` — jobs by agent and status, executor processes
- * seen in the last 60 s, published agents — read from PostgreSQL and
- * written in the Prometheus text exposition format
+ * seen in the last 60 s, published agents — read from PostgreSQL, and this
+ * instance's count of requests refused with 429 by limit, written in the
+ * Prometheus text exposition format
  * (prometheus.io/docs/instrumenting/exposition_formats).
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Schema } from "effect"
+import { Effect, Metric, Schema } from "effect"
+import { type LimitName, limitNames, rateLimitedTotal } from "./RateLimits.js"
 
 /** The figures `/metrics` reports. */
 export const Gauges = Schema.Struct({
@@ -18,6 +20,11 @@ export const Gauges = Schema.Struct({
   agents: Schema.NonNegativeInt
 })
 export type Gauges = typeof Gauges.Type
+
+/** This instance's requests refused with 429 since it started, by limit. */
+export interface Refusals {
+  readonly rateLimited: ReadonlyArray<{ readonly limit: LimitName; readonly count: number }>
+}
 
 /** The gauges in one statement. */
 const gaugesStatement = (sql: SqlClient.SqlClient) =>
@@ -35,7 +42,7 @@ const gaugesStatement = (sql: SqlClient.SqlClient) =>
   })
 
 /** `gauges` as Prometheus text: one `# HELP`, `# TYPE` and samples per gauge, ending in a newline. */
-export const prometheusText = (gauges: Gauges): string =>
+export const prometheusText = (gauges: Gauges & Refusals): string =>
   [
     "# HELP agnt_jobs Jobs by agent and status.",
     "# TYPE agnt_jobs gauge",
@@ -46,6 +53,9 @@ export const prometheusText = (gauges: Gauges): string =>
     "# HELP agnt_agents Published agents.",
     "# TYPE agnt_agents gauge",
     `agnt_agents ${gauges.agents}`,
+    "# HELP agnt_rate_limited_total Requests this instance refused with 429, by limit.",
+    "# TYPE agnt_rate_limited_total counter",
+    ...gauges.rateLimited.map((row) => `agnt_rate_limited_total{limit="${row.limit}"} ${row.count}`),
     ""
   ].join("\n")
 
@@ -56,8 +66,13 @@ export class Metrics extends Effect.Service<Metrics>()("@agnt/server/Metrics", {
     const read = gaugesStatement(sql)
 
     /** The current gauges. @fails SqlError when the database is unreachable. */
-    const gauges = Effect.fn("Metrics.gauges")(function*(): Effect.fn.Return<Gauges, SqlError> {
-      return yield* read().pipe(Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }))
+    const gauges = Effect.fn("Metrics.gauges")(function*(): Effect.fn.Return<Gauges & Refusals, SqlError> {
+      const counted = yield* read().pipe(Effect.catchTags({ ParseError: Effect.die, NoSuchElementException: Effect.die }))
+      const rateLimited = yield* Effect.forEach(
+        limitNames,
+        (limit) => Effect.map(Metric.value(rateLimitedTotal(limit)), (state) => ({ limit, count: state.count }))
+      )
+      return { ...counted, rateLimited }
     })
 
     /** The current gauges as Prometheus text. @fails SqlError when the database is unreachable. */

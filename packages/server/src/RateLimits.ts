@@ -18,7 +18,7 @@
 import { RateLimited } from "@agnt/domain/Errors"
 import type { ApiKeyId } from "@agnt/domain/Ids"
 import type { HttpServerRequest } from "@effect/platform"
-import { Effect, Layer, Option, Schedule } from "effect"
+import { Effect, Layer, Metric, Option, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { LimitsRepo, type Rate } from "./RateLimits/Repo.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -36,8 +36,21 @@ const maxRemembered = 10_000
 export const clientAddress = (request: HttpServerRequest.HttpServerRequest): string =>
   Option.getOrElse(request.remoteAddress, () => "unknown")
 
-const refused = (seconds: number, message = "too many requests") =>
-  new RateLimited({ message, retry_after_seconds: Math.max(1, Math.ceil(seconds)) })
+/** The limits a request can be refused by, as `/metrics` labels them. */
+export const limitNames = ["key", "address", "long_poll", "upload"] as const
+export type LimitName = typeof limitNames[number]
+
+/** Requests this instance refused with 429, by limit (`agnt_rate_limited_total{limit}` in `/metrics`). */
+export const rateLimitedTotal = (limit: LimitName): Metric.Metric.Counter<number> =>
+  Metric.counter("agnt_rate_limited_total", { description: "Requests refused with 429, by limit.", incremental: true }).pipe(
+    Metric.tagged("limit", limit)
+  )
+
+const refused = (limit: LimitName, seconds: number, message = "too many requests") =>
+  Effect.zipRight(
+    Metric.increment(rateLimitedTotal(limit)),
+    Effect.fail(new RateLimited({ message, retry_after_seconds: Math.max(1, Math.ceil(seconds)) }))
+  )
 
 /** Request rates and held slots, shared by every instance on the database. */
 export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateLimits", {
@@ -57,16 +70,16 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
     }
 
     /** @fails RateLimited when `subject` is over `rate` (shared), or known to be (here). */
-    const spend = (subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
+    const spend = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
       Effect.suspend(() => {
         const until = blocked.get(subject)
         const now = Date.now()
-        if (until !== undefined && until > now) return Effect.fail(refused((until - now) / 1000))
+        if (until !== undefined && until > now) return refused(limit, (until - now) / 1000)
         if (until !== undefined) blocked.delete(subject)
         return Effect.flatMap(repo.spend(subject, rate), (wait) => {
           if (wait === 0) return Effect.void
           remember(subject, Date.now() + wait * 1000)
-          return Effect.fail(refused(wait))
+          return refused(limit, wait)
         })
       })
 
@@ -78,14 +91,14 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      *
      * @fails RateLimited past `rateLimitPerSecond` (bursts of `rateLimitBurst`) across all instances.
      */
-    const admitKey = (keyId: ApiKeyId) => spend(`key:${keyId}`, keyRate)
+    const admitKey = (keyId: ApiKeyId) => spend("key", `key:${keyId}`, keyRate)
 
     /**
      * Spend one keyless or failed request of a client address.
      *
      * @fails RateLimited past `addressRateLimitPerSecond` (bursts of `addressRateLimitBurst`).
      */
-    const admitAddress = (address: string) => spend(`address:${address}`, addressRate)
+    const admitAddress = (address: string) => spend("address", `address:${address}`, addressRate)
 
     /**
      * Run `effect` holding one of `max` slots of `subject`, renewed while it
@@ -93,11 +106,11 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      *
      * @fails RateLimited (with `message`) when all `max` are held.
      */
-    const hold = <A, E, R>(subject: string, max: number, message: string, effect: Effect.Effect<A, E, R>) => {
+    const hold = <A, E, R>(limit: LimitName, subject: string, max: number, message: string, effect: Effect.Effect<A, E, R>) => {
       const holder = NodeCrypto.randomUUID()
       const taken = repo.take(subject, holder, max, slotSeconds).pipe(
         Effect.repeat({ until: Option.isSome, times: slotAttempts - 1 }),
-        Effect.flatMap(Option.match({ onNone: () => Effect.fail(refused(1, message)), onSome: Effect.succeed }))
+        Effect.flatMap(Option.match({ onNone: () => refused(limit, 1, message), onSome: Effect.succeed }))
       )
       const renewing = (slot: number) =>
         repo.renew(subject, slot, holder, slotSeconds).pipe(
@@ -119,6 +132,7 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      */
     const longPoll = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
       hold(
+        "long_poll",
         `long-poll:${keyId}`,
         settings.maxLongPollsPerKey,
         `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
@@ -132,6 +146,7 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      */
     const upload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
       hold(
+        "upload",
         `upload:${keyId}`,
         settings.maxUploadsPerKey,
         `at most ${settings.maxUploadsPerKey} uploads in flight per key`,

@@ -65,6 +65,9 @@ describe("limits shared by API instances", () => {
         expect(refused.body).toMatchObject({ _tag: "RateLimited" })
         expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1)
       }
+      // Refusals are counted in /metrics.
+      const metrics = yield* Effect.promise(() => fetch(`${urls[0]}/metrics`).then((response) => response.text()))
+      expect(Number(/^agnt_rate_limited_total\{limit="key"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(20)
       // Another key has its own allowance.
       const other = Redacted.value((yield* keys.create({ role: "buyer" })).key)
       expect((yield* call(urls[1], other, "/v1/jobs")).status).toBe(200)
