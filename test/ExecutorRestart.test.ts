@@ -6,15 +6,12 @@
 import type { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
-import { ApiKeys } from "../packages/server/src/ApiKeys.js"
-import { DatabaseLive } from "../packages/server/src/Database.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { ServerConfig } from "../packages/server/src/ServerConfig.js"
-import { freshDatabase, temporaryDirectory, testSettings } from "../packages/server/src/Testing.js"
+import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
 import {
   agentPublished,
   allEvents,
@@ -23,6 +20,7 @@ import {
   freePort,
   jobWhen,
   logLines,
+  makeKeys,
   order,
   startExecutor,
   startServer,
@@ -47,15 +45,7 @@ describe("executor runtime across an API restart", () => {
       }
       const first = yield* startServer(port, { cwd: work, env: serverEnv })
 
-      const [buyerKey, executorKey] = yield* Effect.all([
-        Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "buyer" })),
-        Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "executor" }))
-      ]).pipe(
-        Effect.provide(ApiKeys.Default.pipe(
-          Layer.provide(DatabaseLive),
-          Layer.provide(ServerConfig.make(testSettings(dataDir, databaseUrl)))
-        ))
-      )
+      const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
       const url = `http://127.0.0.1:${port}`
       const client = yield* buyerClient(url, Redacted.value(buyerKey.key))
       // The job runs until the test creates `go`.

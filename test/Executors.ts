@@ -6,16 +6,30 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import type { Job, JobEvent } from "@agnt/domain/Job"
-import { Duration, Effect, Exit, Redacted, Schedule } from "effect"
+import { Duration, Effect, Exit, Layer, Redacted, Schedule } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { once } from "node:events"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { ApiKeys } from "../packages/server/src/ApiKeys.js"
+import { DatabaseLive } from "../packages/server/src/Database.js"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { serverUrl, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { ServerConfig } from "../packages/server/src/ServerConfig.js"
+import { serverUrl, temporaryDirectory, testSettings } from "../packages/server/src/Testing.js"
 import { binPath, daemon } from "./Processes.js"
+
+/** A buyer key and an executor key, made straight in the database of `databaseUrl`. */
+export const makeKeys = (dataDir: string, databaseUrl: string) =>
+  Effect.all([
+    Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "buyer" })),
+    Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "executor" }))
+  ]).pipe(
+    Effect.provide(ApiKeys.Default.pipe(
+      Layer.provide(DatabaseLive),
+      Layer.provide(ServerConfig.make(testSettings(dataDir, databaseUrl)))
+    ))
+  )
 
 /** A TCP port free on loopback right now. */
 export const freePort = Effect.promise(freePortPromise)

@@ -7,17 +7,14 @@
  * was, and the key can order again.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schedule } from "effect"
+import { Effect, Redacted, Schedule } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
-import { ApiKeys } from "../packages/server/src/ApiKeys.js"
-import { DatabaseLive } from "../packages/server/src/Database.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { ServerConfig } from "../packages/server/src/ServerConfig.js"
-import { freshDatabase, temporaryDirectory, testSettings } from "../packages/server/src/Testing.js"
-import { freePort, startServer } from "./Executors.js"
+import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { freePort, makeKeys, startServer } from "./Executors.js"
 
 const uploads = 200
 const cap = 16
@@ -77,15 +74,7 @@ describe("slow uploads", () => {
         }
       })
       const pid = server.child.pid ?? 0
-      const [buyer, executor] = yield* Effect.all([
-        Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "buyer" })),
-        Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "executor" }))
-      ]).pipe(
-        Effect.provide(ApiKeys.Default.pipe(
-          Layer.provide(DatabaseLive),
-          Layer.provide(ServerConfig.make(testSettings(dataDir, databaseUrl)))
-        ))
-      )
+      const [buyer, executor] = yield* makeKeys(dataDir, databaseUrl)
       const url = `http://127.0.0.1:${port}`
       const agentId = makeAgentId()
       const published = yield* Effect.promise(() =>
