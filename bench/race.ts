@@ -1,0 +1,216 @@
+/**
+ * The executor race: a real `agnt-server` process on a fresh database and
+ * EXECUTORS real `agnt-executor` processes (a command executor whose
+ * program exits 0 at once), all on ONE executor key, each running
+ * CONCURRENCY jobs at once; a buyer orders JOBS jobs (16 orders in flight)
+ * and the race ends when every job has ended or DEADLINE seconds passed.
+ * Prints jobs/s (first order to last end), double claims (jobs accepted
+ * more than once; must be 0), lost jobs (not completed; must be 0) and the
+ * server's 429 refusals by limit (`agnt_rate_limited_total`).
+ *
+ * Rows:
+ * - `agnt, default limits` — the server as configured by default;
+ * - `agnt, previous limits` — the limits this server had before they were
+ *   sized for fleets (50 requests/s and a burst of 200 per key, 20
+ *   long-polls per key); PREVIOUS=0 skips it;
+ * - `bare SKIP LOCKED` — the baseline: the same number of workers in this
+ *   process claiming rows of a bare table on the same PostgreSQL with
+ *   `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)` while
+ *   16 inserters add them, no HTTP, no limits.
+ *
+ *   npx tsx bench/race.ts                         # 16 executors × 4 at once, 1000 jobs
+ *   EXECUTORS=8 CONCURRENCY=2 JOBS=300 PREVIOUS=0 npx tsx bench/race.ts
+ *
+ * PostgreSQL is embedded (in a temporary directory) unless DATABASE_URL names an admin URL.
+ */
+import { isTransient } from "@agnt/client/ApiClient"
+import type { AgentId } from "@agnt/domain/Ids"
+import { FetchHttpClient } from "@effect/platform"
+import { NodeRuntime } from "@effect/platform-node"
+import { Config, Console, Effect, Option, Redacted, Schedule } from "effect"
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import Pg from "pg"
+import * as EmbeddedPostgres from "../packages/server/src/EmbeddedPostgres.js"
+import { makeAgentId } from "../packages/server/src/Ids.js"
+import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { buyerClient, eventually, freePort, makeKeys, order, startExecutor, startServer, writeCommandExecutor } from "../test/Executors.js"
+
+interface Race {
+  readonly executors: number
+  readonly concurrency: number
+  readonly jobs: number
+  readonly deadlineSeconds: number
+}
+
+interface Figures {
+  readonly name: string
+  readonly seconds: number
+  readonly completed: number
+  readonly doubleClaims: number
+  readonly lost: number
+  readonly refusals: string
+}
+
+/** One query on a short-lived pool of `url`. */
+const withPool = <A>(url: string, use: (pool: Pg.Pool) => Promise<A>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new Pg.Pool({ connectionString: url, max: 20 }).on("error", () => undefined)),
+    (pool) => Effect.promise(() => use(pool)),
+    (pool) => Effect.promise(() => pool.end())
+  )
+
+const count = async (pool: Pg.Pool, text: string, values: ReadonlyArray<unknown>) =>
+  Number((await pool.query<{ n: string }>(text, [...values])).rows[0]?.n ?? 0)
+
+/** The race through a real server (with `serverEnv` on top of its defaults) and real executors. */
+const agntRace = (name: string, adminUrl: string, race: Race, serverEnv: Record<string, string>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(adminUrl)
+    const work = yield* temporaryDirectory("agnt-race-")
+    const dataDir = NodePath.join(work, "data")
+    yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
+    const port = yield* freePort
+    const url = `http://127.0.0.1:${port}`
+    const config = NodePath.join(work, "config")
+    yield* startServer(port, {
+      cwd: work,
+      env: { ...process.env, DATABASE_URL: databaseUrl, AGNT_DATA_DIR: dataDir, XDG_CONFIG_HOME: config, ...serverEnv }
+    })
+    const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
+    const program = yield* writeCommandExecutor(work, "fast", "exit 0")
+    const agentId: AgentId = makeAgentId()
+    const env = { ...process.env, XDG_CONFIG_HOME: config, AGNT_API_URL: url, AGNT_API_KEY: Redacted.value(executorKey.key) }
+    for (let i = 0; i < race.executors; i++) {
+      yield* startExecutor(
+        ["command", "--agent-id", agentId, "--config", program, "--concurrency", String(race.concurrency)],
+        { cwd: work, env }
+      )
+    }
+    yield* eventually(
+      withPool(databaseUrl, (pool) => count(pool, "SELECT count(*) AS n FROM executors WHERE agent_id = $1", [agentId])),
+      (n) => n >= race.executors,
+      { within: "10 minutes", what: "every executor claiming" }
+    )
+
+    const buyer = yield* buyerClient(url, Redacted.value(buyerKey.key))
+    const started = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: race.jobs }, (_, i) => i),
+      (i) =>
+        order(buyer, agentId, `job ${i}`).pipe(
+          Effect.retry({ schedule: Schedule.spaced("100 millis"), while: isTransient })
+        ),
+      { concurrency: 16, discard: true }
+    )
+    const ended = yield* eventually(
+      withPool(databaseUrl, (pool) =>
+        count(
+          pool,
+          "SELECT count(*) AS n FROM jobs WHERE agent_id = $1 AND status IN ('completed', 'failed', 'rejected', 'canceled')",
+          [agentId]
+        )),
+      (n) => n >= race.jobs,
+      { within: `${race.deadlineSeconds} seconds`, what: "every job ended" }
+    ).pipe(Effect.option)
+    const seconds = (performance.now() - started) / 1000
+    const [completed, doubleClaims] = yield* withPool(databaseUrl, (pool) =>
+      Promise.all([
+        count(pool, "SELECT count(*) AS n FROM jobs WHERE agent_id = $1 AND status = 'completed'", [agentId]),
+        count(
+          pool,
+          `SELECT count(*) AS n FROM (
+             SELECT e.job_id FROM job_events e JOIN jobs j USING (job_id)
+             WHERE j.agent_id = $1 AND e.type = 'status' AND e.status = 'accepted'
+             GROUP BY e.job_id HAVING count(*) > 1) twice`,
+          [agentId]
+        )
+      ]))
+    const metrics = yield* Effect.promise(() => fetch(`${url}/metrics`).then((response) => response.text()))
+    const refusals = [...metrics.matchAll(/^agnt_rate_limited_total\{limit="(\w+)"\} (\d+)$/gm)]
+      .map(([, limit, n]) => `${limit}=${n}`).join(" ")
+    if (Option.isNone(ended)) yield* Console.log(`${name}: not every job ended within ${race.deadlineSeconds} s`)
+    return { name, seconds, completed, doubleClaims, lost: race.jobs - completed, refusals } satisfies Figures
+  }))
+
+/** The baseline: EXECUTORS × CONCURRENCY workers claiming rows of a bare table with SKIP LOCKED, 16 inserters. */
+const bareRace = (adminUrl: string, race: Race) =>
+  Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(adminUrl)
+    return yield* withPool(databaseUrl, async (pool) => {
+      await pool.query(
+        "CREATE TABLE race (id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', claims int NOT NULL DEFAULT 0)"
+      )
+      const started = performance.now()
+      let inserted = 0
+      const insert = async (): Promise<void> => {
+        if (inserted >= race.jobs) return
+        inserted++
+        await pool.query("INSERT INTO race DEFAULT VALUES")
+        return insert()
+      }
+      let done = 0
+      const work = async (): Promise<void> => {
+        if (done >= race.jobs) return
+        const claimed = await pool.query(
+          `UPDATE race SET status = 'running', claims = claims + 1
+           WHERE id = (SELECT id FROM race WHERE status = 'pending' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+           RETURNING id`
+        )
+        const id: unknown = claimed.rows[0]?.id
+        if (id === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          return work()
+        }
+        await pool.query("UPDATE race SET status = 'completed' WHERE id = $1", [id])
+        done++
+        return work()
+      }
+      await Promise.all([
+        ...Array.from({ length: 16 }, insert),
+        ...Array.from({ length: race.executors * race.concurrency }, work)
+      ])
+      const seconds = (performance.now() - started) / 1000
+      const completed = await count(pool, "SELECT count(*) AS n FROM race WHERE status = 'completed'", [])
+      const doubleClaims = await count(pool, "SELECT count(*) AS n FROM race WHERE claims > 1", [])
+      return { name: "bare SKIP LOCKED", seconds, completed, doubleClaims, lost: race.jobs - completed, refusals: "-" }
+    })
+  })
+
+const show = (race: Race, figures: Figures) =>
+  Console.log(
+    `${figures.name.padEnd(24)} ${(race.jobs / figures.seconds).toFixed(1).padStart(8)} jobs/s  ` +
+      `${figures.seconds.toFixed(1).padStart(6)} s  completed=${figures.completed}  double_claims=${figures.doubleClaims}  ` +
+      `lost=${figures.lost}  429s: ${figures.refusals}`
+  )
+
+const program = Effect.gen(function*() {
+  const race: Race = {
+    executors: yield* Config.integer("EXECUTORS").pipe(Config.withDefault(16)),
+    concurrency: yield* Config.integer("CONCURRENCY").pipe(Config.withDefault(4)),
+    jobs: yield* Config.integer("JOBS").pipe(Config.withDefault(1000)),
+    deadlineSeconds: yield* Config.integer("DEADLINE").pipe(Config.withDefault(600))
+  }
+  const previous = yield* Config.boolean("PREVIOUS").pipe(Config.withDefault(true))
+  const given = yield* Config.option(Config.string("DATABASE_URL"))
+  const adminUrl = Option.isSome(given)
+    ? given.value
+    : Redacted.value(yield* EmbeddedPostgres.start(yield* temporaryDirectory("agnt-race-pg-")))
+  yield* Console.log(
+    `race: ${race.executors} agnt-executor processes × ${race.concurrency} jobs at once on one key, ${race.jobs} jobs`
+  )
+  yield* show(race, yield* agntRace("agnt, default limits", adminUrl, race, {}))
+  if (previous) {
+    yield* show(
+      race,
+      yield* agntRace("agnt, previous limits", adminUrl, race, {
+        AGNT_RATE_LIMIT_PER_SECOND: "50",
+        AGNT_RATE_LIMIT_BURST: "200",
+        AGNT_MAX_LONG_POLLS_PER_KEY: "20"
+      })
+    )
+  }
+  yield* show(race, yield* bareRace(adminUrl, race))
+}).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer), Effect.catchAllCause(Effect.logError))
+
+NodeRuntime.runMain(program)
