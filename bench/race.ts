@@ -20,6 +20,11 @@
  *
  *   npx tsx bench/race.ts                         # 16 executors × 4 at once, 1000 jobs
  *   EXECUTORS=8 CONCURRENCY=2 JOBS=300 PREVIOUS=0 npx tsx bench/race.ts
+ *   RACE=0 npx tsx bench/race.ts                  # only the request capacity of one key
+ *
+ * Then one key's request capacity: 64 clients in this process list an
+ * agent's pending jobs through a real server for HAMMER_SECONDS (15),
+ * under the default and the previous limits; requests/s answered 200 and 429.
  *
  * PostgreSQL is embedded (in a temporary directory) unless DATABASE_URL names an admin URL.
  */
@@ -133,6 +138,60 @@ const agntRace = (name: string, adminUrl: string, race: Race, serverEnv: Record<
     return { name, seconds, completed, doubleClaims, lost: race.jobs - completed, refusals } satisfies Figures
   }))
 
+/**
+ * One executor key's request capacity through a real server (with
+ * `serverEnv`): 64 clients list its agent's pending jobs (`wait` = 0) as
+ * fast as they can for `seconds`; the answers by status.
+ */
+const hammer = (adminUrl: string, seconds: number, serverEnv: Record<string, string>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(adminUrl)
+    const work = yield* temporaryDirectory("agnt-hammer-")
+    const dataDir = NodePath.join(work, "data")
+    yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
+    const port = yield* freePort
+    const url = `http://127.0.0.1:${port}`
+    yield* startServer(port, {
+      cwd: work,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        AGNT_DATA_DIR: dataDir,
+        XDG_CONFIG_HOME: NodePath.join(work, "config"),
+        ...serverEnv
+      }
+    })
+    const [, executorKey] = yield* makeKeys(dataDir, databaseUrl)
+    const headers = { authorization: `Bearer ${Redacted.value(executorKey.key)}`, "content-type": "application/json" }
+    const agentId = makeAgentId()
+    yield* Effect.promise(() =>
+      fetch(`${url}/v1/agents/${agentId}`, {
+        method: "PUT",
+        headers,
+        body: JSON.stringify({ name: "Hammered", description: "", tags: [], input_schema: {} })
+      })
+    )
+    const statuses = new Map<number, number>()
+    const until = performance.now() + seconds * 1000
+    const client = async (): Promise<void> => {
+      if (performance.now() >= until) return
+      const response = await fetch(`${url}/v1/executor/jobs?agent_id=${agentId}&status=pending&wait=0`, { headers })
+      await response.arrayBuffer()
+      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
+      return client()
+    }
+    yield* Effect.promise(() => Promise.all(Array.from({ length: 64 }, client)))
+    return statuses
+  }))
+
+const showHammer = (name: string, seconds: number, statuses: ReadonlyMap<number, number>) =>
+  Console.log(
+    `${name.padEnd(24)} ${((statuses.get(200) ?? 0) / seconds).toFixed(1).padStart(8)} requests/s answered 200, ` +
+      `${((statuses.get(429) ?? 0) / seconds).toFixed(1)} /s answered 429 (${
+        [...statuses].map(([status, n]) => `${status}: ${n}`).join(", ")
+      })`
+  )
+
 /** The baseline: EXECUTORS × CONCURRENCY workers claiming rows of a bare table with SKIP LOCKED, 16 inserters. */
 const bareRace = (adminUrl: string, race: Race) =>
   Effect.gen(function*() {
@@ -177,6 +236,13 @@ const bareRace = (adminUrl: string, race: Race) =>
     })
   })
 
+/** The limits this server had before they were sized for fleets. */
+const previousLimits = {
+  AGNT_RATE_LIMIT_PER_SECOND: "50",
+  AGNT_RATE_LIMIT_BURST: "200",
+  AGNT_MAX_LONG_POLLS_PER_KEY: "20"
+}
+
 const show = (race: Race, figures: Figures) =>
   Console.log(
     `${figures.name.padEnd(24)} ${(race.jobs / figures.seconds).toFixed(1).padStart(8)} jobs/s  ` +
@@ -196,21 +262,19 @@ const program = Effect.gen(function*() {
   const adminUrl = Option.isSome(given)
     ? given.value
     : Redacted.value(yield* EmbeddedPostgres.start(yield* temporaryDirectory("agnt-race-pg-")))
-  yield* Console.log(
-    `race: ${race.executors} agnt-executor processes × ${race.concurrency} jobs at once on one key, ${race.jobs} jobs`
-  )
-  yield* show(race, yield* agntRace("agnt, default limits", adminUrl, race, {}))
-  if (previous) {
-    yield* show(
-      race,
-      yield* agntRace("agnt, previous limits", adminUrl, race, {
-        AGNT_RATE_LIMIT_PER_SECOND: "50",
-        AGNT_RATE_LIMIT_BURST: "200",
-        AGNT_MAX_LONG_POLLS_PER_KEY: "20"
-      })
+  const races = yield* Config.boolean("RACE").pipe(Config.withDefault(true))
+  if (races) {
+    yield* Console.log(
+      `race: ${race.executors} agnt-executor processes × ${race.concurrency} jobs at once on one key, ${race.jobs} jobs`
     )
+    yield* show(race, yield* agntRace("agnt, default limits", adminUrl, race, {}))
+    if (previous) yield* show(race, yield* agntRace("agnt, previous limits", adminUrl, race, previousLimits))
+    yield* show(race, yield* bareRace(adminUrl, race))
   }
-  yield* show(race, yield* bareRace(adminUrl, race))
+  const seconds = yield* Config.integer("HAMMER_SECONDS").pipe(Config.withDefault(15))
+  yield* Console.log(`one executor key, 64 clients listing pending jobs for ${seconds} s:`)
+  yield* showHammer("agnt, default limits", seconds, yield* hammer(adminUrl, seconds, {}))
+  yield* showHammer("agnt, previous limits", seconds, yield* hammer(adminUrl, seconds, previousLimits))
 }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer), Effect.catchAllCause(Effect.logError))
 
 NodeRuntime.runMain(program)

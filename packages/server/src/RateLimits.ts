@@ -52,37 +52,75 @@ const refused = (limit: LimitName, seconds: number, message = "too many requests
     Effect.fail(new RateLimited({ message, retry_after_seconds: Math.max(1, Math.ceil(seconds)) }))
   )
 
+/**
+ * Spending from shared rates, with this instance's memory of the subjects
+ * found over theirs (when, in ms since the epoch, each may ask again), so
+ * that a flood is refused without a round trip each.
+ *
+ * @fails RateLimited when `subject` is over `rate` (shared), or known to be (here).
+ */
+const makeSpend = (repo: LimitsRepo) => {
+  const blocked = new Map<string, number>()
+  const remember = (subject: string, until: number) => {
+    if (blocked.size >= maxRemembered) {
+      const now = Date.now()
+      for (const [other, at] of blocked) if (at <= now) blocked.delete(other)
+      if (blocked.size >= maxRemembered) blocked.clear()
+    }
+    blocked.set(subject, until)
+  }
+  return (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
+    Effect.suspend(() => {
+      const until = blocked.get(subject)
+      const now = Date.now()
+      if (until !== undefined && until > now) return refused(limit, (until - now) / 1000)
+      if (until !== undefined) blocked.delete(subject)
+      return Effect.flatMap(repo.spend(subject, rate), (wait) => {
+        if (wait === 0) return Effect.void
+        remember(subject, Date.now() + wait * 1000)
+        return refused(limit, wait)
+      })
+    })
+}
+
+/**
+ * Run `effect` holding one of `max` slots of `subject`, renewed every
+ * third of `slotSeconds` while it runs and freed when it ends however it
+ * ends.
+ *
+ * @fails RateLimited (with `message`) when all `max` are held.
+ */
+const holdSlot = <A, E, R>(
+  repo: LimitsRepo,
+  limit: LimitName,
+  slots: { readonly subject: string; readonly max: number; readonly message: string },
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | RateLimited, R> => {
+  const { max, message, subject } = slots
+  const holder = NodeCrypto.randomUUID()
+  const taken = repo.take(subject, holder, max, slotSeconds).pipe(
+    Effect.repeat({ until: Option.isSome, times: slotAttempts - 1 }),
+    Effect.flatMap(Option.match({ onNone: () => refused(limit, 1, message), onSome: Effect.succeed }))
+  )
+  const renewing = (slot: number) =>
+    repo.renew(subject, slot, holder, slotSeconds).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("renewing a limit slot failed", cause)),
+      Effect.repeat(Schedule.spaced(`${slotSeconds / 3} seconds`)),
+      Effect.delay(`${slotSeconds / 3} seconds`)
+    )
+  return Effect.acquireUseRelease(
+    taken,
+    (slot) => Effect.scoped(Effect.zipRight(Effect.forkScoped(renewing(slot)), effect)),
+    (slot) => repo.free(subject, slot, holder)
+  )
+}
+
 /** Request rates and held slots, shared by every instance on the database. */
 export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateLimits", {
   effect: Effect.gen(function*() {
     const settings = yield* ServerConfig
     const repo = yield* LimitsRepo
-    /** Subjects found over their rate, with when (ms since the epoch) they may ask again. */
-    const blocked = new Map<string, number>()
-
-    const remember = (subject: string, until: number) => {
-      if (blocked.size >= maxRemembered) {
-        const now = Date.now()
-        for (const [other, at] of blocked) if (at <= now) blocked.delete(other)
-        if (blocked.size >= maxRemembered) blocked.clear()
-      }
-      blocked.set(subject, until)
-    }
-
-    /** @fails RateLimited when `subject` is over `rate` (shared), or known to be (here). */
-    const spend = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
-      Effect.suspend(() => {
-        const until = blocked.get(subject)
-        const now = Date.now()
-        if (until !== undefined && until > now) return refused(limit, (until - now) / 1000)
-        if (until !== undefined) blocked.delete(subject)
-        return Effect.flatMap(repo.spend(subject, rate), (wait) => {
-          if (wait === 0) return Effect.void
-          remember(subject, Date.now() + wait * 1000)
-          return refused(limit, wait)
-        })
-      })
-
+    const spend = makeSpend(repo)
     const keyRate: Rate = { perSecond: settings.rateLimitPerSecond, burst: settings.rateLimitBurst }
     const addressRate: Rate = { perSecond: settings.addressRateLimitPerSecond, burst: settings.addressRateLimitBurst }
 
@@ -101,57 +139,28 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
     const admitAddress = (address: string) => spend("address", `address:${address}`, addressRate)
 
     /**
-     * Run `effect` holding one of `max` slots of `subject`, renewed while it
-     * runs and freed when it ends however it ends.
-     *
-     * @fails RateLimited (with `message`) when all `max` are held.
-     */
-    const hold = <A, E, R>(limit: LimitName, subject: string, max: number, message: string, effect: Effect.Effect<A, E, R>) => {
-      const holder = NodeCrypto.randomUUID()
-      const taken = repo.take(subject, holder, max, slotSeconds).pipe(
-        Effect.repeat({ until: Option.isSome, times: slotAttempts - 1 }),
-        Effect.flatMap(Option.match({ onNone: () => refused(limit, 1, message), onSome: Effect.succeed }))
-      )
-      const renewing = (slot: number) =>
-        repo.renew(subject, slot, holder, slotSeconds).pipe(
-          Effect.catchAllCause((cause) => Effect.logWarning("renewing a limit slot failed", cause)),
-          Effect.repeat(Schedule.spaced(`${slotSeconds / 3} seconds`)),
-          Effect.delay(`${slotSeconds / 3} seconds`)
-        )
-      return Effect.acquireUseRelease(
-        taken,
-        (slot) => Effect.scoped(Effect.zipRight(Effect.forkScoped(renewing(slot)), effect)),
-        (slot) => repo.free(subject, slot, holder)
-      )
-    }
-
-    /**
      * Run `effect` as one of `keyId`'s open long-polls.
      *
      * @fails RateLimited when the key already holds `maxLongPollsPerKey` on any instance.
      */
-    const longPoll = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
-      hold(
-        "long_poll",
-        `long-poll:${keyId}`,
-        settings.maxLongPollsPerKey,
-        `at most ${settings.maxLongPollsPerKey} long-polls open per key`,
-        effect
-      )
+    const longPoll = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>) =>
+      holdSlot(repo, "long_poll", {
+        subject: `long-poll:${keyId}`,
+        max: settings.maxLongPollsPerKey,
+        message: `at most ${settings.maxLongPollsPerKey} long-polls open per key`
+      }, effect)
 
     /**
      * Run `effect`, which reads a request body, as one of `keyId`'s uploads in flight.
      *
      * @fails RateLimited when the key already has `maxUploadsPerKey` bodies in flight on any instance.
      */
-    const upload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
-      hold(
-        "upload",
-        `upload:${keyId}`,
-        settings.maxUploadsPerKey,
-        `at most ${settings.maxUploadsPerKey} uploads in flight per key`,
-        effect
-      )
+    const upload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>) =>
+      holdSlot(repo, "upload", {
+        subject: `upload:${keyId}`,
+        max: settings.maxUploadsPerKey,
+        message: `at most ${settings.maxUploadsPerKey} uploads in flight per key`
+      }, effect)
 
     return { admitKey, admitAddress, longPoll, upload } as const
   }),
