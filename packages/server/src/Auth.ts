@@ -8,17 +8,17 @@
 import { Authentication, type Principal } from "@agnt/domain/Auth"
 import { Forbidden } from "@agnt/domain/Errors"
 import { HttpServerRequest } from "@effect/platform"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import { ApiKeys } from "./ApiKeys.js"
-import { clientAddress, RateLimits } from "./RateLimits.js"
+import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
 
 /**
  * Resolves `Authorization: Bearer` keys to principals.
  *
  * @fails Unauthorized for a missing, malformed, unknown or revoked key;
  * RateLimited when the verified key is over its rate, or when a failed
- * attempt finds its address over the keyless rate (a request without any
- * key was counted at the edge, `withRequestLimits`).
+ * attempt finds its address over the keyless rate (a request without a
+ * bearer key was counted at the edge, `withRequestLimits`).
  */
 export const AuthenticationLive = Layer.effect(
   Authentication,
@@ -29,9 +29,10 @@ export const AuthenticationLive = Layer.effect(
       bearer: (token) =>
         keys.authenticate(token).pipe(
           Effect.tapError(() =>
-            Redacted.value(token) === ""
-              ? Effect.void
-              : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => limits.admitAddress(clientAddress(request)))
+            Effect.flatMap(
+              HttpServerRequest.HttpServerRequest,
+              (request) => hasBearer(request) ? limits.admitAddress(clientAddress(request)) : Effect.void
+            )
           ),
           Effect.tap((principal) => limits.admitKey(principal.key_id))
         )

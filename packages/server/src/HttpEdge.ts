@@ -22,7 +22,7 @@ import { HttpIncomingMessage } from "@effect/platform"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import { Cause, Effect, Either, Option, Schema } from "effect"
 import { guardMultipart } from "./MultipartGuard.js"
-import { clientAddress, RateLimits } from "./RateLimits.js"
+import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
 
@@ -76,7 +76,7 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 /**
- * The edge of every request: a request without a key spends from its
+ * The edge of every request: a request without a bearer key spends from its
  * client address's rate before anything else runs (a keyed one is counted
  * by its verified key, or as a failed attempt, in `AuthenticationLive`),
  * and every 429 leaves with `Retry-After` (`finishRateLimited`). Body
@@ -86,7 +86,7 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const limits = yield* RateLimits
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (request.headers["authorization"] === undefined) {
+    if (!hasBearer(request)) {
       const admitted = yield* Effect.either(limits.admitAddress(clientAddress(request)))
       if (Either.isLeft(admitted)) return finishRateLimited(request, rateLimited(admitted.left))
     }

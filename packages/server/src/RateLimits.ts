@@ -32,6 +32,13 @@ const slotAttempts = 3
 /** Most subjects remembered as refused by one instance. */
 const maxRemembered = 10_000
 
+/**
+ * Whether a request carries a bearer key to verify (RFC 6750 §2.1); one
+ * that does not is counted against its client address at the edge.
+ */
+export const hasBearer = (request: HttpServerRequest.HttpServerRequest): boolean =>
+  /^bearer\s+\S/i.test(request.headers["authorization"] ?? "")
+
 /** The client address a request's keyless rate counts against (the peer of its connection). */
 export const clientAddress = (request: HttpServerRequest.HttpServerRequest): string =>
   Option.getOrElse(request.remoteAddress, () => "unknown")

@@ -89,6 +89,9 @@ describe("limits shared by API instances", () => {
       expect(forgedStatuses.slice(8)).toEqual(Array(12).fill(429))
       const refused = yield* call(urls[0], forged, "/v1/jobs")
       expect(refused.body).toMatchObject({ _tag: "RateLimited" })
+      // Another scheme than Bearer is keyless: the same address allowance refuses it.
+      const basic = yield* Effect.promise(() => fetch(`${urls[1]}/v1/jobs`, { headers: { authorization: "Basic YTpi" } }))
+      expect(basic.status).toBe(429)
 
       // The same address, with the key's real secret: all 5 of its burst, then 429.
       const statuses = yield* alternate(urls, buyer, 7)
