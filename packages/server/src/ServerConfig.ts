@@ -118,6 +118,12 @@ export interface ServerSettings {
   readonly leaseSeconds: number
   /** Seconds between reaper passes that fail jobs whose lease expired. */
   readonly reaperIntervalSeconds: number
+  /**
+   * Seconds the reaper holds off after the server starts and after a
+   * database outage, so that holders can renew leases they could not renew
+   * meanwhile (DESIGN.md "Delivery"); unset: one lease, `leaseSeconds`.
+   */
+  readonly reaperGraceSeconds?: number | undefined
   /** Seconds a long-poll sleeps between database checks when no notification comes (NOTIFY is a hint). */
   readonly pollFallbackSeconds: number
 }
@@ -139,7 +145,8 @@ export const defaultDataDir = (env: { readonly xdgDataHome: Option.Option<string
  * AGNT_MAX_LONG_POLLS_PER_KEY, AGNT_MAX_UPLOADS_PER_KEY, AGNT_RATE_LIMIT_PER_SECOND,
  * AGNT_RATE_LIMIT_BURST, AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, AGNT_ADDRESS_RATE_LIMIT_BURST,
  * AGNT_HEADERS_TIMEOUT_SECONDS, AGNT_REQUEST_TIMEOUT_SECONDS, AGNT_BODY_IDLE_TIMEOUT_SECONDS,
- * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_POLL_FALLBACK_SECONDS.
+ * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_REAPER_GRACE_SECONDS,
+ * AGNT_POLL_FALLBACK_SECONDS.
  */
 export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(8080)),
@@ -169,6 +176,7 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   bodyIdleTimeoutSeconds: Config.number("AGNT_BODY_IDLE_TIMEOUT_SECONDS").pipe(Config.withDefault(30)),
   leaseSeconds: Config.number("AGNT_LEASE_SECONDS").pipe(Config.withDefault(60)),
   reaperIntervalSeconds: Config.number("AGNT_REAPER_INTERVAL_SECONDS").pipe(Config.withDefault(5)),
+  reaperGraceSeconds: Config.option(Config.number("AGNT_REAPER_GRACE_SECONDS")).pipe(Config.map(Option.getOrUndefined)),
   pollFallbackSeconds: Config.number("AGNT_POLL_FALLBACK_SECONDS").pipe(Config.withDefault(2))
 })
 

@@ -16,7 +16,8 @@
  * 60 s lease (no lease runs out by accident, however slow a run), and the
  * `leaseRunsOut` step moves the job's `lease_expires_at` into the past —
  * the database's record of time, not the code under test — then waits for
- * the real reaper fiber (every 0.1 s) to end the job. Waiting out a real
+ * the real reaper fiber (every 0.1 s, without the start-up grace that lets
+ * holders reconnect after a restart) to end the job. Waiting out a real
  * 1 s lease would cost a second per step and make every other lease of
  * the run race the clock.
  */
@@ -56,7 +57,7 @@ interface World {
   readonly seen: Map<JobId, Seen>
 }
 
-const ModelServerLive = TestServerLive(inject("pgAdminUrl"), { reaperIntervalSeconds: 0.1 }).pipe(
+const ModelServerLive = TestServerLive(inject("pgAdminUrl"), { reaperIntervalSeconds: 0.1, reaperGraceSeconds: 0 }).pipe(
   Layer.provideMerge(FetchHttpClient.layer)
 )
 
