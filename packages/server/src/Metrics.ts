@@ -1,13 +1,15 @@
 /**
  * Gauges for `/metrics` — jobs by agent and status, executor processes
- * seen in the last 60 s, published agents — read from PostgreSQL, and this
- * instance's count of requests refused with 429 by limit, written in the
- * Prometheus text exposition format
+ * seen in the last 60 s, published agents — read from PostgreSQL, this
+ * instance's count of requests refused with 429 by limit, and the counters
+ * of its notification connection (`Notifier.ts`), written in the Prometheus
+ * text exposition format
  * (prometheus.io/docs/instrumenting/exposition_formats).
  */
 import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Metric, Schema } from "effect"
+import { Notifier, type NotifierStats } from "./Notifier.js"
 import { type LimitName, limitNames, rateLimitedTotal } from "./RateLimits.js"
 
 /** The figures `/metrics` reports. */
@@ -41,8 +43,8 @@ const gaugesStatement = (sql: SqlClient.SqlClient) =>
              (SELECT count(*)::int FROM agents) AS agents`
   })
 
-/** `gauges` as Prometheus text: one `# HELP`, `# TYPE` and samples per gauge, ending in a newline. */
-export const prometheusText = (gauges: Gauges & Refusals): string =>
+/** `gauges` and `notifier` as Prometheus text: one `# HELP`, `# TYPE` and samples per metric, ending in a newline. */
+export const prometheusText = (gauges: Gauges & Refusals, notifier: NotifierStats): string =>
   [
     "# HELP agnt_jobs Jobs by agent and status.",
     "# TYPE agnt_jobs gauge",
@@ -56,6 +58,15 @@ export const prometheusText = (gauges: Gauges & Refusals): string =>
     "# HELP agnt_rate_limited_total Requests this instance refused with 429, by limit.",
     "# TYPE agnt_rate_limited_total counter",
     ...gauges.rateLimited.map((row) => `agnt_rate_limited_total{limit="${row.limit}"} ${row.count}`),
+    "# HELP agnt_notifications_received_total PostgreSQL notifications this server received, by channel.",
+    "# TYPE agnt_notifications_received_total counter",
+    ...Object.entries(notifier.received).map(([channel, count]) => `agnt_notifications_received_total{channel="${channel}"} ${count}`),
+    "# HELP agnt_notification_reconnects_total Times this server re-established its LISTEN connection after losing it.",
+    "# TYPE agnt_notification_reconnects_total counter",
+    `agnt_notification_reconnects_total ${notifier.reconnects}`,
+    "# HELP agnt_notification_listening Whether this server's LISTEN connection is up (1) or not (0).",
+    "# TYPE agnt_notification_listening gauge",
+    `agnt_notification_listening ${notifier.listening ? 1 : 0}`,
     ""
   ].join("\n")
 
@@ -63,6 +74,7 @@ export const prometheusText = (gauges: Gauges & Refusals): string =>
 export class Metrics extends Effect.Service<Metrics>()("@agnt/server/Metrics", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const notifier = yield* Notifier
     const read = gaugesStatement(sql)
 
     /** The current gauges. @fails SqlError when the database is unreachable. */
@@ -75,9 +87,10 @@ export class Metrics extends Effect.Service<Metrics>()("@agnt/server/Metrics", {
       return { ...counted, rateLimited }
     })
 
-    /** The current gauges as Prometheus text. @fails SqlError when the database is unreachable. */
-    const text = (): Effect.Effect<string, SqlError> => Effect.map(gauges(), prometheusText)
+    /** The current gauges and notification counters as Prometheus text. @fails SqlError when the database is unreachable. */
+    const text = (): Effect.Effect<string, SqlError> => Effect.map(gauges(), (read) => prometheusText(read, notifier.stats()))
 
     return { gauges, text } as const
-  })
+  }),
+  dependencies: [Notifier.Default]
 }) {}

@@ -1,16 +1,27 @@
 /**
  * The server across outages of itself and of its database: holders of
- * leases get a full lease to reconnect after a restart.
+ * leases get a full lease to reconnect after a restart; the notification
+ * connection comes back after a PostgreSQL restart.
  */
 import { makeApiClient } from "@agnt/client/ApiClient"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer, Schedule } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
-import { freshDatabase, serverUrl, TestServerOn } from "../src/Testing.js"
+import { freshDatabase, serverUrl, TestServerLive, TestServerOn } from "../src/Testing.js"
 import { manifest, orderForm } from "./Fixtures.js"
+import { ownPostgres } from "./OwnPostgres.js"
+
+/** A sample of `/metrics` (`name` with its labels, as written), or -1 when absent. */
+const sample = (text: string, name: string) => {
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `))
+  return line === undefined ? -1 : Number(line.slice(name.length + 1))
+}
+
+/** `/metrics` of the server at `baseUrl`, as text. */
+const metricsAt = (baseUrl: string) => Effect.flatMap(makeApiClient({ baseUrl }), (client) => client.health.metrics())
 
 describe("outages", () => {
   it.scopedLive("a lease that expired while no server ran is not reaped at the next start: its holder renews it within a full lease", () =>
@@ -48,4 +59,43 @@ describe("outages", () => {
       })
       expect([progressed.job.status, progressed.job.progress]).toEqual(["running", 50])
     }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.scopedLive(
+    "after PostgreSQL restarts, the server listens again: the reconnect is counted and a new job reaches a waiting claim by NOTIFY",
+    () =>
+      Effect.gen(function*() {
+        const postgres = yield* ownPostgres
+        // The fallback re-check is longer than the claim's wait: only a notification can hand over the job.
+        const context = yield* Layer.build(
+          TestServerLive(postgres.adminUrl, { pollFallbackSeconds: 60 }).pipe(Layer.provideMerge(FetchHttpClient.layer))
+        )
+        const baseUrl = yield* serverUrl.pipe(Effect.provide(context))
+        const keys = yield* ApiKeys.pipe(Effect.provide(context))
+        const executor = yield* makeApiClient({ baseUrl, key: (yield* keys.create({ role: "executor" })).key })
+        const buyer = yield* makeApiClient({ baseUrl, key: (yield* keys.create({ role: "buyer" })).key })
+        const agentId = makeAgentId()
+        yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Listener") })
+        expect(sample(yield* metricsAt(baseUrl), "agnt_notification_reconnects_total")).toBe(0)
+
+        yield* postgres.stop
+        yield* postgres.start
+        const after = yield* metricsAt(baseUrl).pipe(
+          Effect.filterOrFail((text) => sample(text, "agnt_notification_reconnects_total") === 1),
+          Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("60 seconds")))
+        )
+        expect(sample(after, "agnt_notification_listening")).toBe(1)
+        const receivedBefore = sample(after, `agnt_notifications_received_total{channel="agnt_pending"}`)
+
+        const waiting = yield* executor.executor.claim({ payload: { agent_id: agentId, executor_id: "listener", wait: 20 } }).pipe(
+          Effect.fork
+        )
+        yield* Effect.sleep("500 millis")
+        const job = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+        const response = yield* Fiber.join(waiting)
+        expect(response.claimed?.job.job_id).toBe(job.job_id)
+        const received = sample(yield* metricsAt(baseUrl), `agnt_notifications_received_total{channel="agnt_pending"}`)
+        expect(received).toBeGreaterThan(receivedBefore)
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
+    120_000
+  )
 })
