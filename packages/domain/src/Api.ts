@@ -183,6 +183,7 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .addError(NotReady)
   .annotate(OpenApi.Description, "The agent catalogue buyers search, and the manifests executors publish")
 {}
 
@@ -276,6 +277,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .addError(NotReady)
   .annotate(OpenApi.Description, "Buyers order jobs, follow them and fetch their results")
 {}
 
@@ -345,6 +347,7 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
   .middleware(Authentication)
   .addError(Forbidden)
   .addError(RateLimited)
+  .addError(NotReady)
   .annotate(OpenApi.Description, "Executors claim jobs under a lease, report on them and deliver results")
 {}
 

@@ -191,7 +191,12 @@ export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()(
   HttpApiSchema.annotations({ status: 404 })
 ) {}
 
-/** 503: the server cannot serve yet (database unreachable, migrations not done). */
+/**
+ * 503: the server cannot serve now — its database is unreachable, shutting
+ * down or starting — on `/readyz`, `/metrics` and every request that needs
+ * the database; the response carries `Retry-After` (seconds), and clients
+ * retry it (`@agnt/client` `isTransient`).
+ */
 export class NotReady extends Schema.TaggedError<NotReady>()(
   "NotReady",
   { message: Schema.String },

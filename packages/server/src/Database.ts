@@ -51,8 +51,52 @@ const types: Pg.CustomTypesConfig = {
   }) as Pg.CustomTypesConfig["getTypeParser"]
 }
 
-/** A `PgClient` over the given URL, with agnt's type parsers. */
-export const pgLayer = (url: Redacted.Redacted) => PgClient.layer({ url, types, maxConnections: 20, applicationName: "agnt-server" })
+/**
+ * A `PgClient` over the given URL, with agnt's type parsers. Getting a
+ * connection — a new one, or a turn at the pool when all 20 are busy —
+ * gives up after 10 s, so an unreachable database fails requests (503,
+ * `databaseUnavailable`) instead of holding them.
+ */
+export const pgLayer = (url: Redacted.Redacted) =>
+  PgClient.layer({ url, types, maxConnections: 20, connectTimeout: "10 seconds", applicationName: "agnt-server" })
+
+/** Node.js error codes of a connection that could not be made or was cut. */
+const connectionCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN"
+])
+
+/** SQLSTATEs of a server going away (PostgreSQL Appendix A): class 08, and 57P01–57P03 (admin/crash shutdown, cannot connect now). */
+const unavailableState = (code: string) => /^08[0-9A-Z]{3}$/.test(code) || ["57P01", "57P02", "57P03"].includes(code)
+
+/** Messages node-postgres fails with when its connection ends, cannot be used, or is not had in time. */
+const unavailableMessage =
+  /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Cannot use a pool after calling end/
+
+/**
+ * Whether `error` — a `SqlError`, its cause, or a defect carrying one —
+ * says the database is away rather than that the query was wrong: a
+ * connection refused, reset or cut, a server shutting down or starting up,
+ * no connection within `connectTimeout`. Looks through `cause` chains and
+ * the `errors` of an `AggregateError`, a few levels deep.
+ */
+export const databaseUnavailable = (error: unknown, depth = 0): boolean => {
+  if (typeof error !== "object" || error === null || depth > 5) return false
+  const code = "code" in error && typeof error.code === "string" ? error.code : ""
+  if (connectionCodes.has(code) || unavailableState(code)) return true
+  if (error instanceof Error && unavailableMessage.test(error.message)) return true
+  const nested = [
+    "cause" in error ? error.cause : undefined,
+    ...("errors" in error && Array.isArray(error.errors) ? error.errors : [])
+  ]
+  return nested.some((inner) => databaseUnavailable(inner, depth + 1))
+}
 
 /** Runs the migrations of `migrationsDir`. */
 export const MigrationsLive = PgMigrator.layer({ loader: sqlFileLoader(migrationsDir) }).pipe(

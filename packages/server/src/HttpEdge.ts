@@ -6,7 +6,7 @@
  * serves, text PostgreSQL cannot store.
  */
 import { Api } from "@agnt/domain/Api"
-import { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
+import { InvalidRequest, NotReady, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
 import { describeIssues } from "@agnt/domain/Requests"
 import {
   FileSystem,
@@ -21,6 +21,7 @@ import {
 import { HttpIncomingMessage } from "@effect/platform"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import { Cause, Effect, Either, Option, Schema } from "effect"
+import { databaseUnavailable } from "./Database.js"
 import { guardMultipart } from "./MultipartGuard.js"
 import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
@@ -67,6 +68,16 @@ const finishRateLimited = (request: HttpServerRequest.HttpServerRequest, respons
   return hasBody ? HttpServerResponse.setHeader(withRetry, "connection", "close") : withRetry
 }
 
+/** Seconds a client is asked to wait (`Retry-After`) while the database is away. */
+const notReadyRetrySeconds = 5
+
+/** A typed 503 for a request that needed the database while it was away; clients retry it. */
+const notReady = () =>
+  HttpServerResponse.unsafeJson(
+    Schema.encodeSync(NotReady)(new NotReady({ message: "the database is unavailable; retry shortly" })),
+    { status: 503, headers: { "retry-after": String(notReadyRetrySeconds) } }
+  )
+
 const isRouteNotFound = (error: unknown) => HttpServerError.isServerError(error) && error._tag === "RouteNotFound"
 
 /** A typed 404 for a method and path no endpoint serves (the router's own answer has no body). */
@@ -99,7 +110,9 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
  * The configured body limits, and typed answers for the failures of parsing
  * a body — which the API builder treats as defects — 413 `PayloadTooLarge`
  * for limits, 400 `InvalidRequest` for malformed JSON or multipart — and
- * a typed 404 `RouteNotFound` for a method and path no endpoint serves.
+ * a typed 404 `RouteNotFound` for a method and path no endpoint serves,
+ * and 503 `NotReady` with `Retry-After` for a request that needed the
+ * database while it was away (`Database.databaseUnavailable`).
  * A request that fails its schema (400 `HttpApiDecodeError`) gets as its
  * `message` the clauses of its `issues` in one sentence (`Requests.ts`).
  * Other defects are logged with their cause.
@@ -168,6 +181,9 @@ const renderFailure = (settings: ServerSettings) => <E>(cause: Cause.Cause<E>) =
     return Effect.map(HttpServerRequest.HttpServerRequest, routeNotFound)
   }
   const defect = Cause.dieOption(cause)
+  if (Option.exists(Option.orElse(defect, () => Cause.failureOption(cause)), databaseUnavailable)) {
+    return Effect.as(Effect.logDebug("database unavailable: 503", cause), notReady())
+  }
   if (Option.isSome(defect) && unstorableText(defect.value)) {
     return Effect.succeed(invalidRequest("text must not contain NUL characters or unpaired UTF-16 surrogates"))
   }

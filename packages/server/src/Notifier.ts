@@ -13,6 +13,11 @@
  * `relistenPolicy`, the recovery is logged with the length of the gap, and
  * every waiter is then woken once, so that what happened in the gap
  * (jobs made, events appended) is picked up at once.
+ *
+ * When the server shuts down gracefully, every long-poll is woken, re-checks
+ * once and answers with what it finds — for a claim with nothing pending an
+ * empty result (`{"claimed": null}`), which executors simply repeat against
+ * the next server — instead of holding the shutdown for up to its wait.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Data, Deferred, Duration, Effect, Option, PubSub, Queue, Redacted, Schedule, type Scope } from "effect"
@@ -64,6 +69,8 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       agnt_pending: yield* PubSub.unbounded<string>(),
       agnt_events: yield* PubSub.unbounded<string>()
     }
+    /** Wake every waiter of every channel once. */
+    const wakeEveryone = Effect.forEach(channels, (channel) => PubSub.publish(hubs[channel], everyone), { discard: true })
     const stats = { received: { agnt_pending: 0, agnt_events: 0 }, reconnects: 0, listening: false }
     const onNotification = (message: Pg.Notification) => {
       const channel = channels.find((name) => name === message.channel)
@@ -89,7 +96,7 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       lostAt = undefined
       stats.reconnects += 1
       return Effect.logInfo(`notifications back after ${gap}: LISTEN re-established; waking every long-poll once`).pipe(
-        Effect.zipRight(Effect.forEach(channels, (channel) => PubSub.publish(hubs[channel], everyone), { discard: true }))
+        Effect.zipRight(wakeEveryone)
       )
     })
     const lost = (error: ListenerError) =>
@@ -110,11 +117,19 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       Effect.forkScoped
     )
     yield* Deferred.await(first).pipe(Effect.timeout("10 seconds"), Effect.ignore)
+    let closing = false
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        closing = true
+        return wakeEveryone
+      })
+    )
 
     /**
      * Run `attempt` until it yields `Some` or `waitSeconds` pass, re-running
      * it when `channel` carries `key` (or wakes everyone) and at least every
-     * `pollFallbackSeconds`. Subscribes before the first attempt, so no
+     * `pollFallbackSeconds`; once the server is shutting down, the result of
+     * the next attempt. Subscribes before the first attempt, so no
      * notification between an attempt and the wait is lost.
      */
     const longPoll = <A, E, R>(
@@ -129,7 +144,7 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
           const deadline = Date.now() + waitSeconds * 1000
           const loop: Effect.Effect<Option.Option<A>, E, R | Scope.Scope> = Effect.flatMap(attempt, (result) => {
             const remaining = deadline - Date.now()
-            if (Option.isSome(result) || remaining <= 0) return Effect.succeed(result)
+            if (Option.isSome(result) || remaining <= 0 || closing) return Effect.succeed(result)
             const pause = Duration.millis(Math.min(remaining, settings.pollFallbackSeconds * 1000))
             return Queue.take(subscription).pipe(
               Effect.repeat({ until: (payload) => payload === key || payload === everyone }),

@@ -1,12 +1,13 @@
 /**
  * The server across outages of itself and of its database: holders of
  * leases get a full lease to reconnect after a restart; the notification
- * connection comes back after a PostgreSQL restart.
+ * connection comes back after a PostgreSQL restart; requests while it is
+ * away are 503 `NotReady`.
  */
-import { makeApiClient } from "@agnt/client/ApiClient"
+import { isTransient, makeApiClient } from "@agnt/client/ApiClient"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schedule } from "effect"
+import { Effect, Exit, Fiber, Layer, Redacted, Schedule, Scope } from "effect"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
@@ -97,5 +98,65 @@ describe("outages", () => {
         expect(received).toBeGreaterThan(receivedBefore)
       }).pipe(Effect.provide(FetchHttpClient.layer)),
     120_000
+  )
+
+  it.scopedLive(
+    "while PostgreSQL is stopped, a request that needs it is 503 NotReady with Retry-After, typed for the client; it answers again once PostgreSQL is back",
+    () =>
+      Effect.gen(function*() {
+        const postgres = yield* ownPostgres
+        const context = yield* Layer.build(TestServerLive(postgres.adminUrl).pipe(Layer.provideMerge(FetchHttpClient.layer)))
+        const baseUrl = yield* serverUrl.pipe(Effect.provide(context))
+        const keys = yield* ApiKeys.pipe(Effect.provide(context))
+        const key = (yield* keys.create({ role: "buyer" })).key
+        const buyer = yield* makeApiClient({ baseUrl, key })
+
+        yield* postgres.stop
+        const response = yield* Effect.promise(() =>
+          fetch(`${baseUrl}/v1/jobs?limit=5`, { headers: { authorization: `Bearer ${Redacted.value(key)}` } })
+        )
+        expect(response.status).toBe(503)
+        expect(response.headers.get("retry-after")).toMatch(/^\d+$/)
+        expect(yield* Effect.promise(() => response.json())).toMatchObject({ _tag: "NotReady" })
+        const typed = yield* Effect.flip(buyer.jobs.list({ urlParams: { limit: 5 } }))
+        expect(typed._tag).toBe("NotReady")
+        expect(isTransient(typed)).toBe(true)
+
+        yield* postgres.start
+        const page = yield* buyer.jobs.list({ urlParams: { limit: 5 } }).pipe(
+          Effect.retry({ schedule: Schedule.spaced("200 millis").pipe(Schedule.upTo("30 seconds")), while: isTransient })
+        )
+        expect(page.data).toEqual([])
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
+    120_000
+  )
+
+  it.scopedLive(
+    "a claim long-poll open when the server shuts down gracefully is answered with an empty claim, not held or a 500",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(TestServerLive(inject("pgAdminUrl")), scope)
+        const baseUrl = yield* serverUrl.pipe(Effect.provide(context))
+        const keys = yield* ApiKeys.pipe(Effect.provide(context))
+        const key = (yield* keys.create({ role: "executor" })).key
+        const executor = yield* makeApiClient({ baseUrl, key })
+        const agentId = makeAgentId()
+        yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Shutdown") })
+        // The claim would be held 30 s, past this test's timeout; only the shutdown's wake-up ends it sooner.
+        const polling = yield* Effect.promise(() =>
+          fetch(`${baseUrl}/v1/executor/jobs/claim`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${Redacted.value(key)}`, "content-type": "application/json" },
+            body: JSON.stringify({ agent_id: agentId, executor_id: "shutdown", wait: 30 })
+          }).then(async (response) => ({ status: response.status, body: await response.text() }))
+        ).pipe(Effect.fork)
+        yield* Effect.sleep("500 millis")
+        yield* Scope.close(scope, Exit.void)
+        const answered = yield* Fiber.join(polling)
+        expect(answered.status).toBe(200)
+        expect(JSON.parse(answered.body)).toEqual({ claimed: null })
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
+    20_000
   )
 })
