@@ -2,6 +2,10 @@
  * The agnt HTTP API, v1 (DESIGN.md "API v1"): one `HttpApi` from which the
  * server's handlers, the CLI's client and `/openapi.json` all derive.
  * Wire fields are snake_case; errors are the tagged bodies of `Errors.ts`.
+ * What the request edge answers on any operation — 400 `InvalidRequest`
+ * (a malformed body, text PostgreSQL cannot store), 413 `PayloadTooLarge`,
+ * 429 `RateLimited`, 503 `NotReady` (the database away) — is declared on
+ * every group it can reach.
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
@@ -157,7 +161,6 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
         }).annotations(queryParams)
       )
       .addSuccess(Page(Agent))
-      .addError(InvalidRequest)
       .annotate(OpenApi.Summary, "Search agents")
   )
   .add(
@@ -182,6 +185,8 @@ export class AgentsGroup extends HttpApiGroup.make("agents")
   )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(InvalidRequest)
+  .addError(PayloadTooLarge)
   .addError(RateLimited)
   .addError(NotReady)
   .annotate(OpenApi.Description, "The agent catalogue buyers search, and the manifests executors publish")
@@ -208,8 +213,6 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(InvalidParams)
       .addError(InvalidFileName)
       .addError(ChecksumMismatch)
-      .addError(InvalidRequest)
-      .addError(PayloadTooLarge)
       .annotate(OpenApi.Summary, "Order a job")
   )
   .add(
@@ -224,7 +227,6 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
         }).annotations(queryParams)
       )
       .addSuccess(Page(Job))
-      .addError(InvalidRequest)
       .annotate(OpenApi.Summary, "List your jobs, newest first")
   )
   .add(
@@ -276,6 +278,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
   )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(InvalidRequest)
+  .addError(PayloadTooLarge)
   .addError(RateLimited)
   .addError(NotReady)
   .annotate(OpenApi.Description, "Buyers order jobs, follow them and fetch their results")
@@ -340,12 +344,12 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .addError(InvalidResult)
       .addError(InvalidFileName)
       .addError(ChecksumMismatch)
-      .addError(InvalidRequest)
-      .addError(PayloadTooLarge)
       .annotate(OpenApi.Summary, "Upload result files and a structured result, and complete a running job")
   )
   .middleware(Authentication)
   .addError(Forbidden)
+  .addError(InvalidRequest)
+  .addError(PayloadTooLarge)
   .addError(RateLimited)
   .addError(NotReady)
   .annotate(OpenApi.Description, "Executors claim jobs under a lease, report on them and deliver results")
@@ -370,6 +374,8 @@ export class HealthGroup extends HttpApiGroup.make("health")
       .addError(NotReady)
       .annotate(OpenApi.Summary, "Prometheus text exposition: jobs by status and agent, executors online, agents")
   )
+  .addError(PayloadTooLarge)
+  .addError(RateLimited)
   .annotate(OpenApi.Description, "Liveness, readiness and metrics, without authentication")
 {}
 

@@ -192,6 +192,16 @@ export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()(
 ) {}
 
 /**
+ * 405: the path names an endpoint, but not for this method; `allowed` lists
+ * the methods it has, as the response's `Allow` header does (RFC 9110 §15.5.6).
+ */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()(
+  "MethodNotAllowed",
+  { method: Schema.String, path: Schema.String, allowed: Schema.Array(Schema.String), message: Schema.String },
+  HttpApiSchema.annotations({ status: 405 })
+) {}
+
+/**
  * 503: the server cannot serve now — its database is unreachable, shutting
  * down or starting — on `/readyz`, `/metrics` and every request that needs
  * the database; the response carries `Retry-After` (seconds), and clients

@@ -6,7 +6,7 @@
  * serves, text PostgreSQL cannot store.
  */
 import { Api } from "@agnt/domain/Api"
-import { InvalidRequest, NotReady, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
+import { InvalidRequest, MethodNotAllowed, NotReady, PayloadTooLarge, RateLimited, RouteNotFound } from "@agnt/domain/Errors"
 import { describeIssues } from "@agnt/domain/Requests"
 import {
   FileSystem,
@@ -24,12 +24,13 @@ import { Cause, Effect, Either, Option, Schema } from "effect"
 import { databaseUnavailable } from "./Database.js"
 import { guardMultipart } from "./MultipartGuard.js"
 import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
+import { allowedMethods } from "./Routes.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
 
 /** The errors the edge answers itself, each a domain error class carrying its HTTP status. */
-const edgeErrors = { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound } as const
-const EdgeError = Schema.Union(InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound)
+const edgeErrors = { InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound, MethodNotAllowed, NotReady } as const
+const EdgeError = Schema.Union(InvalidRequest, PayloadTooLarge, RateLimited, RouteNotFound, MethodNotAllowed, NotReady)
 const encodeEdgeError = Schema.encodeSync(EdgeError)
 
 /**
@@ -73,16 +74,24 @@ const notReadyRetrySeconds = 5
 
 /** A typed 503 for a request that needed the database while it was away; clients retry it. */
 const notReady = () =>
-  HttpServerResponse.unsafeJson(
-    Schema.encodeSync(NotReady)(new NotReady({ message: "the database is unavailable; retry shortly" })),
-    { status: 503, headers: { "retry-after": String(notReadyRetrySeconds) } }
-  )
+  errorResponse(new NotReady({ message: "the database is unavailable; retry shortly" }), {
+    "retry-after": String(notReadyRetrySeconds)
+  })
 
 const isRouteNotFound = (error: unknown) => HttpServerError.isServerError(error) && error._tag === "RouteNotFound"
 
-/** A typed 404 for a method and path no endpoint serves (the router's own answer has no body). */
+/**
+ * A typed answer for a method and path no endpoint serves (the router's own
+ * has no body): 405 `MethodNotAllowed` with `Allow` when the path has other
+ * methods, else 404 `RouteNotFound`.
+ */
 const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
   const path = (request.url.split("?")[0] ?? "").slice(0, 200)
+  const allowed = allowedMethods(path)
+  if (allowed.length > 0 && !allowed.includes(request.method)) {
+    const message = `${path} answers ${allowed.join(", ")}, not ${request.method}`
+    return errorResponse(new MethodNotAllowed({ method: request.method, path, allowed, message }), { allow: allowed.join(", ") })
+  }
   return errorResponse(new RouteNotFound({ method: request.method, path, message: `no endpoint answers ${request.method} ${path}` }))
 }
 
@@ -110,7 +119,8 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
  * The configured body limits, and typed answers for the failures of parsing
  * a body — which the API builder treats as defects — 413 `PayloadTooLarge`
  * for limits, 400 `InvalidRequest` for malformed JSON or multipart — and
- * a typed 404 `RouteNotFound` for a method and path no endpoint serves,
+ * a typed 404 `RouteNotFound` for a method and path no endpoint serves
+ * (405 `MethodNotAllowed` when the path has other methods),
  * and 503 `NotReady` with `Retry-After` for a request that needed the
  * database while it was away (`Database.databaseUnavailable`).
  * A request that fails its schema (400 `HttpApiDecodeError`) gets as its

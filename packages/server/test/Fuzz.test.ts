@@ -4,8 +4,9 @@
  * real HTTP with random and malformed path parameters, query strings,
  * headers and bodies. Whatever arrives, the server answers without a 5xx,
  * every 4xx carries a JSON body with a string `_tag` that the document
- * declares for that operation and status (or that the request edge
- * answers everywhere), and the server stays healthy.
+ * declares for that operation and status (the request edge's answers
+ * included; a path the document has, asked with another method, is 405
+ * with `Allow`), and the server stays healthy.
  *
  * Raw `fetch` on purpose: the derived client cannot send what it would
  * refuse to encode. A fixed seed keeps CI deterministic; a failure prints
@@ -121,7 +122,11 @@ const routeOf = (operations: ReadonlyArray<Operation>, method: string, pathname:
     .sort((a, b) => a.pathParams.length - b.pathParams.length)[0]
 }
 
-/** Typed answers the request edge gives on any route, known or not: body limits, malformed bodies, the request rate. */
+/**
+ * Typed answers the request edge gives on any route, known or not: body
+ * limits, malformed bodies, the request rate. On a route of the document
+ * its operation must declare them.
+ */
 const edgeErrors: ReadonlyArray<readonly [number, string]> = [[413, "PayloadTooLarge"], [400, "InvalidRequest"], [429, "RateLimited"]]
 
 // ---------------------------------------------------------------------------
@@ -603,10 +608,13 @@ const sendAndCheck = (operations: ReadonlyArray<Operation>, sent: Sent) =>
       const message = field(parsed, "message")
       if (response.status === 400 && !readable(message)) throw problem("a 400 whose message is not one readable sentence", text)
       const route = routeOf(operations, sent.method, new URL(sent.url).pathname)
-      const declared = edgeErrors.some(([status, edgeTag]) => status === response.status && edgeTag === tag) ||
-        (route === undefined
-          ? response.status === 404 && tag === "RouteNotFound"
-          : (route.errors.get(response.status) ?? []).includes(tag))
+      if (response.status === 405 && response.headers.get("allow") === null) throw problem("a 405 without an Allow header", text)
+      // An operation declares every error it can answer, the edge's too; a request no operation serves gets
+      // the edge's answers, 404 RouteNotFound, or 405 MethodNotAllowed when its path has other methods.
+      const declared = route === undefined
+        ? edgeErrors.some(([status, edgeTag]) => status === response.status && edgeTag === tag) ||
+          (response.status === 404 && tag === "RouteNotFound") || (response.status === 405 && tag === "MethodNotAllowed")
+        : (route.errors.get(response.status) ?? []).includes(tag)
       if (!declared) {
         throw problem(
           `${response.status} ${tag} is not declared for ${route === undefined ? "an unknown route" : `${route.method} ${route.path}`}`,
@@ -745,8 +753,10 @@ layer(FuzzServerLive, { timeout: 60_000, excludeTestServices: true })("fuzzing t
           "InvalidRequest"
         ],
         ["GET", "/v1/agents/search?q=a%00b", buyer, undefined, 400, "InvalidRequest"],
-        // The router's own 404 had no body.
-        ["DELETE", "/v1/jobs", buyer, undefined, 404, "RouteNotFound"],
+        // The router's own 404 had no body; a path with other methods is 405.
+        ["DELETE", "/v1/jobs", buyer, undefined, 405, "MethodNotAllowed"],
+        ["POST", "/v1/agents/search", buyer, undefined, 405, "MethodNotAllowed"],
+        ["GET", "/v1/nothing", buyer, undefined, 404, "RouteNotFound"],
         ["GET", `/v1/agents/agent_${"a".repeat(300)}`, buyer, undefined, 404, "RouteNotFound"]
       ]
       for (const [method, path, headers, body, status, tag] of cases) {
