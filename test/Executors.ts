@@ -92,7 +92,7 @@ export const startServer = (port: number, options: { readonly cwd: string; reado
       env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" }
     })
     yield* Effect.tryPromise(() =>
-      fetch(`http://127.0.0.1:${port}/healthz`).then((response) =>
+      fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) }).then((response) =>
         response.ok ? response : Promise.reject(new Error(`HTTP ${response.status}`))
       )
     ).pipe(

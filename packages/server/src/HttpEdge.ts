@@ -102,12 +102,23 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
  * and every 429 leaves with `Retry-After` (`finishRateLimited`). Body
  * limits live in `BodyLimitsLive`, inside the API app.
  */
+/** Longest wait for the shared address count before a keyless request is let through uncounted. */
+const addressLimitWait = "2 seconds"
+
 export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const limits = yield* RateLimits
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!hasBearer(request)) {
-      const admitted = yield* Effect.either(limits.admitAddress(clientAddress(request)))
+      const admitted = yield* limits.admitAddress(clientAddress(request)).pipe(
+        Effect.either,
+        Effect.timeout(addressLimitWait),
+        // The count lives in PostgreSQL: while it is away, a keyless request is let through rather than held or
+        // failed, so /healthz stays a liveness answer and /readyz can say the database is away.
+        Effect.catchAllCause((cause) =>
+          Effect.as(Effect.logWarning("address rate limit unavailable; request admitted", cause), Either.void)
+        )
+      )
       if (Either.isLeft(admitted)) return finishRateLimited(request, rateLimited(admitted.left))
     }
     // A middleware of `serve` runs around an app whose response is already sent: amend it before that.
