@@ -65,7 +65,7 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
   scoped: Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
     const settings = yield* ServerConfig
-    const hubs = {
+    const hubs: Hubs = {
       agnt_pending: yield* PubSub.unbounded<string>(),
       agnt_events: yield* PubSub.unbounded<string>()
     }
@@ -125,44 +125,49 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       })
     )
 
-    /**
-     * Run `attempt` until it yields `Some` or `waitSeconds` pass, re-running
-     * it when `channel` carries `key` (or wakes everyone) and at least every
-     * `pollFallbackSeconds`; once the server is shutting down, the result of
-     * the next attempt. Subscribes before the first attempt, so no
-     * notification between an attempt and the wait is lost.
-     */
-    const longPoll = <A, E, R>(
-      channel: Channel,
-      key: string,
-      waitSeconds: number,
-      attempt: Effect.Effect<Option.Option<A>, E, R>
-    ): Effect.Effect<Option.Option<A>, E, R> =>
-      Effect.scoped(
-        Effect.gen(function*() {
-          const subscription = yield* PubSub.subscribe(hubs[channel])
-          const deadline = Date.now() + waitSeconds * 1000
-          const loop: Effect.Effect<Option.Option<A>, E, R | Scope.Scope> = Effect.flatMap(attempt, (result) => {
-            const remaining = deadline - Date.now()
-            if (Option.isSome(result) || remaining <= 0 || closing) return Effect.succeed(result)
-            const pause = Duration.millis(Math.min(remaining, settings.pollFallbackSeconds * 1000))
-            return Queue.take(subscription).pipe(
-              Effect.repeat({ until: (payload) => payload === key || payload === everyone }),
-              Effect.timeout(pause),
-              Effect.ignore,
-              Effect.zipRight(Effect.suspend(() => loop))
-            )
-          })
-          return yield* loop
-        })
-      )
+    const longPoll = makeLongPoll(hubs, settings.pollFallbackSeconds, () => closing)
 
-    /** The connection's counters now. */
-    const currentStats = (): NotifierStats => ({ ...stats, received: { ...stats.received } })
-
-    return { longPoll, stats: currentStats } as const
+    /** `stats`: the connection's counters now. */
+    return { longPoll, stats: (): NotifierStats => ({ ...stats, received: { ...stats.received } }) } as const
   })
 }) {}
+
+/** The in-memory fan-out of each channel: payloads (ids, or `everyone`) to the waiters subscribed. */
+type Hubs = Readonly<Record<Channel, PubSub.PubSub<string>>>
+
+/**
+ * `longPoll` over `hubs`: run `attempt` until it yields `Some` or
+ * `waitSeconds` pass, re-running it when `channel` carries `key` (or wakes
+ * everyone) and at least every `pollFallbackSeconds`; once `closing()`
+ * (the server shuts down), the result of the next attempt. Subscribes
+ * before the first attempt, so no notification between an attempt and the
+ * wait is lost.
+ */
+const makeLongPoll = (hubs: Hubs, pollFallbackSeconds: number, closing: () => boolean) =>
+<A, E, R>(
+  channel: Channel,
+  key: string,
+  waitSeconds: number,
+  attempt: Effect.Effect<Option.Option<A>, E, R>
+): Effect.Effect<Option.Option<A>, E, R> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const subscription = yield* PubSub.subscribe(hubs[channel])
+      const deadline = Date.now() + waitSeconds * 1000
+      const loop: Effect.Effect<Option.Option<A>, E, R | Scope.Scope> = Effect.flatMap(attempt, (result) => {
+        const remaining = deadline - Date.now()
+        if (Option.isSome(result) || remaining <= 0 || closing()) return Effect.succeed(result)
+        const pause = Duration.millis(Math.min(remaining, pollFallbackSeconds * 1000))
+        return Queue.take(subscription).pipe(
+          Effect.repeat({ until: (payload) => payload === key || payload === everyone }),
+          Effect.timeout(pause),
+          Effect.ignore,
+          Effect.zipRight(Effect.suspend(() => loop))
+        )
+      })
+      return yield* loop
+    })
+  )
 
 /** A connection to the database of `config` listening on every channel, closed with the scope. */
 const openListener = (config: PgClient.PgClientConfig, onNotification: (message: Pg.Notification) => void) =>
