@@ -22,8 +22,15 @@ export class EmbeddedPostgresError extends Data.TaggedError("EmbeddedPostgresErr
   readonly cause?: unknown
 }> {}
 
+/** `f`, failing with `message` and, on the same line, what the failure said (initdb's error output, an errno). */
 const attempt = <A>(message: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (cause) => new EmbeddedPostgresError({ message, cause }) })
+  Effect.tryPromise({
+    try: f,
+    catch: (cause) => {
+      const said = cause instanceof Error ? cause.message.replace(/\s+/g, " ").trim() : ""
+      return new EmbeddedPostgresError({ message: said === "" ? message : `${message}: ${said}`, cause })
+    }
+  })
 
 /** The last `size` lines PostgreSQL logged, to say why a start failed. */
 const logTail = (size: number) => {

@@ -23,4 +23,18 @@ describe("embedded PostgreSQL", () => {
       }),
     60_000
   )
+
+  it.scoped(
+    "an initdb that fails says why in one line: initdb's own error (here: a data dir the postgres user cannot reach)",
+    () =>
+      Effect.gen(function*() {
+        const parent = yield* temporaryDirectory("agnt-embedded-private-")
+        // As root the cluster belongs to the postgres user, which cannot pass a 0700 directory of root's.
+        yield* Effect.promise(() => NodeFs.chmod(parent, 0o700))
+        const error = yield* Effect.flip(EmbeddedPostgres.start(NodePath.join(parent, "data")))
+        expect(error.message).toMatch(/^initdb failed in \S+: .*Permission denied/)
+        expect(error.message).not.toContain("\n")
+      }),
+    60_000
+  )
 })
