@@ -6,9 +6,10 @@
  * on port 0.
  */
 import { Api } from "@agnt/domain/Api"
+import { NotReady } from "@agnt/domain/Errors"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as NodeHttp from "node:http"
 import { AgentsHttpLive } from "./Agents/Http.js"
 import { ApiKeys } from "./ApiKeys.js"
@@ -24,12 +25,23 @@ import { ReaperLive } from "./Reaper.js"
 import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 
+/** The body of the 503 answered while no API handler is attached: the typed `NotReady`, as JSON. */
+const notReadyBody = JSON.stringify(
+  Schema.encodeSync(NotReady)(new NotReady({ message: "the server is starting or stopping; retry shortly" }))
+)
+
 /**
  * Node's HTTP server with limits on slow clients (slowloris): the headers
  * within `headersTimeoutSeconds`, the whole request within
  * `requestTimeoutSeconds` (both checked every 5 s), and no pause of more
  * than `bodyIdleTimeoutSeconds` while a body arrives — the connection is
  * closed, and the request reading it fails and frees what it held.
+ *
+ * The server listens before the API's handler is attached (and keeps its
+ * socket a moment after the handler is removed at shutdown); a request
+ * that arrives then would be answered by nothing, held until the request
+ * timeout. It gets 503 `NotReady` with `Retry-After: 1` instead, which
+ * clients retry.
  */
 export const makeHttpServer = (settings: ServerSettings) => {
   const server = NodeHttp.createServer({
@@ -37,7 +49,7 @@ export const makeHttpServer = (settings: ServerSettings) => {
     requestTimeout: Math.max(settings.requestTimeoutSeconds, settings.headersTimeoutSeconds) * 1000,
     connectionsCheckingInterval: 5000
   })
-  server.on("request", (request: NodeHttp.IncomingMessage) => {
+  const bodyIdleTimeout = (request: NodeHttp.IncomingMessage) => {
     const hasBody = (request.headers["content-length"] ?? "0") !== "0" || request.headers["transfer-encoding"] !== undefined
     if (!hasBody || request.complete) return
     const socket = request.socket
@@ -45,7 +57,15 @@ export const makeHttpServer = (settings: ServerSettings) => {
     const idleNoMore = () => socket.setTimeout(0)
     request.once("end", idleNoMore)
     request.once("close", idleNoMore)
-  })
+  }
+  const whileNoApi = (_request: NodeHttp.IncomingMessage, response: NodeHttp.ServerResponse) => {
+    if (server.listenerCount("request") > ownRequestListeners) return
+    response.writeHead(503, { "content-type": "application/json", "retry-after": "1", connection: "close" })
+    response.end(notReadyBody)
+  }
+  const ownRequestListeners = 2
+  server.on("request", bodyIdleTimeout)
+  server.on("request", whileNoApi)
   return server
 }
 
