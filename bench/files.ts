@@ -16,18 +16,15 @@ import { makeApiClient } from "@agnt/client/ApiClient"
 import type { JobId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Console, Effect, Layer, Redacted, Schedule } from "effect"
+import { Config, Console, Effect, Redacted, Schedule } from "effect"
 import { spawn } from "node:child_process"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
-import { ApiKeys } from "../packages/server/src/ApiKeys.js"
-import { DatabaseLive } from "../packages/server/src/Database.js"
 import * as EmbeddedPostgres from "../packages/server/src/EmbeddedPostgres.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { ServerConfig } from "../packages/server/src/ServerConfig.js"
-import { freshDatabase, temporaryDirectory, testSettings } from "../packages/server/src/Testing.js"
-import { freePort, startExecutor, startServer, writeCommandExecutor } from "../test/Executors.js"
+import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { makeKeys, startExecutor, startServerOn, writeCommandExecutor } from "../test/Executors.js"
 import { binPath } from "../test/Processes.js"
 
 /** A finished measured process: its exit code, wall seconds, peak RSS in MiB and output. */
@@ -99,32 +96,15 @@ const row = (what: string, mib: number, seconds: number, peakMiB: number | undef
 const program = Effect.gen(function*() {
   const sizeMiB = yield* Config.integer("SIZE_MIB").pipe(Config.withDefault(1024))
   const size = sizeMiB * 1024 * 1024
-  const work = yield* temporaryDirectory("agnt-bench-files-")
-  const adminUrl = yield* EmbeddedPostgres.start(NodePath.join(work, "pg"))
+  const adminUrl = yield* EmbeddedPostgres.start(NodePath.join(yield* temporaryDirectory("agnt-bench-pg-"), "pg"))
   const databaseUrl = yield* freshDatabase(Redacted.value(adminUrl))
-  const dataDir = NodePath.join(work, "data")
-  yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
-  const port = yield* freePort
   const limit = String(2 * size + 1024 * 1024)
-  const server = yield* startServer(port, {
-    cwd: work,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      AGNT_DATA_DIR: dataDir,
-      XDG_CONFIG_HOME: NodePath.join(work, "config"),
-      AGNT_MAX_FILE_BYTES: limit,
-      AGNT_MAX_BODY_BYTES: limit,
-      AGNT_MAX_JOB_BYTES: limit
-    }
+  const { dataDir, server, url, work } = yield* startServerOn(databaseUrl, "agnt-bench-files-", {
+    AGNT_MAX_FILE_BYTES: limit,
+    AGNT_MAX_BODY_BYTES: limit,
+    AGNT_MAX_JOB_BYTES: limit
   })
-  const [buyerKey, executorKey] = yield* Effect.all([
-    Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "buyer" })),
-    Effect.flatMap(ApiKeys, (keys) => keys.create({ role: "executor" }))
-  ]).pipe(
-    Effect.provide(ApiKeys.Default.pipe(Layer.provide(DatabaseLive), Layer.provide(ServerConfig.make(testSettings(dataDir, databaseUrl)))))
-  )
-  const url = `http://127.0.0.1:${port}`
+  const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
   const buyer = yield* makeApiClient({ baseUrl: url, key: buyerKey.key })
   const agentId = makeAgentId()
   const source = NodePath.join(work, "big.bin")

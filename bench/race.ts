@@ -33,13 +33,12 @@ import type { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Option, Redacted, Schedule } from "effect"
-import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import Pg from "pg"
 import * as EmbeddedPostgres from "../packages/server/src/EmbeddedPostgres.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
-import { buyerClient, eventually, freePort, makeKeys, order, startExecutor, startServer, writeCommandExecutor } from "../test/Executors.js"
+import { buyerClient, eventually, makeKeys, order, startExecutor, startServerOn, writeCommandExecutor } from "../test/Executors.js"
 
 interface Race {
   readonly executors: number
@@ -72,16 +71,8 @@ const count = async (pool: Pg.Pool, text: string, values: ReadonlyArray<unknown>
 const agntRace = (name: string, adminUrl: string, race: Race, serverEnv: Record<string, string>) =>
   Effect.scoped(Effect.gen(function*() {
     const databaseUrl = yield* freshDatabase(adminUrl)
-    const work = yield* temporaryDirectory("agnt-race-")
-    const dataDir = NodePath.join(work, "data")
-    yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
-    const port = yield* freePort
-    const url = `http://127.0.0.1:${port}`
+    const { dataDir, url, work } = yield* startServerOn(databaseUrl, "agnt-race-", serverEnv)
     const config = NodePath.join(work, "config")
-    yield* startServer(port, {
-      cwd: work,
-      env: { ...process.env, DATABASE_URL: databaseUrl, AGNT_DATA_DIR: dataDir, XDG_CONFIG_HOME: config, ...serverEnv }
-    })
     const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
     const program = yield* writeCommandExecutor(work, "fast", "exit 0")
     const agentId: AgentId = makeAgentId()
@@ -146,21 +137,7 @@ const agntRace = (name: string, adminUrl: string, race: Race, serverEnv: Record<
 const hammer = (adminUrl: string, seconds: number, serverEnv: Record<string, string>) =>
   Effect.scoped(Effect.gen(function*() {
     const databaseUrl = yield* freshDatabase(adminUrl)
-    const work = yield* temporaryDirectory("agnt-hammer-")
-    const dataDir = NodePath.join(work, "data")
-    yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
-    const port = yield* freePort
-    const url = `http://127.0.0.1:${port}`
-    yield* startServer(port, {
-      cwd: work,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        AGNT_DATA_DIR: dataDir,
-        XDG_CONFIG_HOME: NodePath.join(work, "config"),
-        ...serverEnv
-      }
-    })
+    const { dataDir, url } = yield* startServerOn(databaseUrl, "agnt-hammer-", serverEnv)
     const [, executorKey] = yield* makeKeys(dataDir, databaseUrl)
     const headers = { authorization: `Bearer ${Redacted.value(executorKey.key)}`, "content-type": "application/json" }
     const agentId = makeAgentId()

@@ -11,19 +11,19 @@ import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { freshDatabase } from "../packages/server/src/Testing.js"
 import {
   agentPublished,
   allEvents,
   buyerClient,
   exitOf,
-  freePort,
   jobWhen,
   logLines,
   makeKeys,
   order,
   startExecutor,
   startServer,
+  startServerOn,
   writeCommandExecutor
 } from "./Executors.js"
 
@@ -31,22 +31,12 @@ describe("executor runtime across an API restart", () => {
   it.scopedLive("the API killed with SIGKILL and restarted on the same port and database mid-job: the executor reconnects, the job completes, and new jobs are claimed", () =>
     Effect.gen(function*() {
       const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
-      const port = yield* freePort
-      const work = yield* temporaryDirectory("agnt-restart-")
-      const dataDir = NodePath.join(work, "data")
-      yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
-      const serverEnv = {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        AGNT_DATA_DIR: dataDir,
-        XDG_CONFIG_HOME: NodePath.join(work, "config"),
+      const { dataDir, env: serverEnv, port, server: first, url, work } = yield* startServerOn(databaseUrl, "agnt-restart-", {
         AGNT_LEASE_SECONDS: "30",
         AGNT_REAPER_INTERVAL_SECONDS: "1"
-      }
-      const first = yield* startServer(port, { cwd: work, env: serverEnv })
+      })
 
       const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
-      const url = `http://127.0.0.1:${port}`
       const client = yield* buyerClient(url, Redacted.value(buyerKey.key))
       // The job runs until the test creates `go`.
       const go = NodePath.join(work, "go")

@@ -102,6 +102,30 @@ export const startServer = (port: number, options: { readonly cwd: string; reado
     return server
   })
 
+/**
+ * A real `agnt-server` process on `databaseUrl` in a fresh work directory
+ * (named from `prefix`; its data dir at `<work>/data`, the client config at
+ * `<work>/config`), with `env` on top of this process's environment, on a
+ * free port. Yields the process, its URL and port, the directories, and the
+ * whole environment it got (to start it again the same way).
+ */
+export const startServerOn = (databaseUrl: string, prefix: string, env: Readonly<Record<string, string>> = {}) =>
+  Effect.gen(function*() {
+    const work = yield* temporaryDirectory(prefix)
+    const dataDir = NodePath.join(work, "data")
+    yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
+    const port = yield* freePort
+    const serverEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      AGNT_DATA_DIR: dataDir,
+      XDG_CONFIG_HOME: NodePath.join(work, "config"),
+      ...env
+    }
+    const server = yield* startServer(port, { cwd: work, env: serverEnv })
+    return { server, port, url: `http://127.0.0.1:${port}`, work, dataDir, env: serverEnv }
+  })
+
 /** Waits for `child` to exit, at most `within`; yields its exit code and signal. */
 export const exitOf = (child: ChildProcess, within: Duration.DurationInput) =>
   Effect.promise(async () => {

@@ -10,11 +10,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted, Schedule } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodeNet from "node:net"
-import * as NodePath from "node:path"
 import { inject } from "vitest"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
-import { freePort, makeKeys, startServer } from "./Executors.js"
+import { freshDatabase } from "../packages/server/src/Testing.js"
+import { makeKeys, startServerOn } from "./Executors.js"
 
 const uploads = 200
 const cap = 16
@@ -58,24 +57,12 @@ describe("slow uploads", () => {
   it.scopedLive(`${uploads} stalled uploads on one key: past ${cap} in flight each is 429 RateLimited at once, the rest are cut when their body stalls, memory comes back, and the key orders again`, () =>
     Effect.gen(function*() {
       const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
-      const port = yield* freePort
-      const work = yield* temporaryDirectory("agnt-slow-uploads-")
-      const dataDir = NodePath.join(work, "data")
-      yield* Effect.promise(() => NodeFs.mkdir(dataDir, { mode: 0o755 }))
-      const server = yield* startServer(port, {
-        cwd: work,
-        env: {
-          ...process.env,
-          DATABASE_URL: databaseUrl,
-          AGNT_DATA_DIR: dataDir,
-          XDG_CONFIG_HOME: NodePath.join(work, "config"),
-          AGNT_MAX_UPLOADS_PER_KEY: String(cap),
-          AGNT_BODY_IDLE_TIMEOUT_SECONDS: "10"
-        }
+      const { dataDir, port, server, url } = yield* startServerOn(databaseUrl, "agnt-slow-uploads-", {
+        AGNT_MAX_UPLOADS_PER_KEY: String(cap),
+        AGNT_BODY_IDLE_TIMEOUT_SECONDS: "10"
       })
       const pid = server.child.pid ?? 0
       const [buyer, executor] = yield* makeKeys(dataDir, databaseUrl)
-      const url = `http://127.0.0.1:${port}`
       const agentId = makeAgentId()
       const published = yield* Effect.promise(() =>
         fetch(`${url}/v1/agents/${agentId}`, {
