@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import { isLive, readStat } from "../packages/executor/src/ProcessTable.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { temporaryDirectory } from "../packages/server/src/Testing.js"
 import {
@@ -22,7 +23,6 @@ import {
   freePort,
   jobWhen,
   order,
-  processExists,
   readPid,
   startExecutor,
   startServer,
@@ -60,11 +60,10 @@ const devKeys = (configHome: string) =>
 
 /** Whether `pid` runs: exists and is not a zombie (an orphan that exited stays one under an init that does not reap). */
 const running = (pid: number) =>
-  Effect.promise(() =>
-    processExists(pid)
-      ? NodeFs.readFile(`/proc/${pid}/stat`, "utf8").then((stat) => !/^\d+ \(.*\) Z /s.test(stat), () => false)
-      : Promise.resolve(false)
-  )
+  Effect.sync(() => {
+    const stat = readStat(pid)
+    return stat !== undefined && isLive(stat)
+  })
 
 /** The PIDs of the running processes whose command line contains `text` (Linux `/proc`). */
 const processesWith = (text: string) =>

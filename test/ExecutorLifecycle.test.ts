@@ -8,20 +8,10 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
+import { processExists } from "../packages/executor/src/ProcessTable.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../packages/server/src/Testing.js"
-import {
-  allEvents,
-  commandAgent,
-  exitOf,
-  jobWhen,
-  killGroup,
-  logLines,
-  order,
-  processExists,
-  readPid,
-  writeCommandExecutor
-} from "./Executors.js"
+import { allEvents, commandAgent, exitOf, jobWhen, killGroup, logLines, order, readPid, writeCommandExecutor } from "./Executors.js"
 import { binPath, run } from "./Processes.js"
 
 const leaseSeconds = 3

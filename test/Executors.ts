@@ -137,16 +137,6 @@ export const exitOf = (child: ChildProcess, within: Duration.DurationInput) =>
     onTimeout: () => new Error(`process ${child.pid} still running after ${Duration.format(within)}`)
   }))
 
-/** Whether process `pid` exists (`kill(pid, 0)`; `ESRCH` means gone). */
-export const processExists = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return !(error instanceof Error && "code" in error && error.code === "ESRCH")
-  }
-}
-
 /** Kill process group `pgid` with SIGKILL if any of it is left (cleanup after a test). */
 export const killGroup = (pgid: number) =>
   Effect.sync(() => {
