@@ -9,6 +9,7 @@ import type { AgentId } from "@agnt/domain/Ids"
 import type { Page } from "@agnt/domain/Pagination"
 import { Effect, Option } from "effect"
 import { AgentsRepo } from "./Agents/Repo.js"
+import { ApiKeys } from "./ApiKeys.js"
 import { requireRole } from "./Auth.js"
 import { JsonSchemas } from "./JsonSchemas.js"
 
@@ -17,6 +18,7 @@ export class Agents extends Effect.Service<Agents>()("@agnt/server/Agents", {
   effect: Effect.gen(function*() {
     const repo = yield* AgentsRepo
     const schemas = yield* JsonSchemas
+    const keys = yield* ApiKeys
 
     /**
      * Agents matching `q` and carrying every tag of `tags`, best match first.
@@ -43,7 +45,8 @@ export class Agents extends Effect.Service<Agents>()("@agnt/server/Agents", {
      * Publish `manifest` as `agentId`: an admin creates or replaces any
      * agent (a new one in the admin's account); an executor key publishes
      * only a new agent (which it then serves) or one it already serves. Both
-     * JSON Schemas of the manifest must compile.
+     * JSON Schemas of the manifest must compile. The key's remembered
+     * principal is forgotten, so that its next request serves a new agent.
      *
      * @fails Forbidden (a buyer key, or another key's agent), InvalidManifest.
      */
@@ -57,11 +60,11 @@ export class Agents extends Effect.Service<Agents>()("@agnt/server/Agents", {
         yield* schemas.checkSchema(manifest.output_schema, "output_schema")
         return yield* principal.role === "admin"
           ? repo.upsert(agentId, manifest, principal.account_id)
-          : repo.publishAs(principal, agentId, manifest)
+          : repo.publishAs(principal, agentId, manifest).pipe(Effect.ensuring(keys.forget(principal.key_id)))
       }
     )
 
     return { search, get, stats, publish } as const
   }),
-  dependencies: [AgentsRepo.Default, JsonSchemas.Default]
+  dependencies: [AgentsRepo.Default, ApiKeys.Default, JsonSchemas.Default]
 }) {}

@@ -141,30 +141,63 @@ const create = (sql: SqlClient.SqlClient, createAccount: Effect.Effect<AccountId
 }
 
 /**
- * The principal a bearer key stands for.
+ * How long a verified key's principal is reused without asking the
+ * database, in seconds. A revocation made through this instance's
+ * `ApiKeys` takes effect at once; one made elsewhere as soon as its
+ * notification arrives (`forget`), and within this bound however late.
+ */
+export const principalCacheSeconds = 5
+
+/** Most principals one instance remembers. */
+const maxCachedPrincipals = 10_000
+
+/** A remembered principal, the SHA-256 of its key and until when (ms since the epoch) it may be reused. */
+interface CachedPrincipal {
+  readonly principal: Principal
+  readonly secretSha256: Uint8Array
+  readonly until: number
+}
+
+/**
+ * The principal a bearer key stands for, from `cache` while it is fresh
+ * (a key with the wrong secret never matches a remembered one), else from
+ * the database.
  *
  * @fails Unauthorized when the key is missing, malformed, unknown or revoked.
  */
-const authenticate = (sql: SqlClient.SqlClient) => {
+const authenticate = (sql: SqlClient.SqlClient, cache: Map<ApiKeyId, CachedPrincipal>) => {
   const principalRow = principalStatement(sql)
+  const remember = (keyId: ApiKeyId, entry: CachedPrincipal) => {
+    if (cache.size >= maxCachedPrincipals) cache.clear()
+    cache.set(keyId, entry)
+  }
   return (token: Redacted.Redacted): Effect.Effect<Principal, Unauthorized> =>
     Effect.gen(function*() {
       const key = Redacted.value(token)
       if (key === "") return yield* unauthorized("missing API key: send Authorization: Bearer <key>")
       const match = keyPattern.exec(key)
       if (match === null) return yield* unauthorized("malformed API key")
-      const row = yield* principalRow(ApiKeyId.make(`key_${match[2]}`)).pipe(Effect.orDie)
-      if (Option.isNone(row) || !NodeCrypto.timingSafeEqual(row.value.secret_sha256, sha256(key))) {
+      const keyId = ApiKeyId.make(`key_${match[2]}`)
+      const digest = sha256(key)
+      const cached = cache.get(keyId)
+      if (cached !== undefined && cached.until > Date.now() && NodeCrypto.timingSafeEqual(cached.secretSha256, digest)) {
+        return cached.principal
+      }
+      const row = yield* principalRow(keyId).pipe(Effect.orDie)
+      if (Option.isNone(row) || !NodeCrypto.timingSafeEqual(row.value.secret_sha256, digest)) {
         return yield* unauthorized("unknown or revoked API key")
       }
-      const { secret_sha256: _secret, ...principal } = row.value
-      return new Principal(principal)
+      const { secret_sha256, ...fields } = row.value
+      const principal = new Principal(fields)
+      remember(keyId, { principal, secretSha256: secret_sha256, until: Date.now() + principalCacheSeconds * 1000 })
+      return principal
     }).pipe(Effect.withSpan("ApiKeys.authenticate"))
 }
 
 /** Creating, listing, revoking and checking API keys. */
 export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
   effect: Effect.map(SqlClient.SqlClient, (sql) => {
+    const cache = new Map<ApiKeyId, CachedPrincipal>()
     const [list, accountByLabel, revoke, retire] = [
       listStatement(sql),
       accountByLabelStatement(sql),
@@ -190,6 +223,7 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
       }, Effect.orDie),
       /** Revoke a key at once; `false` when no such live key exists. */
       revoke: Effect.fn("ApiKeys.revoke")(function*(keyId: ApiKeyId) {
+        cache.delete(keyId)
         return Option.isSome(yield* revoke(keyId))
       }, Effect.orDie),
       /**
@@ -197,9 +231,16 @@ export class ApiKeys extends Effect.Service<ApiKeys>()("@agnt/server/ApiKeys", {
        * served, so that a replacement key can take them over.
        */
       retire: Effect.fn("ApiKeys.retire")(function*(label: string) {
+        cache.clear()
         return (yield* retire(label)).map((row) => row.agent_id)
       }, Effect.orDie),
-      authenticate: authenticate(sql)
+      /**
+       * Stop reusing the remembered principal of `keyId` (revoked on another
+       * instance), or of every key with `"*"` (when revocations may have
+       * been missed).
+       */
+      forget: (keyId: ApiKeyId | "*"): Effect.Effect<void> => Effect.sync(() => keyId === "*" ? cache.clear() : cache.delete(keyId)),
+      authenticate: authenticate(sql, cache)
     } as const
   })
 }) {}

@@ -73,7 +73,11 @@ const requireExecutor = (principal: Principal, agentId: AgentId) =>
       : Effect.void
   )
 
-/** A long-poll of `principal` on `channel`/`key`, counted against its key. */
+/**
+ * `poll` once; when it finds nothing and the caller waits, a long-poll of
+ * `principal` on `channel`/`key`, counted against its key's open
+ * long-polls. A call answered at once holds no slot.
+ */
 const longPoll = <A, E, R>(
   { limits, notifier }: JobServices,
   principal: Principal,
@@ -81,7 +85,11 @@ const longPoll = <A, E, R>(
   key: string,
   wait: number,
   poll: Effect.Effect<Option.Option<A>, E, R>
-) => limits.longPoll(principal.key_id, notifier.longPoll(channel, key, wait, poll))
+) =>
+  Effect.flatMap(poll, (found) =>
+    Option.isSome(found) || wait <= 0
+      ? Effect.succeed(found)
+      : limits.longPoll(principal.key_id, notifier.longPoll(channel, key, wait, poll)))
 
 /**
  * Pending jobs of an agent the executor serves, oldest first; with
@@ -177,26 +185,47 @@ const repeated = ({ jobs, lifecycle, store }: JobServices, jobId: JobId, visibil
     return yield* Effect.orDieWith(job, () => new Error(`job ${jobId} vanished after completion`))
   })
 
+/** The transition that completes the job with the result files and the structured result `completion` brought. */
+const completion = (jobId: JobId, visibility: Visibility, { files, request }: Completion) => ({
+  jobId,
+  visibility,
+  to: "completed" as const,
+  lease: { _tag: "require" as const, leaseId: request.lease_id },
+  leaseSeconds: 0,
+  message: request.message,
+  files,
+  result: request.result === undefined ? Option.none() : Option.some(request.result)
+})
+
 /** Complete the job in one statement, with the result files and the structured result `completion` brought. */
-const completeHeld = (services: JobServices, jobId: JobId, visibility: Visibility, completion: Completion) =>
-  services.lifecycle.transition({
-    jobId,
-    visibility,
-    to: "completed",
-    lease: { _tag: "require", leaseId: completion.request.lease_id },
-    leaseSeconds: 0,
-    message: completion.request.message,
-    files: completion.files,
-    result: completion.request.result === undefined ? Option.none() : Option.some(completion.request.result)
-  }).pipe(
+const completeHeld = (services: JobServices, jobId: JobId, visibility: Visibility, completed: Completion) =>
+  services.lifecycle.transition(completion(jobId, visibility, completed)).pipe(
     Effect.map((claimed) => claimed.job),
     Effect.catchAll((reason: TransitionRefusal) =>
       // A duplicate racing the first complete finds the job completed once that one commits.
       reason._tag === "WrongStatus" && reason.status === "completed"
-        ? repeated(services, jobId, visibility, completion)
+        ? repeated(services, jobId, visibility, completed)
         : Effect.fail(refusal(jobId, "completed")(reason))
     )
   )
+
+/**
+ * Complete, judged on the job's state read first: refused as a renewal
+ * would be, a repeat of the complete that went through, or the result
+ * checked against the agent's `output_schema` and the change made.
+ */
+const completeChecked = (services: JobServices, jobId: JobId, visibility: Visibility, state: CompletionState, completed: Completion) =>
+  Effect.gen(function*() {
+    if (state.status === "completed") return yield* repeated(services, jobId, visibility, completed)
+    const refused = refusedCompletion(jobId, state, completed.request.lease_id)
+    if (Option.isSome(refused)) return yield* refused.value
+    yield* services.schemas.validateResult(state.output_schema, completed.request.result ?? null)
+    return yield* completeHeld(services, jobId, visibility, completed)
+  })
+
+/** The state `complete` is judged on. @fails JobNotFound when the job is not visible. */
+const completionState = ({ lifecycle }: JobServices, jobId: JobId, visibility: Visibility) =>
+  Effect.flatMap(lifecycle.completion(jobId, visibility), Option.match({ onNone: () => JobNotFound.of(jobId), onSome: Effect.succeed }))
 
 /**
  * Complete a running job the caller holds, with a request `body` of the
@@ -205,8 +234,12 @@ const completeHeld = (services: JobServices, jobId: JobId, visibility: Visibilit
  * (`null` when absent) must match the agent's `output_schema`. A retry of a
  * complete that went through (same holder, same files, same result)
  * succeeds and changes nothing. A refused request keeps nothing: with an
- * `InvalidResult` the job stays running. Three statements: the key, the
- * job's state before the upload, the change.
+ * `InvalidResult` the job stays running.
+ *
+ * A JSON body (no files) without a `result`, for an agent without an
+ * `output_schema`, is one statement, the change. Otherwise the job's state
+ * is read first — before the upload of a multipart body, so that a
+ * stranger's job costs no storage — and then the change is made.
  *
  * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidResult, InvalidFileName,
  *   ChecksumMismatch, PayloadTooLarge.
@@ -224,22 +257,26 @@ const complete = (services: JobServices) =>
     | ChecksumMismatch
     | PayloadTooLarge
   > {
-    const { lifecycle, schemas, settings, store } = services
+    const { lifecycle, settings, store } = services
     yield* requireRole(principal, "executor", "admin")
     const visibility = visibilityOf(principal)
-    // Read before the upload, so a stranger's job costs no storage; the statement re-checks atomically.
-    const state = yield* lifecycle.completion(jobId, visibility)
-    if (Option.isNone(state)) return yield* JobNotFound.of(jobId)
-    const limits = uploadLimits(settings, "result")
-    const { fields: request, files } = yield* receive(store, body, CompleteJobFields, keyOf(jobId, "result"), limits)
-    const completion: Completion = { request, files }
-    return yield* Effect.gen(function*() {
-      if (state.value.status === "completed") return yield* repeated(services, jobId, visibility, completion)
-      const refused = refusedCompletion(jobId, state.value, request.lease_id)
-      if (Option.isSome(refused)) return yield* refused.value
-      yield* schemas.validateResult(state.value.output_schema, request.result ?? null)
-      return yield* completeHeld(services, jobId, visibility, completion)
-    }).pipe(Effect.onError(() => discardFiles(store, files)))
+    const receiveAll = Effect.map(
+      receive(store, body, CompleteJobFields, keyOf(jobId, "result"), uploadLimits(settings, "result")),
+      ({ fields, files }): Completion => ({ request: fields, files })
+    )
+    if (body._tag === "Json") {
+      const completed = yield* receiveAll
+      if (completed.request.result === undefined) {
+        const done = yield* lifecycle.tryTransition({ ...completion(jobId, visibility, completed), onlyWithoutOutputSchema: true })
+        if (Option.isSome(done)) return done.value.job
+      }
+      return yield* completeChecked(services, jobId, visibility, yield* completionState(services, jobId, visibility), completed)
+    }
+    const state = yield* completionState(services, jobId, visibility)
+    const completed = yield* receiveAll
+    return yield* completeChecked(services, jobId, visibility, state, completed).pipe(
+      Effect.onError(() => discardFiles(store, completed.files))
+    )
   })
 
 /** Jobs as executors see them. */

@@ -6,13 +6,14 @@
  * to the ordering account, not to the key that sent the order: every key
  * of the account sees them. The executor's side is `Executor.ts`.
  */
+import type { JsonSchemaDocument } from "@agnt/domain/Agent"
 import { CreateJobFields } from "@agnt/domain/Api"
 import type { Principal } from "@agnt/domain/Auth"
 import { AgentNotFound, FileNotFound, IdempotencyConflict, InvalidTransition, JobNotFound, PayloadTooLarge } from "@agnt/domain/Errors"
 import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import { type Job, type JobEvent, JobEventPage, JobResult, ResultFile } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { requireRole } from "./Auth.js"
 import { makeJobId } from "./Ids.js"
 import { jobServiceLayers, type JobServices, jobServices, keyOf, uploadLimits, visibilityOf } from "./Jobs/Access.js"
@@ -51,12 +52,51 @@ const checkSizes = ({ settings }: JobServices, request: typeof CreateJobFields.T
   return Effect.void
 }
 
+/** Most agents' `input_schema`s one instance remembers. */
+const maxRememberedSchemas = 10_000
+
 /**
- * Insert the order as a pending job; with an `idempotencyKey`, a repeat of
- * the same request yields the job the first one made (its files discarded).
+ * Agents' `input_schema`s as this instance last read them. An order's
+ * insert checks that the schema it was validated against is still the
+ * agent's (`JobsRepo.insert`), so a remembered one is never trusted stale.
+ */
+const makeInputSchemas = ({ agents }: JobServices): InputSchemas => {
+  const remembered = new Map<AgentId, typeof JsonSchemaDocument.Type>()
+  /** The agent's `input_schema`, remembered unless `fresh`. @fails AgentNotFound. */
+  return (agentId: AgentId, fresh: boolean): Effect.Effect<typeof JsonSchemaDocument.Type, AgentNotFound> =>
+    Effect.suspend(() => {
+      const known = fresh ? undefined : remembered.get(agentId)
+      if (known !== undefined) return Effect.succeed(known)
+      return Effect.flatMap(agents.inputSchema(agentId), (found) => {
+        if (Option.isNone(found)) {
+          remembered.delete(agentId)
+          return AgentNotFound.of(agentId)
+        }
+        if (remembered.size >= maxRememberedSchemas) remembered.clear()
+        remembered.set(agentId, found.value)
+        return Effect.succeed(found.value)
+      })
+    })
+}
+
+/** The agent's `input_schema`, remembered unless `fresh`. @fails AgentNotFound. */
+type InputSchemas = (agentId: AgentId, fresh: boolean) => Effect.Effect<typeof JsonSchemaDocument.Type, AgentNotFound>
+
+/** Times an order is validated again when its agent's `input_schema` changed under it. */
+const schemaAttempts = 3
+
+/**
+ * Validate the order's params against the agent's `input_schema` and insert
+ * it as a pending job, in one statement that also checks the schema is
+ * still the agent's (else validated again against the new one). With an
+ * `idempotencyKey`, a repeat of the same request yields the job the first
+ * one made (its files discarded).
+ *
+ * @fails AgentNotFound, InvalidParams, IdempotencyConflict.
  */
 const insertOnce = (
   services: JobServices,
+  inputSchemas: InputSchemas,
   principal: Principal,
   order: { readonly jobId: JobId; readonly request: typeof CreateJobFields.Type; readonly files: ReadonlyArray<NewJobFile> },
   idempotencyKey: string | undefined
@@ -64,27 +104,36 @@ const insertOnce = (
   Effect.gen(function*() {
     const { files, jobId, request } = order
     const fingerprint = requestSha256(request, files)
-    const replayed = (earlier: Job) => Effect.as(discardFiles(services.store, files), earlier)
-    if (idempotencyKey !== undefined) {
-      const earlier = yield* replay(services, principal, idempotencyKey, fingerprint)
-      if (Option.isSome(earlier)) return yield* replayed(earlier.value)
+    const replayed = idempotencyKey === undefined
+      ? Effect.succeedNone
+      : Effect.tap(
+        replay(services, principal, idempotencyKey, fingerprint),
+        (earlier) => Option.isSome(earlier) ? discardFiles(services.store, files) : Effect.void
+      )
+    for (let attempt = 0; attempt < schemaAttempts; attempt++) {
+      const schema = yield* inputSchemas(request.agent_id, attempt > 0)
+      const valid = yield* Effect.either(services.schemas.validate(schema, request.params))
+      if (Either.isLeft(valid)) {
+        // A repeat of an order that went through is answered with its job even if the schema changed since.
+        const earlier = yield* replayed
+        return Option.isSome(earlier) ? earlier.value : yield* valid.left
+      }
+      const inserted = yield* services.jobs.insert({
+        job_id: jobId,
+        agent_id: request.agent_id,
+        account_id: principal.account_id,
+        buyer_key_id: principal.key_id,
+        prompt: request.prompt,
+        params: request.params,
+        files,
+        idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, request_sha256: fingerprint },
+        input_schema: schema
+      })
+      if (Option.isSome(inserted)) return inserted.value
+      const earlier = yield* replayed
+      if (Option.isSome(earlier)) return earlier.value
     }
-    return yield* services.jobs.insert({
-      job_id: jobId,
-      agent_id: request.agent_id,
-      account_id: principal.account_id,
-      buyer_key_id: principal.key_id,
-      prompt: request.prompt,
-      params: request.params,
-      files,
-      idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, request_sha256: fingerprint }
-    }).pipe(Effect.catchTag("IdempotencyTaken", () =>
-      Effect.flatMap(replay(services, principal, idempotencyKey ?? "", fingerprint), (earlier) =>
-        Option.match(earlier, {
-          onNone: () =>
-            Effect.die(new Error("idempotency key taken but no job found")),
-          onSome: replayed
-        }))))
+    return yield* Effect.die(new Error(`the input_schema of ${request.agent_id} kept changing while ordering`))
   })
 
 /**
@@ -99,18 +148,15 @@ const insertOnce = (
  * @fails Forbidden, AgentNotFound, InvalidParams, InvalidRequest, InvalidFileName, ChecksumMismatch,
  *   PayloadTooLarge, IdempotencyConflict.
  */
-const create = (services: JobServices) =>
+const create = (services: JobServices, inputSchemas: InputSchemas) =>
   Effect.fn("Jobs.create")(function*(principal: Principal, body: RequestBody, idempotencyKey?: string) {
-    const { agents, schemas, settings, store } = services
+    const { settings, store } = services
     yield* requireRole(principal, "buyer", "admin")
     const jobId = makeJobId()
     const { fields: request, files } = yield* receive(store, body, CreateJobFields, keyOf(jobId, "input"), uploadLimits(settings, "input"))
     return yield* Effect.gen(function*() {
       yield* checkSizes(services, request)
-      const agent = yield* agents.findById(request.agent_id)
-      if (Option.isNone(agent)) return yield* AgentNotFound.of(request.agent_id)
-      yield* schemas.validate(agent.value.input_schema, request.params)
-      return yield* insertOnce(services, principal, { jobId, request, files }, idempotencyKey)
+      return yield* insertOnce(services, inputSchemas, principal, { jobId, request, files }, idempotencyKey)
     }).pipe(Effect.onError(() => discardFiles(store, files)))
   })
 
@@ -206,7 +252,7 @@ const events = ({ jobs, limits, notifier }: JobServices) =>
 /** Jobs as buyers see them. */
 export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
   effect: Effect.map(jobServices, (services) => ({
-    create: create(services),
+    create: create(services, makeInputSchemas(services)),
     get: get(services),
     /** The jobs the caller may see (a buyer: its account's), newest first. */
     list: (principal: Principal, params: {

@@ -9,9 +9,13 @@
  *   failed authentications, before any key is trusted;
  * - how many long-polls, and how many request bodies being uploaded, one
  *   key may have open at once, as expiring slots renewed while held (an
- *   instance that dies holding some frees them within `slotSeconds`).
+ *   instance that dies holding some frees them within `slotSeconds`); a
+ *   call answered at once, and a body of at most `smallBodyBytes`, takes
+ *   no shared slot.
  *
- * A subject found over its rate is remembered by this instance until its
+ * A rate is spent in reservations: one statement reserves a share of a
+ * subject's burst, which this instance spends in memory for a second. A
+ * subject found over its rate is remembered by this instance until its
  * next request would be allowed, so a flood is refused without a database
  * round trip each.
  */
@@ -25,6 +29,13 @@ import { ServerConfig } from "./ServerConfig.js"
 
 /** How long a held slot lasts without renewal, in seconds; holders renew it every third of that. */
 export const slotSeconds = 30
+
+/**
+ * Largest request body, in bytes of its `Content-Length`, counted as an
+ * upload by the instance receiving it alone: read in moments, it needs no
+ * slot shared across instances.
+ */
+export const smallBodyBytes = 1024 * 1024
 
 /** Attempts at taking a slot when others take the same one at the same moment. */
 const slotAttempts = 3
@@ -59,33 +70,57 @@ const refused = (limit: LimitName, seconds: number, message = "too many requests
     Effect.fail(new RateLimited({ message, retry_after_seconds: Math.max(1, Math.ceil(seconds)) }))
   )
 
+/** How long requests reserved from a shared rate may be spent by the instance that reserved them, in ms; unspent ones lapse. */
+const reservationMillis = 1000
+
 /**
- * Spending from shared rates, with this instance's memory of the subjects
- * found over theirs (when, in ms since the epoch, each may ask again), so
- * that a flood is refused without a round trip each.
+ * Requests one reservation asks for: a twentieth of the burst (one under a
+ * burst of 40), so that what a few instances hold unspent stays a small
+ * part of a subject's burst, while a busy key costs one round trip per
+ * reservation instead of one per request.
+ */
+export const reservationSize = (rate: Rate): number => Math.max(1, Math.floor(rate.burst / 20))
+
+/** A map of at most `maxRemembered` subjects: when full, entries past `until` go first, then all. */
+const boundedSet = <V extends { readonly until: number }>(map: Map<string, V>, subject: string, value: V) => {
+  if (map.size >= maxRemembered) {
+    const now = Date.now()
+    for (const [other, entry] of map) if (entry.until <= now) map.delete(other)
+    if (map.size >= maxRemembered) map.clear()
+  }
+  map.set(subject, value)
+}
+
+/**
+ * Spending from shared rates in reservations (`reservationSize` requests
+ * reserved in one statement, spent here within `reservationMillis`), with
+ * this instance's memory of the subjects found over theirs (when, in ms
+ * since the epoch, each may ask again), so that a flood is refused without
+ * a round trip each.
  *
  * @fails RateLimited when `subject` is over `rate` (shared), or known to be (here).
  */
 const makeSpend = (repo: LimitsRepo) => {
-  const blocked = new Map<string, number>()
-  const remember = (subject: string, until: number) => {
-    if (blocked.size >= maxRemembered) {
-      const now = Date.now()
-      for (const [other, at] of blocked) if (at <= now) blocked.delete(other)
-      if (blocked.size >= maxRemembered) blocked.clear()
-    }
-    blocked.set(subject, until)
-  }
+  const blocked = new Map<string, { readonly until: number }>()
+  const reserved = new Map<string, { left: number; readonly until: number }>()
   return (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
     Effect.suspend(() => {
-      const until = blocked.get(subject)
       const now = Date.now()
+      const until = blocked.get(subject)?.until
       if (until !== undefined && until > now) return refused(limit, (until - now) / 1000)
       if (until !== undefined) blocked.delete(subject)
-      return Effect.flatMap(repo.spend(subject, rate), (wait) => {
-        if (wait === 0) return Effect.void
-        remember(subject, Date.now() + wait * 1000)
-        return refused(limit, wait)
+      const held = reserved.get(subject)
+      if (held !== undefined && held.until > now && held.left > 0) {
+        held.left -= 1
+        return Effect.void
+      }
+      return Effect.flatMap(repo.reserve(subject, rate, reservationSize(rate)), ({ granted, wait }) => {
+        if (granted === 0) {
+          boundedSet(blocked, subject, { until: Date.now() + wait * 1000 })
+          return refused(limit, wait)
+        }
+        if (granted > 1) boundedSet(reserved, subject, { left: granted - 1, until: Date.now() + reservationMillis })
+        return Effect.void
       })
     })
 }
@@ -157,17 +192,38 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
         message: `at most ${settings.maxLongPollsPerKey} long-polls open per key`
       }, effect)
 
+    const uploadMessage = `at most ${settings.maxUploadsPerKey} uploads in flight per key`
+    const smallUploads = new Map<ApiKeyId, number>()
+    /** Run `effect` as one of `keyId`'s small bodies in flight on this instance. */
+    const smallUpload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RateLimited, R> =>
+      Effect.suspend((): Effect.Effect<A, E | RateLimited, R> => {
+        const held = smallUploads.get(keyId) ?? 0
+        if (held >= settings.maxUploadsPerKey) return refused("upload", 1, uploadMessage)
+        smallUploads.set(keyId, held + 1)
+        return Effect.ensuring(
+          effect,
+          Effect.sync(() => {
+            const left = (smallUploads.get(keyId) ?? 1) - 1
+            if (left > 0) smallUploads.set(keyId, left)
+            else smallUploads.delete(keyId)
+          })
+        )
+      })
+
     /**
-     * Run `effect`, which reads a request body, as one of `keyId`'s uploads in flight.
+     * Run `effect`, which reads `request`'s body, as one of `keyId`'s
+     * uploads in flight: a body over `smallBodyBytes`, or of unknown length,
+     * holds one of the key's slots shared by every instance; a smaller one
+     * is counted by this instance alone, costing no round trip.
      *
-     * @fails RateLimited when the key already has `maxUploadsPerKey` bodies in flight on any instance.
+     * @fails RateLimited when the key already has `maxUploadsPerKey` bodies in flight (on any instance, for large ones).
      */
-    const upload = <A, E, R>(keyId: ApiKeyId, effect: Effect.Effect<A, E, R>) =>
-      holdSlot(repo, "upload", {
-        subject: `upload:${keyId}`,
-        max: settings.maxUploadsPerKey,
-        message: `at most ${settings.maxUploadsPerKey} uploads in flight per key`
-      }, effect)
+    const upload = <A, E, R>(keyId: ApiKeyId, request: HttpServerRequest.HttpServerRequest, effect: Effect.Effect<A, E, R>) => {
+      const length = Number(request.headers["content-length"] ?? Number.NaN)
+      return Number.isSafeInteger(length) && length <= smallBodyBytes
+        ? smallUpload(keyId, effect)
+        : holdSlot(repo, "upload", { subject: `upload:${keyId}`, max: settings.maxUploadsPerKey, message: uploadMessage }, effect)
+    }
 
     return { admitKey, admitAddress, longPoll, upload } as const
   }),

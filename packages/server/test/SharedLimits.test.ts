@@ -98,7 +98,7 @@ describe("limits shared by API instances", () => {
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429])
     }))
 
-  it.scopedLive("long-polls held on one instance count against the key on the other; slots of a dead instance free themselves at expiry", () =>
+  it.scopedLive("long-polls held on one instance count against the key on the other, a claim answered at once holds none; slots of a dead instance free themselves at expiry", () =>
     Effect.gen(function*() {
       const { keys, sql, urls } = yield* twoServers({ maxLongPollsPerKey: 2 })
       const created = yield* keys.create({ role: "executor" })
@@ -117,8 +117,9 @@ describe("limits shared by API instances", () => {
         Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 }),
         Effect.orDie
       )
-      // …fill the key's count on the second.
-      const refused = yield* claim(urls[1], 0)
+      // …fill the key's count on the second, for a claim that would wait (one answered at once holds no slot).
+      expect((yield* claim(urls[1], 0)).status).toBe(200)
+      const refused = yield* claim(urls[1], 1)
       expect(refused.status).toBe(429)
       expect(refused.body).toMatchObject({ _tag: "RateLimited", message: "at most 2 long-polls open per key" })
       expect(refused.retryAfter).toBe("1")
@@ -130,9 +131,9 @@ describe("limits shared by API instances", () => {
       yield* sql`
         INSERT INTO limit_slots (subject, slot, holder, expires_at)
         VALUES (${subject}, 0, 'dead', now() + interval '1 hour'), (${subject}, 1, 'dead', now() + interval '1 hour')`
-      expect((yield* claim(urls[1], 0)).status).toBe(429)
+      expect((yield* claim(urls[1], 1)).status).toBe(429)
       yield* sql`UPDATE limit_slots SET expires_at = now() - interval '1 second' WHERE holder = 'dead'`
-      expect((yield* claim(urls[1], 0)).status).toBe(200)
-      expect((yield* claim(urls[0], 0)).status).toBe(200)
+      expect((yield* claim(urls[1], 1)).status).toBe(200)
+      expect((yield* claim(urls[0], 1)).status).toBe(200)
     }))
 })

@@ -10,7 +10,7 @@ import { Forbidden, type InvalidRequest } from "@agnt/domain/Errors"
 import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { decodeOffsetCursor, encodeOffsetCursor } from "../Cursor.js"
 
 /** The columns of an `Agent`, with its executors' presence. */
@@ -82,6 +82,13 @@ const findByIdStatement = (sql: SqlClient.SqlClient) =>
     Request: AgentId,
     Result: Agent,
     execute: (agentId) => sql`SELECT ${sql.literal(agentColumns)} FROM agents WHERE agent_id = ${agentId}`
+  })
+
+const inputSchemaStatement = (sql: SqlClient.SqlClient) =>
+  SqlSchema.findOne({
+    Request: AgentId,
+    Result: Schema.Struct({ input_schema: JsonSchemaDocument }),
+    execute: (agentId) => sql`SELECT input_schema FROM agents WHERE agent_id = ${agentId}`
   })
 
 /** A search as the statement takes it: `q` trimmed (`null` for none), the offset, and one row more than a page. */
@@ -196,6 +203,7 @@ const search = (sql: SqlClient.SqlClient) => {
 export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/AgentsRepo", {
   effect: Effect.map(SqlClient.SqlClient, (sql) => {
     const [upsert, findById, stats] = [upsertStatement(sql), findByIdStatement(sql), statsStatement(sql)]
+    const inputSchema = inputSchemaStatement(sql)
     return {
       /** Create the agent in `accountId` or replace its manifest; `created_at` and the owning account are kept. */
       upsert: Effect.fn("AgentsRepo.upsert")(function*(agentId: AgentId, manifest: AgentManifest, accountId: AccountId) {
@@ -205,6 +213,10 @@ export class AgentsRepo extends Effect.Service<AgentsRepo>()("@agnt/server/Agent
       /** The agent, or `None`. */
       findById: Effect.fn("AgentsRepo.findById")(function*(agentId: AgentId) {
         return yield* findById(agentId)
+      }, Effect.orDie),
+      /** The agent's `input_schema`, or `None` when there is no such agent. */
+      inputSchema: Effect.fn("AgentsRepo.inputSchema")(function*(agentId: AgentId) {
+        return Option.map(yield* inputSchema(agentId), (row) => row.input_schema)
       }, Effect.orDie),
       search: search(sql),
       /** Outcome counts of the agent's jobs (see `AgentStats` for the definitions). */

@@ -41,6 +41,7 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
         Effect.flatMap(CurrentPrincipal, (principal) =>
           limits.upload(
             principal.key_id,
+            request,
             Effect.flatMap(readBody(request), (body) =>
               jobs.complete(principal, path.job_id, body))
           )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))))

@@ -27,6 +27,7 @@ export const JobsHttpLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
         Effect.flatMap(CurrentPrincipal, (principal) =>
           limits.upload(
             principal.key_id,
+            request,
             Effect.flatMap(readBody(request), (body) => jobs.create(principal, body, headers["idempotency-key"]))
           )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job), { status: 201 }))))
       .handle("list", ({ urlParams }) => Effect.flatMap(CurrentPrincipal, (principal) => jobs.list(principal, urlParams)))

@@ -64,7 +64,9 @@ const TransitionRequest = Schema.Struct({
   /** Result files to insert with the change. */
   files: Schema.Array(NewJobFile),
   /** Record the holder's executor as seen. */
-  touch_executor: Schema.Boolean
+  touch_executor: Schema.Boolean,
+  /** Change only a job whose agent declares no `output_schema` (`{}`: any result, or none, is valid). */
+  only_without_output_schema: Schema.Boolean
 })
 
 const terminal = [...terminalStatuses]
@@ -101,6 +103,8 @@ const transitionStatement = (sql: SqlClient.SqlClient) =>
         WHERE j.job_id = prior.job_id AND j.status = ANY(${r.from}::text[]) AND ${visible(sql, r.visibility)}
           AND (j.status <> 'pending' OR ${r.to}::text = 'canceled' OR j.retry_at IS NULL OR j.retry_at <= now())
           AND (${r.lease_mode}::text <> 'require' OR j.lease_id = ${r.lease_id}::text)
+          AND (NOT ${r.only_without_output_schema}::boolean
+            OR EXISTS (SELECT 1 FROM agents a WHERE a.agent_id = j.agent_id AND a.output_schema = '{}'::jsonb))
         RETURNING j.*, prior.status AS prior_status
       ), logged AS (
         INSERT INTO job_events (job_id, type, status, data)
@@ -323,6 +327,8 @@ export interface TransitionParams {
   readonly files?: ReadonlyArray<NewJobFile> | undefined
   /** Completing: the job's structured result, when it has one. */
   readonly result?: Option.Option<unknown> | undefined
+  /** Change only a job whose agent declares no `output_schema` (its result then needs no check). */
+  readonly onlyWithoutOutputSchema?: boolean | undefined
 }
 
 /**
@@ -357,7 +363,8 @@ const transitionRequest = (params: TransitionParams): typeof TransitionRequest.T
       ...(params.reason === undefined ? {} : { reason: params.reason })
     },
     files,
-    touch_executor: to === "completed"
+    touch_executor: to === "completed",
+    only_without_output_schema: params.onlyWithoutOutputSchema ?? false
   }
 }
 
@@ -384,6 +391,17 @@ const transition = (sql: SqlClient.SqlClient) => {
     const changed = yield* transitionRow(request)
     if (Option.isSome(changed)) return changed.value
     return yield* refuse(params.jobId, params.visibility, params.lease, request.from)
+  }, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
+}
+
+/**
+ * `transition`, without saying why when the change does not happen: the
+ * changed job with its lease, or `None`.
+ */
+const tryTransition = (sql: SqlClient.SqlClient) => {
+  const transitionRow = transitionStatement(sql)
+  return Effect.fn("LifecycleRepo.tryTransition")(function*(params: TransitionParams) {
+    return yield* transitionRow(transitionRequest(params))
   }, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
 }
 
@@ -479,11 +497,28 @@ const reapExpired = (sql: SqlClient.SqlClient) => {
   }, Effect.orDie)
 }
 
-/** Record that an executor process of `agentId` called just now. */
+/**
+ * How often one instance records the same executor process of the same
+ * agent as seen, at most, in ms: well within the 60 s an executor counts as
+ * online after it was last seen (`executors_online`), so that claims cost
+ * no write each.
+ */
+const seenEveryMillis = 15_000
+
+/** Most executor processes one instance remembers having recorded. */
+const maxRememberedExecutors = 10_000
+
+/** Record that an executor process of `agentId` called just now, unless this instance did so within `seenEveryMillis`. */
 const seen = (sql: SqlClient.SqlClient) => {
   const seenRow = seenStatement(sql)
+  const recorded = new Map<string, number>()
   return Effect.fn("LifecycleRepo.seen")(function*(executorId: string, agentId: AgentId, keyId: ApiKeyId) {
+    const key = `${executorId}\n${agentId}\n${keyId}`
+    const now = Date.now()
+    if ((recorded.get(key) ?? 0) > now - seenEveryMillis) return
     yield* seenRow({ executor_id: executorId, agent_id: agentId, key_id: keyId })
+    if (recorded.size >= maxRememberedExecutors) recorded.clear()
+    recorded.set(key, now)
   }, Effect.orDie)
 }
 
@@ -499,6 +534,7 @@ const completion = (sql: SqlClient.SqlClient) => {
 export class LifecycleRepo extends Effect.Service<LifecycleRepo>()("@agnt/server/LifecycleRepo", {
   effect: Effect.map(SqlClient.SqlClient, (sql) => ({
     transition: transition(sql),
+    tryTransition: tryTransition(sql),
     claimNext: claimNext(sql),
     renew: renew(sql),
     cancel: cancel(sql),

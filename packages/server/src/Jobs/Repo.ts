@@ -4,13 +4,14 @@
  * reading (a job, pages of jobs, pending jobs, events, files), each row
  * decoded by its schema. Lifecycle changes are `LifecycleRepo`'s.
  */
+import { JsonSchemaDocument } from "@agnt/domain/Agent"
 import { AccountId, AgentId, ApiKeyId, FileId, JobId } from "@agnt/domain/Ids"
 import { Job, JobCreatedData, JobEvent, JobParams } from "@agnt/domain/Job"
 import { JobStatus } from "@agnt/domain/Lifecycle"
 import type { Page } from "@agnt/domain/Pagination"
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Effect, Schema } from "effect"
-import { fileColumns, insertFiles, jobColumns, NewJobFile, StoredJobFileRow, Visibility, visible } from "./Sql.js"
+import { Effect, Option, Schema } from "effect"
+import { fileColumns, insertFiles, jobColumns, jobColumnsWith, NewJobFile, StoredJobFileRow, Visibility, visible } from "./Sql.js"
 
 /** A pending job to insert, with its input files and, when the order sent one, its idempotency key. */
 export const NewJob = Schema.Struct({
@@ -24,39 +25,44 @@ export const NewJob = Schema.Struct({
   params: Schema.parseJson(JobParams),
   files: Schema.Array(NewJobFile),
   idempotency: Schema.NullOr(Schema.Struct({ key: Schema.String, request_sha256: Schema.String })),
+  /** The agent's `input_schema` the params were validated against. */
+  input_schema: Schema.parseJson(JsonSchemaDocument),
   data: Schema.parseJson(JobCreatedData)
 })
 
 /**
  * The job, its input files, its first event and its idempotency key, in one
- * statement; inserts nothing (and yields `created = 0`) when the
- * idempotency key was taken first.
+ * statement that yields the job; inserts nothing (and yields no row) when
+ * the idempotency key was taken first, or when the agent is gone or its
+ * `input_schema` is no longer the one the params were validated against.
  */
 const insertStatement = (sql: SqlClient.SqlClient) =>
-  SqlSchema.single({
+  SqlSchema.findAll({
     Request: NewJob,
-    Result: Schema.Struct({ created: Schema.Number }),
+    Result: Job,
     execute: (r) =>
       sql`
-      WITH idempotency AS (
+      WITH agent AS (
+        SELECT agent_id, max_attempts FROM agents WHERE agent_id = ${r.agent_id} AND input_schema = ${r.input_schema}::jsonb
+      ), idempotency AS (
         INSERT INTO idempotency_keys (account_id, key_id, idempotency_key, request_sha256, job_id)
         SELECT ${r.account_id}, ${r.buyer_key_id}, ${r.idempotency?.key ?? null}::text,
                ${r.idempotency?.request_sha256 ?? null}::text, ${r.job_id}
-        WHERE ${r.idempotency !== null}::boolean
+        FROM agent WHERE ${r.idempotency !== null}::boolean
         ON CONFLICT DO NOTHING RETURNING job_id
       ), inserted AS (
         INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params, max_attempts)
-        SELECT ${r.job_id}, ${r.agent_id}, ${r.account_id}, ${r.buyer_key_id}, 'pending', ${r.prompt}, ${r.params}::jsonb,
-               COALESCE((SELECT a.max_attempts FROM agents a WHERE a.agent_id = ${r.agent_id}), 1)
-        WHERE ${r.idempotency === null}::boolean OR EXISTS (SELECT 1 FROM idempotency)
-        RETURNING job_id
+        SELECT ${r.job_id}, agent.agent_id, ${r.account_id}, ${r.buyer_key_id}, 'pending', ${r.prompt}, ${r.params}::jsonb,
+               agent.max_attempts
+        FROM agent WHERE ${r.idempotency === null}::boolean OR EXISTS (SELECT 1 FROM idempotency)
+        RETURNING *
       ), stored AS (
         ${insertFiles(sql, "inserted", "input", r.files)}
       ), logged AS (
         INSERT INTO job_events (job_id, type, status, data)
         SELECT job_id, 'status', 'pending', ${r.data}::jsonb FROM inserted
       )
-      SELECT count(*)::int AS created FROM inserted`
+      SELECT ${sql.literal(jobColumnsWith("stored f"))} FROM inserted j`
   })
 
 const findByIdStatement = (sql: SqlClient.SqlClient) =>
@@ -157,16 +163,14 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
 
     /**
      * Insert a pending job with its input files, its first event and its
-     * idempotency key (one statement) and yield it.
-     *
-     * @fails IdempotencyTaken when another request took the idempotency key first (nothing is written).
+     * idempotency key (one statement) and yield it; `None` when nothing was
+     * written: the idempotency key was taken first, or the agent is gone or
+     * has another `input_schema` than `job.input_schema`.
      */
     const insert = Effect.fn("JobsRepo.insert")(function*(job: Omit<typeof NewJob.Type, "data">) {
-      const { created } = yield* insertRow({ ...job, data: { files: job.files.length } })
-      if (created === 0) return yield* Effect.fail({ _tag: "IdempotencyTaken" } as const)
-      const found = yield* findById(job.job_id, { _tag: "All" })
-      return yield* Effect.orDieWith(found, () => new Error(`job ${job.job_id} vanished after insert`))
-    }, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die, NoSuchElementException: Effect.die }))
+      const rows = yield* insertRow({ ...job, data: { files: job.files.length } })
+      return Option.fromNullable(rows[0])
+    }, Effect.orDie)
 
     /** A page of visible jobs, newest first, after the job id `cursor`. */
     const list = Effect.fn("JobsRepo.list")(function*(params: typeof ListRequest.Type) {

@@ -28,8 +28,14 @@ export const visible = (sql: SqlClient.SqlClient, visibility: typeof Visibility.
 /** A `timestamptz` column as RFC 3339 UTC text with milliseconds, as `Schema.DateTimeUtc` decodes it. */
 export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
-/** The columns of a `Job` from a row `j` of `jobs` (or of an `UPDATE jobs … RETURNING j.*`), its input files included. */
-export const jobColumns = `
+/**
+ * The columns of a `Job` from a row `j` of `jobs` (or of an
+ * `UPDATE jobs … RETURNING j.*`), its input files those of `inputFiles`:
+ * rows `f` with the columns of `job_files`, the job's stored input files
+ * unless a statement inserting them names its own (a statement does not
+ * see its own inserts).
+ */
+export const jobColumnsWith = (inputFiles: string) => `
   j.job_id, j.agent_id, j.account_id, j.status, j.prompt, j.params, j.progress, j.status_message, j.decision_reason,
   j.failure_reason, j.result, j.created_at, j.updated_at, j.started_at, j.completed_at,
   EXTRACT(EPOCH FROM (j.completed_at - j.started_at))::float8 AS duration_seconds,
@@ -38,8 +44,11 @@ export const jobColumns = `
     SELECT json_agg(json_build_object(
              'file_id', f.file_id, 'kind', f.kind, 'path', f.path, 'size', f.size, 'mime', f.mime,
              'sha256', f.sha256, 'created_at', ${iso("f.created_at")}) ORDER BY f.path)
-    FROM job_files f WHERE f.job_id = j.job_id AND f.kind = 'input'
+    FROM ${inputFiles}
   ), '[]'::json) AS input_files`
+
+/** The columns of a `Job` from a row `j` of `jobs`, its input files included. */
+export const jobColumns = jobColumnsWith("job_files f WHERE f.job_id = j.job_id AND f.kind = 'input'")
 
 /** `jobColumns` and the holder's lease: its id (`''` when none was made) and expiry (now when none is set). */
 export const claimedColumns = `${jobColumns},
@@ -87,7 +96,8 @@ export const insertFiles = (
         FROM ${sql.literal(source)} s, unnest(${files.map((f) => f.file_id)}::text[], ${files.map((f) => f.path)}::text[],
           ${files.map((f) => f.size)}::bigint[], ${files.map((f) => f.mime)}::text[],
           ${files.map((f) => f.sha256)}::text[], ${files.map((f) => f.storage_key)}::text[]
-        ) AS f(file_id, path, size, mime, sha256, storage_key)`
+        ) AS f(file_id, path, size, mime, sha256, storage_key)
+        RETURNING file_id, kind, path, size, mime, sha256, created_at`
 
 /**
  * The `INSERT` of a `status` event with `data` (JSON text) for each row of

@@ -4,13 +4,14 @@
  * Every statement is one round trip; every API instance on the database
  * sees the same counts.
  */
-import { SqlClient, SqlSchema } from "@effect/sql"
+import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 
-/** What one request did to its subject's rate: allowed or not, and how far its cell runs ahead of now. */
+/** What one reservation did to its subject's rate: how many requests it granted, and how far its cell runs ahead of now. */
 export class RateDecision extends Schema.Class<RateDecision>("RateDecision")({
-  allowed: Schema.Boolean,
-  /** Seconds the subject's theoretical arrival time is ahead of now (after this request, when allowed). */
+  /** Requests granted (0 when refused, at most the number asked for). */
+  granted: Schema.Number,
+  /** Seconds the subject's theoretical arrival time is ahead of now (after this reservation). */
   ahead: Schema.Number
 }) {}
 
@@ -20,7 +21,7 @@ export interface Rate {
   readonly burst: number
 }
 
-const SpendRequest = Schema.Struct({ subject: Schema.String, interval: Schema.Number, span: Schema.Number })
+const SpendRequest = Schema.Struct({ subject: Schema.String, interval: Schema.Number, span: Schema.Number, want: Schema.Number })
 const SlotRequest = Schema.Struct({
   subject: Schema.String,
   holder: Schema.String,
@@ -36,35 +37,38 @@ export class LimitsRepo extends Effect.Service<LimitsRepo>()("@agnt/server/Limit
 
     // GCRA (the generic cell rate algorithm of ATM traffic policing, ITU-T I.371): with emission
     // interval T = 1 / rate, a request at `now` moves tat to max(tat, now) + T, and is allowed when that
-    // is at most burst × T ahead of now; a refused one leaves tat as it was.
-    const spendOne = SqlSchema.single({
+    // is at most burst × T ahead of now; a refused one leaves tat as it was. A reservation of `want`
+    // requests is that many requests at once, granted as far as the burst has room (at least one, or none).
+    const reserveSome = SqlSchema.single({
       Request: SpendRequest,
       Result: RateDecision,
-      execute: ({ interval, span, subject }) =>
-        sql`
-          INSERT INTO rate_limits AS r (subject, tat, allowed)
-          VALUES (${subject}, extract(epoch FROM now())::float8 + ${interval}::float8, true)
+      execute: ({ interval, span, subject, want }) => {
+        const now = sql`extract(epoch FROM now())::float8`
+        const granted = (tat: Statement.Fragment) =>
+          sql`greatest(0, least(${want}::int, floor((${now} + ${span}::float8 - ${tat}) / ${interval}::float8 + 1e-9)))::int`
+        const base = sql`greatest(r.tat, ${now})`
+        return sql`
+          INSERT INTO rate_limits AS r (subject, tat, allowed, granted)
+          SELECT ${subject}, ${now} + ${interval}::float8 * g, g > 0, g FROM (SELECT ${granted(now)} AS g) fresh
           ON CONFLICT (subject) DO UPDATE SET
-            allowed = greatest(r.tat, excluded.tat - ${interval}::float8) + ${interval}::float8
-              <= extract(epoch FROM now())::float8 + ${span}::float8,
-            tat = CASE
-              WHEN greatest(r.tat, excluded.tat - ${interval}::float8) + ${interval}::float8
-                <= extract(epoch FROM now())::float8 + ${span}::float8
-              THEN greatest(r.tat, excluded.tat - ${interval}::float8) + ${interval}::float8
-              ELSE r.tat END
-          RETURNING allowed, tat - extract(epoch FROM now())::float8 AS ahead`
+            granted = ${granted(base)},
+            allowed = ${granted(base)} > 0,
+            tat = ${base} + ${interval}::float8 * ${granted(base)}
+          RETURNING granted, tat - ${now} AS ahead`
+      }
     })
 
     /**
-     * Spend one request of `subject` at `rate`.
+     * Reserve up to `want` requests of `subject` at `rate`: as many as its
+     * burst has room for now.
      *
-     * @returns `0` when allowed, else the seconds until the next request would be.
+     * @returns the requests granted, and when none was, the seconds until the next one would be.
      */
-    const spend = Effect.fn("LimitsRepo.spend")(function*(subject: string, rate: Rate) {
+    const reserve = Effect.fn("LimitsRepo.reserve")(function*(subject: string, rate: Rate, want: number) {
       const interval = 1 / rate.perSecond
       const span = Math.max(1, rate.burst) * interval
-      const decision = yield* spendOne({ subject, interval, span })
-      return decision.allowed ? 0 : Math.max(0.001, decision.ahead + interval - span)
+      const decision = yield* reserveSome({ subject, interval, span, want })
+      return { granted: decision.granted, wait: decision.granted > 0 ? 0 : Math.max(0.001, decision.ahead + interval - span) }
     }, Effect.orDie)
 
     const takeOne = SqlSchema.findAll({
@@ -114,6 +118,6 @@ export class LimitsRepo extends Effect.Service<LimitsRepo>()("@agnt/server/Limit
       yield* sql`DELETE FROM limit_slots WHERE expires_at < now()`
     }, Effect.orDie)
 
-    return { spend, take, renew, free, sweep } as const
+    return { reserve, take, renew, free, sweep } as const
   })
 }) {}
