@@ -254,6 +254,68 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
         expect(text).toMatch(/^agnt_agents \d+$/m)
       }))
 
+    it.effect("a changed input_schema applies to the very next order, though the previous order's schema is remembered", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, executor } = yield* marketplace
+        expect((yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })).status).toBe("pending")
+        yield* executor.client.agents.publish({
+          path: { agent_id: agentId },
+          payload: {
+            ...manifest("Lint bot"),
+            input_schema: { type: "object", properties: { depth: { type: "integer" } }, required: ["depth"] }
+          }
+        })
+        const refused = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }).pipe(Effect.flip)
+        expect(refused._tag).toBe("InvalidParams")
+        const ordered = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { depth: 2 }) })
+        expect(ordered.params).toEqual({ depth: 2 })
+        const listed = yield* buyer.client.jobs.list({ urlParams: { agent_id: agentId, limit: 10 } })
+        expect(listed.data.map((job) => job.params)).toEqual([{ depth: 2 }, { level: 1 }])
+      }))
+
+    it.effect("a complete sent as JSON ends the job; one without the result an output_schema asks for is 400 InvalidResult and the job stays running", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, executor } = yield* marketplace
+        const http = yield* HttpClient.HttpClient
+        const url = yield* serverUrl
+        const completeJson = (jobId: string, body: unknown) =>
+          http.post(`${url}/v1/executor/jobs/${jobId}/complete`, {
+            headers: { authorization: `Bearer ${executor.key}` },
+            body: HttpBody.unsafeJson(body)
+          }).pipe(Effect.flatMap((r) => Effect.map(r.json, (json) => ({ status: r.status, json }))))
+        const running = Effect.gen(function*() {
+          const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+          const claimed = yield* executor.client.executor.claim({ payload: { agent_id: agentId, executor_id: "json", wait: 0 } })
+          const leaseId = claimed.claimed?.lease.lease_id ?? LeaseId.make("")
+          expect(claimed.claimed?.job.job_id).toBe(job.job_id)
+          yield* executor.client.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: leaseId } })
+          return { jobId: job.job_id, leaseId }
+        })
+
+        const plain = yield* running
+        const done = yield* completeJson(plain.jobId, { lease_id: plain.leaseId, message: "all good" })
+        expect(done.status).toBe(200)
+        expect(done.json).toMatchObject({ job_id: plain.jobId, status: "completed", status_message: "completed with no result files" })
+        // A retry of the complete that went through changes nothing; another holder's is 409.
+        expect((yield* completeJson(plain.jobId, { lease_id: plain.leaseId, message: "all good" })).status).toBe(200)
+        expect((yield* completeJson(plain.jobId, { lease_id: "lease_other" })).json).toMatchObject({ _tag: "InvalidTransition" })
+
+        yield* executor.client.agents.publish({
+          path: { agent_id: agentId },
+          payload: {
+            ...manifest("Lint bot"),
+            output_schema: { type: "object", properties: { score: { type: "number" } }, required: ["score"] }
+          }
+        })
+        const strict = yield* running
+        const refused = yield* completeJson(strict.jobId, { lease_id: strict.leaseId })
+        expect(refused.status).toBe(400)
+        expect(refused.json).toMatchObject({ _tag: "InvalidResult" })
+        expect((yield* buyer.client.jobs.get({ path: { job_id: strict.jobId } })).status).toBe("running")
+        const scored = yield* completeJson(strict.jobId, { lease_id: strict.leaseId, result: JSON.stringify({ score: 3 }) })
+        expect(scored.json).toMatchObject({ status: "completed", result: { score: 3 } })
+      }))
+
     it.effect("a malformed JSON body is a 400, not a 500", () =>
       Effect.gen(function*() {
         const { buyer } = yield* marketplace

@@ -9,8 +9,9 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted, Schedule } from "effect"
 import { inject } from "vitest"
-import { ApiKeys } from "../src/ApiKeys.js"
+import { ApiKeys, principalCacheSeconds } from "../src/ApiKeys.js"
 import { makeAgentId } from "../src/Ids.js"
+import { reservationSize } from "../src/RateLimits.js"
 import type { ServerSettings } from "../src/ServerConfig.js"
 import { freshDatabase, serverUrl, TestServerOn } from "../src/Testing.js"
 import { manifest } from "./Fixtures.js"
@@ -71,6 +72,36 @@ describe("limits shared by API instances", () => {
       // Another key has its own allowance.
       const other = Redacted.value((yield* keys.create({ role: "buyer" })).key)
       expect((yield* call(urls[1], other, "/v1/jobs")).status).toBe(200)
+    }))
+
+  it.scopedLive("a rate spent in reservations never lets a key past its burst, and lets it within a reservation of it per instance", () =>
+    Effect.gen(function*() {
+      const burst = 40
+      const size = reservationSize({ perSecond: 0.01, burst })
+      expect(size).toBe(2)
+      const { keys, urls } = yield* twoServers({ rateLimitPerSecond: 0.01, rateLimitBurst: burst })
+      const buyer = Redacted.value((yield* keys.create({ role: "buyer" })).key)
+      const statuses = yield* alternate(urls, buyer, 60)
+      const allowed = statuses.filter((status) => status === 200).length
+      expect(allowed).toBeLessThanOrEqual(burst)
+      expect(allowed).toBeGreaterThanOrEqual(burst - urls.length * (size - 1))
+      expect(statuses.slice(allowed).every((status) => status === 429)).toBe(true)
+    }))
+
+  it.scopedLive("a key revoked through one instance is refused by another that remembered it, within principalCacheSeconds", () =>
+    Effect.gen(function*() {
+      const { keys, urls } = yield* twoServers({})
+      const created = yield* keys.create({ role: "buyer" })
+      const buyer = Redacted.value(created.key)
+      expect((yield* call(urls[1], buyer, "/v1/jobs")).status).toBe(200)
+      expect(yield* keys.revoke(created.info.key_id)).toBe(true)
+      expect((yield* call(urls[0], buyer, "/v1/jobs")).status).toBe(401)
+      // Asked again every 50 ms, for a little longer than the cache keeps a principal.
+      const refused = yield* call(urls[1], buyer, "/v1/jobs").pipe(
+        Effect.filterOrFail((response) => response.status === 401),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: (principalCacheSeconds + 3) * 20 })
+      )
+      expect(refused.body).toMatchObject({ _tag: "Unauthorized" })
     }))
 
   it.scopedLive("a key id with the wrong secret spends nothing of that key's rate: it is 401, then 429 for its address, and the real key keeps its whole burst", () =>
