@@ -138,7 +138,14 @@ export class ClaimedJob extends Schema.Class<ClaimedJob>("ClaimedJob")({
 export class ClaimRequest extends Schema.Class<ClaimRequest>("ClaimRequest")({
   agent_id: AgentId,
   executor_id: StorableText.pipe(Schema.minLength(1), Schema.maxLength(maxExecutorIdLength)),
-  wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, maxClaimWaitSeconds)), { default: () => 0 })
+  wait: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, maxClaimWaitSeconds)), { default: () => 0 }),
+  /**
+   * Start the claimed job at once: it is accepted and goes on to `running`
+   * (progress 0) in the same change, with both status events, which saves
+   * the `running` report of an executor that starts every job it claims.
+   * Absent: `false`.
+   */
+  start: Schema.optional(Schema.Boolean)
 }) {}
 
 /** Answer of a claim: the claimed job, or `null` when none came within `wait`. */

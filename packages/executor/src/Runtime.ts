@@ -151,7 +151,7 @@ const drainJobs = Effect.fn("Executor.shutdown")(function*(
 const claimOnce = (client: ApiClient, connectivity: Connectivity, resolved: Resolved) =>
   retryReporting(
     client.executor.claim({
-      payload: { agent_id: resolved.agentId, executor_id: resolved.executorId, wait: resolved.claimWait }
+      payload: { agent_id: resolved.agentId, executor_id: resolved.executorId, wait: resolved.claimWait, start: true }
     }).pipe(Effect.timeout(Duration.seconds(resolved.claimWait + claimDeadlineSlackSeconds))),
     reconnectSchedule,
     connectivity

@@ -105,8 +105,9 @@ const pending = (services: JobServices) =>
   })
 
 /**
- * Claim the oldest pending job of an agent with a new lease, waiting up
- * to `request.wait` seconds (woken by NOTIFY from any server).
+ * Claim the oldest pending job of an agent with a new lease (and with
+ * `request.start`, start it), waiting up to `request.wait` seconds (woken
+ * by NOTIFY from any server).
  *
  * @fails Forbidden.
  */
@@ -119,7 +120,8 @@ const claim = (services: JobServices) =>
       executorId: request.executor_id,
       executorKeyId: principal.key_id,
       leaseId: makeLeaseId(),
-      leaseSeconds: services.settings.leaseSeconds
+      leaseSeconds: services.settings.leaseSeconds,
+      start: request.start ?? false
     })
     const claimed = yield* longPoll(services, principal, "agnt_pending", request.agent_id, request.wait, next)
     return new ClaimResponse({ claimed: Option.getOrNull(claimed) })

@@ -316,6 +316,25 @@ layer(TestLive, { timeout: 60_000 })("the API over real HTTP", (it) => {
         expect(scored.json).toMatchObject({ status: "completed", result: { score: 3 } })
       }))
 
+    it.effect("a claim with start hands the job over running, after its accepted and running events, and it completes", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, executor } = yield* marketplace
+        const job = yield* buyer.client.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+        const response = yield* executor.client.executor.claim({
+          payload: { agent_id: agentId, executor_id: "starter", wait: 0, start: true }
+        })
+        const claimed = response.claimed
+        expect(claimed?.job).toMatchObject({ job_id: job.job_id, status: "running", progress: 0 })
+        expect(claimed?.job.started_at).not.toBeNull()
+        const events = yield* buyer.client.jobs.events({ path: { job_id: job.job_id }, urlParams: { after: 0, limit: 10, wait: 0 } })
+        expect(events.data.map((event) => event.status)).toEqual(["pending", "accepted", "running"])
+        const done = yield* executor.client.executor.complete({
+          path: { job_id: job.job_id },
+          payload: leaseForm(claimed?.lease.lease_id ?? "")
+        })
+        expect(done.status).toBe("completed")
+      }))
+
     it.effect("a malformed JSON body is a 400, not a 500", () =>
       Effect.gen(function*() {
         const { buyer } = yield* marketplace

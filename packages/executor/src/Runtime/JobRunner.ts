@@ -292,9 +292,11 @@ const downloadInputs = Effect.fn("Executor.downloadInputs")(function*(session: J
     }), { concurrency: 4 })
 })
 
-/** Report the job `running` (progress 0, "started") with the lease. */
+/** Report the job `running` (progress 0, "started") with the lease, unless the claim started it. */
 const markRunning = Effect.fn("Executor.markRunning")(function*(session: JobSession) {
   yield* session.milestone(`claimed by executor ${session.env.executorId}`)
+  // A claim made with `start` hands the job over running already.
+  if (session.claimed.job.status === "running") return
   const started = yield* retryReporting(
     session.env.client.executor.status({
       path: session.jobPath,

@@ -136,7 +136,9 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
       executor_key_id: ApiKeyId,
       lease_id: LeaseId,
       lease_seconds: Schema.Number,
-      data: Schema.parseJson(JobClaimedData)
+      start: Schema.Boolean,
+      data: Schema.parseJson(JobClaimedData),
+      started: Schema.parseJson(JobReportData)
     }),
     Result: ClaimedJobRow,
     execute: (r) =>
@@ -147,13 +149,19 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
         ORDER BY job_id LIMIT 1
         FOR UPDATE SKIP LOCKED
       ), updated AS (
-        UPDATE jobs j SET status = 'accepted', updated_at = now(), retry_at = NULL,
+        UPDATE jobs j SET status = CASE WHEN ${r.start}::boolean THEN 'running' ELSE 'accepted' END,
+          updated_at = now(), retry_at = NULL,
+          started_at = CASE WHEN ${r.start}::boolean THEN now() ELSE j.started_at END,
+          progress = CASE WHEN ${r.start}::boolean THEN 0 ELSE j.progress END,
           executor_key_id = ${r.executor_key_id}, executor_id = ${r.executor_id},
           lease_id = ${r.lease_id}, lease_expires_at = now() + make_interval(secs => ${r.lease_seconds})
         FROM next WHERE j.job_id = next.job_id
         RETURNING j.*
       ), logged AS (
-        ${appendStatusEvent(sql, "updated", r.data)}
+        INSERT INTO job_events (job_id, type, status, data)
+        SELECT job_id, 'status', 'accepted', ${r.data}::jsonb FROM updated
+        UNION ALL
+        SELECT job_id, 'status', 'running', ${r.started}::jsonb FROM updated WHERE ${r.start}::boolean
       )
       SELECT ${sql.literal(claimedColumns)} FROM updated j`
   })
@@ -407,7 +415,8 @@ const tryTransition = (sql: SqlClient.SqlClient) => {
 
 /**
  * Hand the oldest pending job of `agentId` to one caller (concurrent
- * claims never get the same job) with a new lease; `None` when there is none.
+ * claims never get the same job) with a new lease, accepted or, with
+ * `start`, accepted and running; `None` when there is none.
  */
 const claimNext = (sql: SqlClient.SqlClient) => {
   const claimRow = claimStatement(sql)
@@ -417,6 +426,8 @@ const claimNext = (sql: SqlClient.SqlClient) => {
     readonly executorKeyId: ApiKeyId
     readonly leaseId: LeaseId
     readonly leaseSeconds: number
+    /** Go on to `running` in the same change. */
+    readonly start: boolean
   }) {
     return yield* claimRow({
       agent_id: params.agentId,
@@ -424,7 +435,9 @@ const claimNext = (sql: SqlClient.SqlClient) => {
       executor_key_id: params.executorKeyId,
       lease_id: params.leaseId,
       lease_seconds: params.leaseSeconds,
-      data: { executor_id: params.executorId }
+      start: params.start,
+      data: { executor_id: params.executorId },
+      started: { progress: 0 }
     })
   }, Effect.orDie)
 }
