@@ -22,7 +22,6 @@ import { JobsHttpLive } from "./Jobs/Http.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
 import { RateLimits, RateLimitsSweeperLive } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
-import { S3ObjectStoreLive } from "./S3ObjectStore.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 
 /** The body of the 503 answered while no API handler is attached: the typed `NotReady`, as JSON. */
@@ -73,9 +72,17 @@ const NodeServerLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (settings) => NodeHttpServer.layer(() => makeHttpServer(settings), { port: settings.port, host: settings.host }))
 )
 
-/** S3 when configured (`S3_BUCKET`), else the local directory in the data dir. */
+/**
+ * S3 when configured (`S3_BUCKET`), else the local directory in the data
+ * dir. The S3 SDK is imported only when S3 is configured: a server on the
+ * local directory never loads (or parses) it.
+ */
 const ObjectStoreLive = Layer.unwrapEffect(
-  Effect.map(ServerConfig, (settings) => Option.match(settings.s3, { onNone: () => LocalObjectStoreLive, onSome: S3ObjectStoreLive }))
+  Effect.flatMap(ServerConfig, (settings) =>
+    Option.match(settings.s3, {
+      onNone: () => Effect.succeed(LocalObjectStoreLive),
+      onSome: (s3) => Effect.promise(() => import("./S3ObjectStore.js")).pipe(Effect.map((module) => module.S3ObjectStoreLive(s3)))
+    }))
 )
 
 /** Every group of the API, each providing its own services. */

@@ -11,7 +11,6 @@ import { Effect, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { type ExecutorDefinition, JobFailure } from "../Executor.js"
-import { analyze, renderMarkdown, renderSarif } from "./Analysis.js"
 
 /** The built-in code-review agent's id on every agnt server. */
 export const codeReviewAgentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
@@ -53,6 +52,8 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
     Effect.gen(function*() {
       if (ctx.inputs.length === 0) return yield* new JobFailure({ reason: "no input files to review" })
       yield* ctx.progress(10, `linting ${ctx.inputs.length} file(s)`)
+      // ESLint and TypeScript are loaded with the first job, not at start: an idle executor does not hold them.
+      const { analyze, renderMarkdown, renderSarif } = yield* Effect.promise(() => import("./Analysis.js"))
       const full = yield* analyze({ root: ctx.workspace, files: ctx.inputs }).pipe(
         Effect.mapError((error) => new JobFailure({ reason: `analysis failed: ${error.message}` }))
       )
