@@ -70,10 +70,14 @@ export const writeCommandExecutor = (
  * Start `agnt-executor run <args>` for the life of the scope (SIGTERM, then
  * SIGKILL, at the end), its state directory `executor-state` in `cwd`
  * unless `env` names one; its output is printed if the test fails.
+ * `program` replaces the bin (e.g. a bundle of `npm run build`).
  */
-export const startExecutor = (args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+export const startExecutor = (
+  args: ReadonlyArray<string>,
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv; readonly program?: string | undefined }
+) =>
   Effect.tap(
-    daemon(binPath("executor", "agnt-executor.js"), ["run", ...args], {
+    daemon(options.program ?? binPath("executor", "agnt-executor.js"), ["run", ...args], {
       cwd: options.cwd,
       // Its state directory is the test's own unless the test names one.
       env: { AGNT_EXECUTOR_STATE_DIR: NodePath.join(options.cwd, "executor-state"), ...options.env }
@@ -84,10 +88,16 @@ export const startExecutor = (args: ReadonlyArray<string>, options: { readonly c
       )
   )
 
-/** Start `agnt-server serve` for the life of the scope and wait until `/healthz` answers. */
-export const startServer = (port: number, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
+/**
+ * Start `agnt-server serve` for the life of the scope and wait until
+ * `/healthz` answers. `program` replaces the bin (e.g. a bundle of `npm run build`).
+ */
+export const startServer = (
+  port: number,
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv; readonly program?: string | undefined }
+) =>
   Effect.gen(function*() {
-    const server = yield* daemon(binPath("server", "agnt-server.js"), ["serve"], {
+    const server = yield* daemon(options.program ?? binPath("server", "agnt-server.js"), ["serve"], {
       cwd: options.cwd,
       env: { ...options.env, PORT: String(port), HOST: "127.0.0.1" }
     })
@@ -107,9 +117,10 @@ export const startServer = (port: number, options: { readonly cwd: string; reado
  * (named from `prefix`; its data dir at `<work>/data`, the client config at
  * `<work>/config`), with `env` on top of this process's environment, on a
  * free port. Yields the process, its URL and port, the directories, and the
- * whole environment it got (to start it again the same way).
+ * whole environment it got (to start it again the same way). `program`
+ * replaces the bin (e.g. a bundle of `npm run build`).
  */
-export const startServerOn = (databaseUrl: string, prefix: string, env: Readonly<Record<string, string>> = {}) =>
+export const startServerOn = (databaseUrl: string, prefix: string, env: Readonly<Record<string, string>> = {}, program?: string) =>
   Effect.gen(function*() {
     const work = yield* temporaryDirectory(prefix)
     const dataDir = NodePath.join(work, "data")
@@ -122,7 +133,7 @@ export const startServerOn = (databaseUrl: string, prefix: string, env: Readonly
       XDG_CONFIG_HOME: NodePath.join(work, "config"),
       ...env
     }
-    const server = yield* startServer(port, { cwd: work, env: serverEnv })
+    const server = yield* startServer(port, { cwd: work, env: serverEnv, program })
     return { server, port, url: `http://127.0.0.1:${port}`, work, dataDir, env: serverEnv }
   })
 

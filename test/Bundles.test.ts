@@ -1,0 +1,107 @@
+/**
+ * The bundles of `npm run build` are whole programs: built into a temporary
+ * directory (with the repository's `node_modules` above them, where their
+ * external packages are found), the bundled `agnt` prints its version, the
+ * bundled `agnt-server` migrates a fresh database from the migrations
+ * copied beside it, makes keys and answers `/readyz`, and a job ordered
+ * with the bundled `agnt` is served by the bundled `agnt-executor run
+ * code-review` (ESLint and TypeScript loaded from `node_modules`) and
+ * downloaded; the bundled command executor loads a shipped preset from
+ * beside its bundle.
+ */
+import { AgentId } from "@agnt/domain/Ids"
+import { FetchHttpClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as NodeFs from "node:fs/promises"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+import { inject } from "vitest"
+import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { buildAll } from "../scripts/build.js"
+import { agentPublished, buyerClient, startExecutor, startServerOn } from "./Executors.js"
+import { run } from "./Processes.js"
+
+const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+const codeReviewAgentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
+const presetAgentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p7")
+
+/** The three bundles, built into `<dir>/dist`, with the repository's `node_modules` linked at `<dir>/node_modules`. */
+const builtBundles = (dir: string) =>
+  Effect.promise(async () => {
+    await NodeFs.symlink(NodePath.join(root, "node_modules"), NodePath.join(dir, "node_modules"))
+    await buildAll(NodePath.join(dir, "dist"))
+    return {
+      agnt: NodePath.join(dir, "dist/agnt/agnt.js"),
+      executor: NodePath.join(dir, "dist/agnt-executor/agnt-executor.js"),
+      server: NodePath.join(dir, "dist/agnt-server/agnt-server.js")
+    }
+  })
+
+/** A key of `role` made by the bundled `agnt-server keys create`. */
+const createKey = (server: string, env: NodeJS.ProcessEnv, role: "buyer" | "executor") =>
+  Effect.map(run(server, ["keys", "create", "--role", role], { cwd: root, env }), (created) => {
+    expect(created.stderr).toBe("")
+    const key: unknown = JSON.parse(created.stdout).key
+    expect(key).toMatch(new RegExp(`^agnt_${role}_`))
+    return String(key)
+  })
+
+describe("the bundles of npm run build", () => {
+  it.scopedLive(
+    "run as whole programs: agnt --version, the server on a fresh database, a code review ordered with agnt end to end",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* temporaryDirectory("agnt-bundles-")
+        const bundles = yield* builtBundles(dir)
+
+        const version = yield* run(bundles.agnt, ["--version"], { cwd: dir, env: process.env })
+        expect([version.code, version.stdout.trim()]).toEqual([0, "0.1.0"])
+
+        const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
+        const server = yield* startServerOn(databaseUrl, "agnt-bundled-server-", {}, bundles.server)
+        const ready = yield* Effect.promise(() => fetch(`${server.url}/readyz`))
+        expect(ready.status).toBe(200)
+        const buyerKey = yield* createKey(bundles.server, server.env, "buyer")
+        const executorKey = yield* createKey(bundles.server, server.env, "executor")
+
+        const project = NodePath.join(dir, "project")
+        yield* Effect.promise(async () => {
+          await NodeFs.mkdir(NodePath.join(project, "src"), { recursive: true })
+          await NodeFs.writeFile(NodePath.join(project, "src", "planted.ts"), "export const f = () => {\n  debugger\n}\n")
+        })
+        const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: server.url }
+        const client = yield* buyerClient(server.url, buyerKey)
+        yield* startExecutor(["code-review"], { cwd: dir, env: { ...env, AGNT_API_KEY: executorKey }, program: bundles.executor })
+        yield* agentPublished(client, codeReviewAgentId)
+
+        const out = NodePath.join(dir, "out")
+        const order = yield* run(
+          bundles.agnt,
+          ["order", codeReviewAgentId, "--prompt", "review", "--file", "src", "--wait", "--out", out],
+          {
+            cwd: project,
+            env: { ...env, AGNT_API_KEY: buyerKey }
+          }
+        )
+        expect(order.stderr).toBe("")
+        expect(order.code).toBe(0)
+        const ordered = JSON.parse(order.stdout)
+        expect(ordered.job.status).toBe("completed")
+        expect(ordered.job.result).toMatchObject({ files_reviewed: 1, files_skipped: 0 })
+        const sarif = JSON.parse(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(out, "review.sarif"), "utf8")))
+        expect(JSON.stringify(sarif)).toContain("no-debugger")
+
+        // The preset is read from beside the executor's bundle; its agent is published under the preset's name.
+        yield* startExecutor(["command", "--preset", "codex", "--agent-id", presetAgentId], {
+          cwd: dir,
+          env: { ...env, AGNT_API_KEY: executorKey, AGNT_EXECUTOR_STATE_DIR: NodePath.join(dir, "preset-state") },
+          program: bundles.executor
+        })
+        yield* agentPublished(client, presetAgentId)
+        const agent = yield* client.agents.get({ path: { agent_id: presetAgentId } })
+        expect(agent.name).toBe("Codex")
+      }).pipe(Effect.provide(FetchHttpClient.layer)),
+    { timeout: 300_000 }
+  )
+})
