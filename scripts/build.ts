@@ -20,10 +20,11 @@
  * package), and ESLint, typescript-eslint and TypeScript (they load parsers,
  * rules and TypeScript's `lib.*.d.ts` by file path).
  *
- * The assets are found by the same code from source and from a bundle: each
- * is looked up beside the running module first (`migrationsDir` in
- * `packages/server/src/Database.ts`, `presetPath` in
- * `packages/executor/src/Command/Presets.ts`).
+ * The assets are found by the same code from source and from a bundle:
+ * `migrationsDir` (`packages/server/src/Database.ts`) looks for
+ * `migrations/` beside the running module first, then in the repository;
+ * `presetPath` (`packages/executor/src/Command/Presets.ts`) is `./presets/`
+ * beside the running module in both layouts.
  *
  *   npx tsx scripts/build.ts            # all three into packages/<pkg>/dist
  *   npx tsx scripts/build.ts /tmp/out   # into /tmp/out/<program>/
