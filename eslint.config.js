@@ -30,6 +30,15 @@ export default tseslint.config(
   {
     // Source reads in small named pieces: a function that outgrows a screen is split by concept.
     files: ["packages/*/src/**/*.ts"],
-    rules: { "max-lines-per-function": ["error", { max: 60, skipBlankLines: true, skipComments: true }] }
+    rules: {
+      "max-lines-per-function": ["error", { max: 60, skipBlankLines: true, skipComments: true }],
+      // The barrels re-export CommonJS packages (undici; yaml and toml) that a bundle then loads at every start.
+      "no-restricted-imports": ["error", {
+        paths: [
+          { name: "@effect/platform-node", message: "Import the module: @effect/platform-node/NodeContext, …" },
+          { name: "@effect/cli", message: "Import the module: @effect/cli/Command, …" }
+        ]
+      }]
+    }
   }
 )

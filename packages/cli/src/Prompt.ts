@@ -8,7 +8,7 @@
  * trimmed) and must be UTF-8.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { UsageError } from "./Output.js"
 

@@ -3,8 +3,10 @@
  * stdout, reports any failure as JSON on stderr and exits with the code of
  * its kind (see `Output.ExitCode` and the README).
  */
-import { Command } from "@effect/cli"
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as Command from "@effect/cli/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
 import { agnt } from "./Commands.js"

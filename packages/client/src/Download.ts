@@ -8,7 +8,7 @@
 import { Api } from "@agnt/domain/Api"
 import type { FileId, JobId } from "@agnt/domain/Ids"
 import { HttpApiClient, HttpClient, HttpClientResponse } from "@effect/platform"
-import { NodeSink } from "@effect/platform-node"
+import * as NodeSink from "@effect/platform-node/NodeSink"
 import type { ResponseError } from "@effect/platform/HttpClientError"
 import { Data, Effect, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"

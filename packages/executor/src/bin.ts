@@ -15,8 +15,13 @@
  * server writes (`$XDG_CONFIG_HOME/agnt/config.json`).
  */
 import { AgentId } from "@agnt/domain/Ids"
-import { Args, Command, Options, ValidationError } from "@effect/cli"
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Config, Console, Effect, Either, Layer, Option, Predicate } from "effect"
 import { builtins } from "./Builtins.js"
 import { loadCommandConfig } from "./Command/Config.js"

@@ -4,7 +4,7 @@
  * at start through the `@effect/sql` Migrator (already-run ones are skipped,
  * so running them twice is a no-op).
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Migrator } from "@effect/sql"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Effect, Layer, Option, type Redacted } from "effect"

@@ -18,7 +18,7 @@
  * interrupted.
  */
 import type { HttpServerRequest } from "@effect/platform"
-import { NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Deferred, Effect, Exit } from "effect"
 
 // The content-type grammar multipasta uses (from fastify/fast-content-type-parse, MIT; RFC 7231 §3.1.1.1),

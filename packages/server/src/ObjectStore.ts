@@ -4,7 +4,7 @@
  * is metadata only. Two layers: a local directory (the embedded default;
  * the API streams downloads itself) and S3.
  */
-import { NodeSink } from "@effect/platform-node"
+import * as NodeSink from "@effect/platform-node/NodeSink"
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"

@@ -9,7 +9,7 @@
 import { DeleteObjectCommand, GetObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner"
-import { NodeStream as EffectNodeStream } from "@effect/platform-node"
+import * as EffectNodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Layer, Option, Redacted, Ref, Stream } from "effect"
 import * as NodeStream from "node:stream"
 import { checkedKey, measured, ObjectStore, ObjectStoreError, type ObjectStoreService } from "./ObjectStore.js"

@@ -8,7 +8,7 @@
 import { Api } from "@agnt/domain/Api"
 import { NotReady } from "@agnt/domain/Errors"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as NodeHttp from "node:http"
 import { AgentsHttpLive } from "./Agents/Http.js"
