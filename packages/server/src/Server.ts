@@ -7,7 +7,7 @@
  */
 import { Api } from "@agnt/domain/Api"
 import { NotReady } from "@agnt/domain/Errors"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as NodeHttp from "node:http"
@@ -85,6 +85,18 @@ const ObjectStoreLive = Layer.unwrapEffect(
     }))
 )
 
+/**
+ * `GET /docs`, the API explorer, from `Docs.ts`: imported, and its 2 MB
+ * page made, on the first request, not at start.
+ */
+const DocsLive = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const api = yield* HttpApi.Api
+    const docs = yield* Effect.cached(Effect.flatMap(Effect.promise(() => import("./Docs.js")), (module) => module.docsRouter(api)))
+    yield* router.get("/docs", Effect.flatMap(docs, (app) => Effect.orDie(app)))
+  })
+)
+
 /** Every group of the API, each providing its own services. */
 const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide([AgentsHttpLive, JobsHttpLive, ExecutorHttpLive, HealthHttpLive])
@@ -97,7 +109,7 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(
  */
 export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.provide([
-    HttpApiSwagger.layer({ path: "/docs" }),
+    DocsLive,
     HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
     BodyLimitsLive
   ]),
