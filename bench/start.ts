@@ -2,7 +2,8 @@
  * How fast the bundled programs (`npm run build`) start and how much memory
  * they hold idle, each beside a baseline:
  *
- * - `agnt-server serve` from spawn to the first `/readyz` 200, with
+ * - `agnt-server serve` from spawn to the first `/readyz` 200 (and the CPU
+ *   time it used until then, which a busy machine does not stretch), with
  *   `DATABASE_URL` of an already migrated database (a first start, not
  *   counted, migrates it): the bundle vs the same program run from source
  *   through tsx (`packages/server/bin/agnt-server.js`), and the bundle vs
@@ -111,7 +112,14 @@ const serverEnv = (work: string, databaseUrl: string, port?: number): NodeJS.Pro
   ...(port === undefined ? {} : { PORT: String(port) })
 })
 
-/** Spawn `agnt-server serve` from `server`; yields it once `/readyz` answered 200, and how many ms that took. */
+/** CPU time (user + system) process `pid` has used so far, in ms (clock ticks of /proc/<pid>/stat, 100 a second). */
+const cpuMs = async (pid: number) => {
+  const stat = await NodeFs.readFile(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** Spawn `agnt-server serve` from `server`; yields it once `/readyz` answered 200, how many ms that took, and the CPU ms it used. */
 const readyServer = async (server: string, work: string, databaseUrl: string) => {
   const port = await freePortPromise()
   const started = performance.now()
@@ -120,18 +128,21 @@ const readyServer = async (server: string, work: string, databaseUrl: string) =>
     running.child.kill("SIGKILL")
     throw new Error(`${String(error)}\n${running.output.join("")}`)
   })
-  return { ms: performance.now() - started, child: running.child, url: `http://127.0.0.1:${port}` }
+  const ms = performance.now() - started
+  return { ms, cpu: await cpuMs(running.child.pid ?? 0), child: running.child, url: `http://127.0.0.1:${port}` }
 }
 
-/** Median ms from spawn to `/readyz` 200 of `samples` starts of `server`. */
-const serverReadyMs = async (server: string, work: string, databaseUrl: string, samples: number) => {
+/** Median ms from spawn to `/readyz` 200 of `samples` starts of `server`, and the median CPU ms they used until then. */
+const serverReady = async (server: string, work: string, databaseUrl: string, samples: number) => {
   const times: Array<number> = []
+  const cpu: Array<number> = []
   for (let i = 0; i < samples; i++) {
     const ready = await readyServer(server, work, databaseUrl)
     times.push(ready.ms)
+    cpu.push(ready.cpu)
     await stop(ready.child)
   }
-  return median(times)
+  return { ms: median(times), cpu: median(cpu) }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -224,9 +235,9 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
       server: NodePath.join(work, "dist/agnt-server/agnt-server.js")
     }
     // The first start migrates the database; the ones measured find it migrated.
-    await serverReadyMs(bundles.server, work, adminUrl, 1)
-    const bundledReady = await serverReadyMs(bundles.server, work, adminUrl, samples)
-    const tsxReady = await serverReadyMs(tsxBins.server, work, adminUrl, samples)
+    await serverReady(bundles.server, work, adminUrl, 1)
+    const bundledReady = await serverReady(bundles.server, work, adminUrl, samples)
+    const tsxReady = await serverReady(tsxBins.server, work, adminUrl, samples)
     const bundledRss = await idleRss(bundles, work, adminUrl)
     const tsxRss = await idleRss(tsxBins, work, adminUrl)
     const version = await runMs([bundles.agnt, "--version"], samples)
@@ -234,8 +245,9 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
     const tsxVersion = await runMs([tsxBins.agnt, "--version"], samples)
     const postgresStart = await postgresStartMs(pg, samples)
     return [
-      figure("server spawn → /readyz 200 (vs tsx)", bundledReady, tsxReady, seconds),
-      figure("server spawn → /readyz 200 (vs pg_ctl start)", bundledReady, postgresStart, seconds),
+      figure("server spawn → /readyz 200 (vs tsx)", bundledReady.ms, tsxReady.ms, seconds),
+      figure("server CPU time until /readyz 200 (vs tsx)", bundledReady.cpu, tsxReady.cpu, seconds),
+      figure("server spawn → /readyz 200 (vs pg_ctl start)", bundledReady.ms, postgresStart, seconds),
       figure("server idle RSS, target ≤ 120 MB (vs tsx)", bundledRss.server, tsxRss.server, megabytes),
       figure("executor code-review idle RSS, target ≤ 80 MB (vs tsx)", bundledRss.executor, tsxRss.executor, megabytes),
       figure("agnt --version (vs node -e 0)", version, nodeStart, seconds),
