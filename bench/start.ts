@@ -228,12 +228,8 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
   try {
     await pg.start()
     await NodeFs.symlink(NodePath.join(root, "node_modules"), NodePath.join(work, "node_modules"))
-    await buildAll(NodePath.join(work, "dist"))
-    const bundles: Programs = {
-      agnt: NodePath.join(work, "dist/agnt/agnt.js"),
-      executor: NodePath.join(work, "dist/agnt-executor/agnt-executor.js"),
-      server: NodePath.join(work, "dist/agnt-server/agnt-server.js")
-    }
+    const built = await buildAll(NodePath.join(work, "dist"))
+    const bundles: Programs = { agnt: built.agnt.file, executor: built.executor.file, server: built.server.file }
     // The first start migrates the database; the ones measured find it migrated.
     await serverReady(bundles.server, work, adminUrl, 1)
     const bundledReady = await serverReady(bundles.server, work, adminUrl, samples)

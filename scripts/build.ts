@@ -128,14 +128,19 @@ export const buildServer = (outDir = distOf("server")) =>
  * All three programs: into their packages' `dist/`, or, given `outRoot`,
  * into `<outRoot>/agnt`, `<outRoot>/agnt-executor` and `<outRoot>/agnt-server`.
  */
-export const buildAll = (outRoot?: string): Promise<ReadonlyArray<Built>> => {
+export const buildAll = async (outRoot?: string): Promise<{ readonly agnt: Built; readonly executor: Built; readonly server: Built }> => {
   const under = (name: string) => outRoot === undefined ? undefined : NodePath.join(outRoot, name)
-  return Promise.all([buildAgnt(under("agnt")), buildExecutor(under("agnt-executor")), buildServer(under("agnt-server"))])
+  const [agnt, executor, server] = await Promise.all([
+    buildAgnt(under("agnt")),
+    buildExecutor(under("agnt-executor")),
+    buildServer(under("agnt-server"))
+  ])
+  return { agnt, executor, server }
 }
 
 if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href === import.meta.url) {
   const built = await buildAll(process.argv[2])
-  for (const { bytes, file } of built) {
+  for (const { bytes, file } of Object.values(built)) {
     console.log(`${NodePath.relative(process.cwd(), file)}  ${(bytes / 1e6).toFixed(1)} MB with chunks and maps`)
   }
 }

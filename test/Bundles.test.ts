@@ -30,12 +30,8 @@ const presetAgentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1
 const builtBundles = (dir: string) =>
   Effect.promise(async () => {
     await NodeFs.symlink(NodePath.join(root, "node_modules"), NodePath.join(dir, "node_modules"))
-    await buildAll(NodePath.join(dir, "dist"))
-    return {
-      agnt: NodePath.join(dir, "dist/agnt/agnt.js"),
-      executor: NodePath.join(dir, "dist/agnt-executor/agnt-executor.js"),
-      server: NodePath.join(dir, "dist/agnt-server/agnt-server.js")
-    }
+    const built = await buildAll(NodePath.join(dir, "dist"))
+    return { agnt: built.agnt.file, executor: built.executor.file, server: built.server.file }
   })
 
 /** A key of `role` made by the bundled `agnt-server keys create`. */
