@@ -1,18 +1,36 @@
 /**
- * Wake-ups across API instances through PostgreSQL `LISTEN/NOTIFY`
- * (DESIGN.md "API v1": long-polls work across instances). Triggers of
- * migration 0002 notify `agnt_pending` with the agent id of each new
- * pending job and `agnt_events` with the job id of each new event. One
- * listening connection per server fans them out to waiters in memory.
- * A notification is a hint: `longPoll` re-checks the database every
- * `pollFallbackSeconds` anyway.
+ * Wake-ups of long-polls, in this server and across API instances through
+ * PostgreSQL `LISTEN/NOTIFY` (DESIGN.md "API v1": long-polls work across
+ * instances). Triggers of migration 0007 notify only what wakes someone:
+ * `agnt_pending` with the agent id of a job that becomes pending (ordered,
+ * or put back by the reaper for a retry); `agnt_events` with the job id of
+ * a job that ends (completed, failed, rejected, canceled) or whose cancel is
+ * requested; `agnt_keys` with the key id of a key that is revoked. One
+ * listening connection per server hands each to the waiters of its key.
+ *
+ * Every other event (accepted, running, progress, log batches, a retry's
+ * return to pending) sends no NOTIFY: a NOTIFY takes a lock on the
+ * notification queue that serialises committing transactions, and one
+ * per event made it the busiest wait under load. The server that appends
+ * an event wakes its own followers of the job at once, in memory
+ * (`wakesFollowers`, applied by `LifecycleRepo` to every change that
+ * appends one); followers on other servers see those events at their next
+ * re-check, within `pollFallbackSeconds` — only a job's end and a cancel
+ * request reach them at once.
+ *
+ * Waiters are held by channel and key, each a latch: a notification for a
+ * key opens only that key's latches, never the others' (no re-check of
+ * every long-poll per notification). A notification is a hint: `longPoll`
+ * re-checks the database every `pollFallbackSeconds` anyway.
  *
  * The listening connection is watched: an error or end of the connection,
  * or a keep-alive query it does not answer (a network cut), counts as lost.
  * The loss is logged as a warning, the connection is re-opened under
  * `relistenPolicy`, the recovery is logged with the length of the gap, and
  * every waiter is then woken once, so that what happened in the gap
- * (jobs made, events appended) is picked up at once.
+ * (jobs made, events appended) is picked up at once; the handlers of
+ * `onKeyRevoked` are called with `everyKey`, as revocations in the gap
+ * were missed.
  *
  * When the server shuts down gracefully, every long-poll is woken, re-checks
  * once and answers with what it finds — for a claim with nothing pending an
@@ -20,17 +38,23 @@
  * the next server — instead of holding the shutdown for up to its wait.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Data, Deferred, Duration, Effect, Option, PubSub, Queue, Redacted, Schedule, type Scope } from "effect"
+import { Data, Deferred, Duration, Effect, Option, Queue, Redacted, Schedule, type Scope } from "effect"
 import Pg from "pg"
 import { ServerConfig } from "./ServerConfig.js"
 
-/** The channels agnt listens on. */
+/** The channels long-polls wait on. */
 export type Channel = "agnt_pending" | "agnt_events"
 
-const channels: ReadonlyArray<Channel> = ["agnt_pending", "agnt_events"]
+/** The channel of key revocations. */
+const keysChannel = "agnt_keys"
 
-/** The payload that wakes every waiter of a channel (ids are never `*`). */
-const everyone = "*"
+/** Every channel agnt listens on. */
+type Listened = Channel | typeof keysChannel
+
+const channels: ReadonlyArray<Listened> = ["agnt_pending", "agnt_events", keysChannel]
+
+/** What `onKeyRevoked` handlers get instead of a key id when any key may have been revoked (ids are never `*`). */
+export const everyKey = "*"
 
 /** The listening connection could not be opened, or failed. */
 class ListenerError extends Data.TaggedError("ListenerError")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -53,31 +77,22 @@ const keepAliveWithin = "10 seconds"
 /** Counters of the notification connection, for `/metrics`. */
 export interface NotifierStats {
   /** Notifications received, by channel, since the server started. */
-  readonly received: Readonly<Record<Channel, number>>
+  readonly received: Readonly<Record<Listened, number>>
   /** Times the listening connection was re-established after a loss. */
   readonly reconnects: number
   /** Whether the connection listens now. */
   readonly listening: boolean
 }
 
-/** Fan-out of PostgreSQL notifications to long-polls. */
+/** Notifications and in-process wake-ups to long-polls, and key revocations to their handlers. */
 export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier", {
   scoped: Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
     const settings = yield* ServerConfig
-    const hubs: Hubs = {
-      agnt_pending: yield* PubSub.unbounded<string>(),
-      agnt_events: yield* PubSub.unbounded<string>()
-    }
-    /** Wake every waiter of every channel once. */
-    const wakeEveryone = Effect.forEach(channels, (channel) => PubSub.publish(hubs[channel], everyone), { discard: true })
-    const stats = { received: { agnt_pending: 0, agnt_events: 0 }, reconnects: 0, listening: false }
-    const onNotification = (message: Pg.Notification) => {
-      const channel = channels.find((name) => name === message.channel)
-      if (channel === undefined || message.payload === undefined) return
-      stats.received[channel] += 1
-      hubs[channel].unsafeOffer(message.payload)
-    }
+    const waiters = makeWaiters()
+    const revocations = yield* makeRevocations
+    const stats = { received: { agnt_pending: 0, agnt_events: 0, agnt_keys: 0 }, reconnects: 0, listening: false }
+    const onNotification = dispatch(stats.received, waiters, revocations)
 
     /** One listening connection: open it, LISTEN, signal `ready`, and yield why it was lost. */
     const session = (ready: Effect.Effect<void>) =>
@@ -96,7 +111,10 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       lostAt = undefined
       stats.reconnects += 1
       return Effect.logInfo(`notifications back after ${gap}: LISTEN re-established; waking every long-poll once`).pipe(
-        Effect.zipRight(wakeEveryone)
+        Effect.zipRight(Effect.sync(() => {
+          waiters.wakeAll()
+          revocations.offer(everyKey)
+        }))
       )
     })
     const lost = (error: ListenerError) =>
@@ -117,33 +135,100 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       Effect.forkScoped
     )
     yield* Deferred.await(first).pipe(Effect.timeout("10 seconds"), Effect.ignore)
-    let closing = false
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        closing = true
-        return wakeEveryone
-      })
-    )
+    yield* Effect.addFinalizer(() => Effect.sync(waiters.close))
 
-    const longPoll = makeLongPoll(hubs, settings.pollFallbackSeconds, () => closing)
-
-    /** `stats`: the connection's counters now. */
-    return { longPoll, stats: (): NotifierStats => ({ ...stats, received: { ...stats.received } }) } as const
+    return {
+      /** Hold `attempt` until it yields `Some`: see `makeLongPoll`. */
+      longPoll: makeLongPoll(waiters, settings.pollFallbackSeconds),
+      /** Wrap a change that appends job events so it wakes this server's followers of those jobs: see `makeWaiters`. */
+      wakesFollowers: waiters.wakesFollowers,
+      /**
+       * `onKeyRevoked(handle)`: call `handle` with the id of each key
+       * revoked on any server (`api_keys.revoked_at` set; `agnt_keys`) for
+       * the life of the scope, and with `everyKey` ("forget all") after the
+       * listening connection was re-established.
+       */
+      onKeyRevoked: revocations.register,
+      /** `stats`: the connection's counters now. */
+      stats: (): NotifierStats => ({ ...stats, received: { ...stats.received } })
+    } as const
   })
 }) {}
 
-/** The in-memory fan-out of each channel: payloads (ids, or `everyone`) to the waiters subscribed. */
-type Hubs = Readonly<Record<Channel, PubSub.PubSub<string>>>
+/**
+ * The long-polls waiting now, by channel and key: each a latch, opened to
+ * wake it. `wake` opens the latches of one key only; `wakeAll` every one;
+ * `close` (the server shuts down) every one, and `closing()` is then true.
+ */
+const makeWaiters = () => {
+  const byChannel: Record<Channel, Map<string, Set<Effect.Latch>>> = { agnt_pending: new Map(), agnt_events: new Map() }
+  const wake = (channel: Channel, key: string) => byChannel[channel].get(key)?.forEach((latch) => latch.unsafeOpen())
+  const wakeAll = () => {
+    for (const keys of Object.values(byChannel)) keys.forEach((latches) => latches.forEach((latch) => latch.unsafeOpen()))
+  }
+  let closed = false
+  return {
+    wake,
+    wakeAll,
+    close: () => {
+      closed = true
+      wakeAll()
+    },
+    closing: () => closed,
+    /**
+     * `f`, waking this server's followers of each job `jobIdsOf` names once
+     * it succeeds (`jobIdsOf` gets its result and arguments). For changes
+     * that append job events: followers on other servers learn of them by
+     * NOTIFY (a job's end, a cancel request) or their fallback re-check.
+     */
+    wakesFollowers: <Args extends ReadonlyArray<unknown>, A, E, R>(
+      f: (...args: Args) => Effect.Effect<A, E, R>,
+      jobIdsOf: (result: A, ...args: Args) => Iterable<string>
+    ) =>
+    (...args: Args): Effect.Effect<A, E, R> =>
+      Effect.tap(f(...args), (result) =>
+        Effect.sync(() => {
+          for (const jobId of jobIdsOf(result, ...args)) wake("agnt_events", jobId)
+        })),
+    /** A closed latch waiting on `channel`/`key` for the life of the scope. */
+    register: (channel: Channel, key: string): Effect.Effect<Effect.Latch, never, Scope.Scope> =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const latch = Effect.unsafeMakeLatch(false)
+          const latches = byChannel[channel].get(key) ?? new Set()
+          byChannel[channel].set(key, latches.add(latch))
+          return latch
+        }),
+        (latch) =>
+          Effect.sync(() => {
+            const latches = byChannel[channel].get(key)
+            latches?.delete(latch)
+            if (latches?.size === 0) byChannel[channel].delete(key)
+          })
+      )
+  }
+}
+type Waiters = ReturnType<typeof makeWaiters>
+
+/** Hands a notification to the waiters of its key, or a revoked key to `revocations`, counting it in `received`. */
+const dispatch = (received: Record<Listened, number>, waiters: Waiters, revocations: Revocations) => (message: Pg.Notification) => {
+  const channel = channels.find((name) => name === message.channel)
+  if (channel === undefined || message.payload === undefined) return
+  received[channel] += 1
+  if (channel === keysChannel) revocations.offer(message.payload)
+  else waiters.wake(channel, message.payload)
+}
 
 /**
- * `longPoll` over `hubs`: run `attempt` until it yields `Some` or
- * `waitSeconds` pass, re-running it when `channel` carries `key` (or wakes
- * everyone) and at least every `pollFallbackSeconds`; once `closing()`
- * (the server shuts down), the result of the next attempt. Subscribes
- * before the first attempt, so no notification between an attempt and the
- * wait is lost.
+ * `longPoll` over `waiters`: run `attempt` until it yields `Some` or
+ * `waitSeconds` pass, re-running it when its latch on `channel`/`key` is
+ * opened (a notification or an in-process wake for `key`, or everyone
+ * woken) and at least every `pollFallbackSeconds`; once the waiters are
+ * closing (the server shuts down), the result of the next attempt.
+ * Registers before the first attempt and closes the latch before each, so
+ * no wake-up between an attempt and the wait is lost.
  */
-const makeLongPoll = (hubs: Hubs, pollFallbackSeconds: number, closing: () => boolean) =>
+const makeLongPoll = (waiters: Waiters, pollFallbackSeconds: number) =>
 <A, E, R>(
   channel: Channel,
   key: string,
@@ -152,22 +237,53 @@ const makeLongPoll = (hubs: Hubs, pollFallbackSeconds: number, closing: () => bo
 ): Effect.Effect<Option.Option<A>, E, R> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const subscription = yield* PubSub.subscribe(hubs[channel])
+      const latch = yield* waiters.register(channel, key)
       const deadline = Date.now() + waitSeconds * 1000
-      const loop: Effect.Effect<Option.Option<A>, E, R | Scope.Scope> = Effect.flatMap(attempt, (result) => {
+      const loop: Effect.Effect<Option.Option<A>, E, R> = Effect.flatMap(attempt, (result) => {
         const remaining = deadline - Date.now()
-        if (Option.isSome(result) || remaining <= 0 || closing()) return Effect.succeed(result)
+        if (Option.isSome(result) || remaining <= 0 || waiters.closing()) return Effect.succeed(result)
         const pause = Duration.millis(Math.min(remaining, pollFallbackSeconds * 1000))
-        return Queue.take(subscription).pipe(
-          Effect.repeat({ until: (payload) => payload === key || payload === everyone }),
+        return latch.await.pipe(
           Effect.timeout(pause),
           Effect.ignore,
+          Effect.zipRight(latch.close),
           Effect.zipRight(Effect.suspend(() => loop))
         )
       })
       return yield* loop
     })
   )
+
+/**
+ * Key revocations to the handlers registered with `register` for the life
+ * of their scope, in order, one at a time, by a fiber of the enclosing
+ * scope; a handler's failure is logged and does not stop the others.
+ */
+const makeRevocations = Effect.gen(function*() {
+  const handlers = new Set<{ readonly handle: (keyId: string) => Effect.Effect<void> }>()
+  const revoked = yield* Queue.unbounded<string>()
+  const handleNext = Effect.flatMap(Queue.take(revoked), (keyId) =>
+    Effect.forEach(
+      [...handlers],
+      ({ handle }) => Effect.catchAllCause(handle(keyId), (cause) => Effect.logWarning(`key revocation handler failed on ${keyId}`, cause)),
+      { discard: true }
+    ))
+  yield* Effect.forkScoped(Effect.forever(handleNext))
+  return {
+    /** Hand `keyId` (or `everyKey`) to every handler. */
+    offer: (keyId: string) => void revoked.unsafeOffer(keyId),
+    /**
+     * Call `handle` with the id of every key revoked (in any instance) from
+     * now to the end of the scope, and with `everyKey` after the listening
+     * connection was re-established, as revocations in the gap were missed.
+     */
+    register: (handle: (keyId: string) => Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> => {
+      const entry = { handle }
+      return Effect.acquireRelease(Effect.sync(() => void handlers.add(entry)), () => Effect.sync(() => void handlers.delete(entry)))
+    }
+  }
+})
+type Revocations = Effect.Effect.Success<typeof makeRevocations>
 
 /** A connection to the database of `config` listening on every channel, closed with the scope. */
 const openListener = (config: PgClient.PgClientConfig, onNotification: (message: Pg.Notification) => void) =>

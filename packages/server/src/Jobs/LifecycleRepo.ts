@@ -25,6 +25,7 @@ import { allowedFrom, JobStatus, terminalStatuses } from "@agnt/domain/Lifecycle
 import { maxRetryDelaySeconds } from "@agnt/domain/Limits"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
+import { Notifier } from "../Notifier.js"
 import { appendStatusEvent, claimedColumns, ClaimedJobRow, insertFiles, iso, jobColumns, NewJobFile, Visibility, visible } from "./Sql.js"
 
 /** Why a change did not happen: no visible job, it is in `status`, or the caller's lease is not current. */
@@ -543,16 +544,21 @@ const completion = (sql: SqlClient.SqlClient) => {
   }, Effect.orDie)
 }
 
-/** Lifecycle changes: transition (and completion), claim, renew, cancel, reap. */
+/**
+ * Lifecycle changes: transition (and completion), claim, renew, cancel,
+ * reap. Each that appends events wakes this server's followers of those
+ * jobs at once (`Notifier.wakesFollowers`).
+ */
 export class LifecycleRepo extends Effect.Service<LifecycleRepo>()("@agnt/server/LifecycleRepo", {
-  effect: Effect.map(SqlClient.SqlClient, (sql) => ({
-    transition: transition(sql),
-    tryTransition: tryTransition(sql),
-    claimNext: claimNext(sql),
-    renew: renew(sql),
-    cancel: cancel(sql),
-    reapExpired: reapExpired(sql),
+  effect: Effect.all([SqlClient.SqlClient, Notifier]).pipe(Effect.map(([sql, { wakesFollowers }]) => ({
+    transition: wakesFollowers(transition(sql), (_, params) => [params.jobId]),
+    tryTransition: wakesFollowers(tryTransition(sql), (changed, params) => Option.isSome(changed) ? [params.jobId] : []),
+    claimNext: wakesFollowers(claimNext(sql), (claimed) => Option.toArray(Option.map(claimed, ({ job }) => job.job_id))),
+    renew: wakesFollowers(renew(sql), (_, params) => (params.lines ?? []).length > 0 ? [params.jobId] : []),
+    cancel: wakesFollowers(cancel(sql), (job) => [job.job_id]),
+    reapExpired: wakesFollowers(reapExpired(sql), (jobs) => jobs.map((job) => job.job_id)),
     seen: seen(sql),
     completion: completion(sql)
-  }))
+  }))),
+  dependencies: [Notifier.Default]
 }) {}
