@@ -24,10 +24,11 @@ import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
 import { pgLayer } from "../src/Database.js"
 import { makeAgentId } from "../src/Ids.js"
-import { Notifier } from "../src/Notifier.js"
+import { everyKey, Notifier } from "../src/Notifier.js"
 import { ServerConfig, type ServerSettings } from "../src/ServerConfig.js"
 import { freshDatabase, serverUrl, temporaryDirectory, TestServerOn, testSettings } from "../src/Testing.js"
 import { leaseForm, manifest, orderForm } from "./Fixtures.js"
+import { ownPostgres } from "./OwnPostgres.js"
 
 const quiet: Partial<ServerSettings> = { pollFallbackSeconds: 60, reaperIntervalSeconds: 3600 }
 
@@ -68,6 +69,26 @@ const follow = (follower: Market["buyer"], jobId: JobId) =>
     return yield* Effect.fork(
       follower.jobs.events({ path: { job_id: jobId }, urlParams: { after: now.next_cursor, limit: 500, wait: 30 } })
     )
+  })
+
+/**
+ * A running job ordered and reported on one server, followed by its buyer
+ * through another (with `overrides`) while `act` runs; yields the page the
+ * follower got.
+ */
+const followedElsewhere = <E, R>(
+  overrides: Partial<ServerSettings>,
+  act: (market: Market, job: Effect.Effect.Success<ReturnType<typeof runningJob>>) => Effect.Effect<unknown, E, R>
+) =>
+  Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
+    const [serverA, serverB] = [yield* serverOn(databaseUrl), yield* serverOn(databaseUrl, overrides)]
+    const market = yield* marketOn(serverA)
+    const job = yield* runningJob(market)
+    const following = yield* follow(yield* makeApiClient({ baseUrl: serverB.url, key: market.buyerKey.key }), job.jobId)
+    yield* Effect.sleep("500 millis")
+    yield* act(market, job)
+    return yield* Fiber.join(following)
   })
 
 /**
@@ -145,29 +166,23 @@ describe("notifier", () => {
 
   it.scopedLive("a follower on another server sees the job end by NOTIFY", () =>
     Effect.gen(function*() {
-      const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
-      const [serverA, serverB] = [yield* serverOn(databaseUrl), yield* serverOn(databaseUrl)]
-      const market = yield* marketOn(serverA)
-      const { jobId, leaseId } = yield* runningJob(market)
-      const following = yield* follow(yield* makeApiClient({ baseUrl: serverB.url, key: market.buyerKey.key }), jobId)
-      yield* Effect.sleep("500 millis")
-      yield* market.executor.executor.complete({ path: { job_id: jobId }, payload: leaseForm(leaseId) })
-      const page = yield* Fiber.join(following)
-      expect([page.status, page.data.map((event) => event.status)]).toEqual(["completed", ["completed"]])
+      const page = yield* followedElsewhere(
+        quiet,
+        ({ executor }, { jobId, leaseId }) => executor.executor.complete({ path: { job_id: jobId }, payload: leaseForm(leaseId) })
+      )
+      const statuses = page.data.map((event) => event.status)
+      expect([page.status, statuses]).toEqual(["completed", ["completed"]])
     }).pipe(Effect.provide(FetchHttpClient.layer)), beforeTheWaitEnds)
 
   it.scopedLive("a follower on another server sees a log batch at its fallback re-check", () =>
     Effect.gen(function*() {
-      const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
-      const serverA = yield* serverOn(databaseUrl)
-      const serverB = yield* serverOn(databaseUrl, { ...quiet, pollFallbackSeconds: 1 })
-      const market = yield* marketOn(serverA)
-      const { jobId, leaseId } = yield* runningJob(market)
-      const following = yield* follow(yield* makeApiClient({ baseUrl: serverB.url, key: market.buyerKey.key }), jobId)
-      yield* Effect.sleep("500 millis")
-      yield* market.executor.executor.logs({ path: { job_id: jobId }, payload: { lease_id: leaseId, lines: ["one"] } })
-      const page = yield* Fiber.join(following)
-      expect(page.data.map((event) => event.type)).toEqual(["log"])
+      const page = yield* followedElsewhere(
+        { ...quiet, pollFallbackSeconds: 1 },
+        ({ executor }, { jobId, leaseId }) =>
+          executor.executor.logs({ path: { job_id: jobId }, payload: { lease_id: leaseId, lines: ["one"] } })
+      )
+      const types = page.data.map((event) => event.type)
+      expect(types).toEqual(["log"])
     }).pipe(Effect.provide(FetchHttpClient.layer)), beforeTheWaitEnds)
 
   it.scopedLive(
@@ -254,4 +269,20 @@ describe("notifier", () => {
       yield* sql`UPDATE api_keys SET revoked_at = now() WHERE key_id = ${executor}`
       expect(yield* Deferred.await(both)).toEqual([buyer, executor])
     }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.scopedLive(
+    "after its LISTEN connection is re-established, the handlers of onKeyRevoked are called with * (revocations in the gap were missed)",
+    () =>
+      Effect.gen(function*() {
+        const postgres = yield* ownPostgres
+        const [notifier] = yield* notifierOn(yield* freshDatabase(postgres.adminUrl))
+        const told = yield* Deferred.make<string>()
+        yield* notifier.onKeyRevoked((keyId) => Deferred.succeed(told, keyId))
+        yield* postgres.stop
+        yield* postgres.start
+        expect(yield* Deferred.await(told)).toBe(everyKey)
+        expect(notifier.stats().reconnects).toBe(1)
+      }),
+    120_000
+  )
 })
