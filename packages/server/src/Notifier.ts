@@ -178,8 +178,10 @@ const makeWaiters = () => {
     /**
      * `f`, waking this server's followers of each job `jobIdsOf` names once
      * it succeeds (`jobIdsOf` gets its result and arguments). For changes
-     * that append job events: followers on other servers learn of them by
-     * NOTIFY (a job's end, a cancel request) or their fallback re-check.
+     * that append job events and commit on their own (a follower woken
+     * inside an open transaction would not see the event yet): followers on
+     * other servers learn of them by NOTIFY (a job's end, a cancel request)
+     * or their fallback re-check.
      */
     wakesFollowers: <Args extends ReadonlyArray<unknown>, A, E, R>(
       f: (...args: Args) => Effect.Effect<A, E, R>,
