@@ -1,11 +1,12 @@
 /**
  * Wake-ups of long-polls, in this server and across API instances through
  * PostgreSQL `LISTEN/NOTIFY` (DESIGN.md "API v1": long-polls work across
- * instances). Triggers of migration 0007 notify only what wakes someone:
+ * instances). Triggers of migration 0008 notify only what wakes someone:
  * `agnt_pending` with the agent id of a job that becomes pending (ordered,
  * or put back by the reaper for a retry); `agnt_events` with the job id of
  * a job that ends (completed, failed, rejected, canceled) or whose cancel is
- * requested; `agnt_keys` with the key id of a key that is revoked. One
+ * requested; `agnt_keys` with the key id of a key that is revoked or given another
+ * set of agents. One
  * listening connection per server hands each to the waiters of its key.
  *
  * Every other event (accepted, running, progress, log batches, a retry's
@@ -29,7 +30,7 @@
  * `relistenPolicy`, the recovery is logged with the length of the gap, and
  * every waiter is then woken once, so that what happened in the gap
  * (jobs made, events appended) is picked up at once; the handlers of
- * `onKeyRevoked` are called with `everyKey`, as revocations in the gap
+ * `onKeyChanged` are called with `everyKey`, as revocations in the gap
  * were missed.
  *
  * When the server shuts down gracefully, every long-poll is woken, re-checks
@@ -45,7 +46,7 @@ import { ServerConfig } from "./ServerConfig.js"
 /** The channels long-polls wait on. */
 export type Channel = "agnt_pending" | "agnt_events"
 
-/** The channel of key revocations. */
+/** The channel of changed keys (revoked, or given other agents). */
 const keysChannel = "agnt_keys"
 
 /** Every channel agnt listens on. */
@@ -53,7 +54,7 @@ type Listened = Channel | typeof keysChannel
 
 const channels: ReadonlyArray<Listened> = ["agnt_pending", "agnt_events", keysChannel]
 
-/** What `onKeyRevoked` handlers get instead of a key id when any key may have been revoked (ids are never `*`). */
+/** What `onKeyChanged` handlers get instead of a key id when any key may have changed (ids are never `*`). */
 export const everyKey = "*"
 
 /** The listening connection could not be opened, or failed. */
@@ -84,7 +85,7 @@ export interface NotifierStats {
   readonly listening: boolean
 }
 
-/** Notifications and in-process wake-ups to long-polls, and key revocations to their handlers. */
+/** Notifications and in-process wake-ups to long-polls, and changed keys to their handlers. */
 export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier", {
   scoped: Effect.gen(function*() {
     const pg = yield* PgClient.PgClient
@@ -143,12 +144,13 @@ export class Notifier extends Effect.Service<Notifier>()("@agnt/server/Notifier"
       /** Wrap a change that appends job events so it wakes this server's followers of those jobs: see `makeWaiters`. */
       wakesFollowers: waiters.wakesFollowers,
       /**
-       * `onKeyRevoked(handle)`: call `handle` with the id of each key
-       * revoked on any server (`api_keys.revoked_at` set; `agnt_keys`) for
+       * `onKeyChanged(handle)`: call `handle` with the id of each key
+       * changed on any server (`api_keys.revoked_at` set or `agent_ids`
+       * changed; `agnt_keys`) for
        * the life of the scope, and with `everyKey` ("forget all") after the
        * listening connection was re-established.
        */
-      onKeyRevoked: revocations.register,
+      onKeyChanged: revocations.register,
       /** `stats`: the connection's counters now. */
       stats: (): NotifierStats => ({ ...stats, received: { ...stats.received } })
     } as const
@@ -275,7 +277,7 @@ const makeRevocations = Effect.gen(function*() {
     /** Hand `keyId` (or `everyKey`) to every handler. */
     offer: (keyId: string) => void revoked.unsafeOffer(keyId),
     /**
-     * Call `handle` with the id of every key revoked (in any instance) from
+     * Call `handle` with the id of every key changed (in any instance) from
      * now to the end of the scope, and with `everyKey` after the listening
      * connection was re-established, as revocations in the gap were missed.
      */

@@ -7,6 +7,7 @@
  */
 import { Api } from "@agnt/domain/Api"
 import { NotReady } from "@agnt/domain/Errors"
+import { ApiKeyId } from "@agnt/domain/Ids"
 import { HttpApi, HttpApiBuilder, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Option, Schema } from "effect"
@@ -19,6 +20,7 @@ import { ExecutorHttpLive } from "./Executor/Http.js"
 import { HealthHttpLive } from "./Health/Http.js"
 import { BodyLimitsLive, withRequestLimits } from "./HttpEdge.js"
 import { JobsHttpLive } from "./Jobs/Http.js"
+import { everyKey, Notifier } from "./Notifier.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
 import { RateLimits, RateLimitsSweeperLive } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
@@ -97,6 +99,19 @@ const DocsLive = HttpApiBuilder.Router.use((router) =>
   })
 )
 
+/**
+ * Every instance forgets the principal it remembers of a key changed
+ * anywhere (revoked, or given another agent), as soon as the notification
+ * arrives (`ApiKeys.principalCacheSeconds` bounds it however late).
+ */
+const KeyChangesLive = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const notifier = yield* Notifier
+    const keys = yield* ApiKeys
+    yield* notifier.onKeyChanged((keyId) => keys.forget(keyId === everyKey ? "*" : ApiKeyId.make(keyId)))
+  })
+).pipe(Layer.provide(Notifier.Default))
+
 /** Every group of the API, each providing its own services. */
 const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide([AgentsHttpLive, JobsHttpLive, ExecutorHttpLive, HealthHttpLive])
@@ -118,6 +133,7 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.merge(DevKeysLive),
   Layer.merge(ReaperLive),
   Layer.merge(RateLimitsSweeperLive),
+  Layer.merge(KeyChangesLive),
   Layer.provideMerge(NodeServerLive),
   Layer.provide(RateLimits.Default),
   Layer.provideMerge(ApiKeys.Default),

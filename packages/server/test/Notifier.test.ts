@@ -1,5 +1,5 @@
 /**
- * Wake-ups of long-polls (`Notifier.ts`, migration 0007): NOTIFY only for a
+ * Wake-ups of long-polls (`Notifier.ts`, migration 0008): NOTIFY only for a
  * job that becomes pending, a job that ends and a cancel request; every
  * other event wakes the followers of the server that appends it in memory,
  * and followers elsewhere at their fallback re-check; a notification for
@@ -248,36 +248,38 @@ describe("notifier", () => {
       expect(notifier.stats().received).toMatchObject({ agnt_events: 3, agnt_pending: 1 })
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
-  it.scopedLive("revoking a key in SQL calls the handlers registered with onKeyRevoked with its id, once", () =>
+  it.scopedLive("revoking a key, or giving it another agent, calls the handlers registered with onKeyChanged with its id, once each", () =>
     Effect.gen(function*() {
       const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
       const { buyerKey, executorKey } = yield* marketOn(yield* serverOn(databaseUrl))
       const [notifier, sql] = yield* notifierOn(databaseUrl)
       const seen = yield* Ref.make<ReadonlyArray<string>>([])
       const both = yield* Deferred.make<ReadonlyArray<string>>()
-      yield* notifier.onKeyRevoked((keyId) =>
+      yield* notifier.onKeyChanged((keyId) =>
         Effect.flatMap(
           Ref.updateAndGet(seen, (ids) => [...ids, keyId]),
-          (ids) => ids.length === 2 ? Deferred.succeed(both, ids) : Effect.void
+          (ids) => ids.length === 3 ? Deferred.succeed(both, ids) : Effect.void
         )
       )
       const [buyer, executor] = [buyerKey.info.key_id, executorKey.info.key_id]
       yield* sql`UPDATE api_keys SET revoked_at = now() WHERE key_id = ${buyer}`
-      // Neither a second revocation of the same key nor another change of keys notifies.
+      // Neither a second revocation of the same key nor another change of keys notifies…
       yield* sql`UPDATE api_keys SET revoked_at = now() WHERE key_id = ${buyer}`
       yield* sql`UPDATE api_keys SET label = 'renamed'`
+      // …but another set of agents does.
+      yield* sql`UPDATE api_keys SET agent_ids = array_append(agent_ids, 'agent_other') WHERE key_id = ${executor}`
       yield* sql`UPDATE api_keys SET revoked_at = now() WHERE key_id = ${executor}`
-      expect(yield* Deferred.await(both)).toEqual([buyer, executor])
+      expect(yield* Deferred.await(both)).toEqual([buyer, executor, executor])
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
   it.scopedLive(
-    "after its LISTEN connection is re-established, the handlers of onKeyRevoked are called with * (revocations in the gap were missed)",
+    "after its LISTEN connection is re-established, the handlers of onKeyChanged are called with * (revocations in the gap were missed)",
     () =>
       Effect.gen(function*() {
         const postgres = yield* ownPostgres
         const [notifier] = yield* notifierOn(yield* freshDatabase(postgres.adminUrl))
         const told = yield* Deferred.make<string>()
-        yield* notifier.onKeyRevoked((keyId) => Deferred.succeed(told, keyId))
+        yield* notifier.onKeyChanged((keyId) => Deferred.succeed(told, keyId))
         yield* postgres.stop
         yield* postgres.start
         expect(yield* Deferred.await(told)).toBe(everyKey)

@@ -35,11 +35,13 @@ CREATE TRIGGER jobs_notify_followers AFTER UPDATE OF status, cancel_requested_at
     OR (NEW.cancel_requested_at IS NOT NULL AND OLD.cancel_requested_at IS NULL)
   ) EXECUTE FUNCTION agnt_notify_job_events();
 
--- A revoked key: every server forgets what it holds of it.
-CREATE FUNCTION agnt_notify_key_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A key revoked, or given another set of agents (an executor key publishing a new agent): every server forgets the
+-- principal it remembers of it (packages/server/src/ApiKeys.ts).
+CREATE FUNCTION agnt_notify_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_notify('agnt_keys', NEW.key_id);
   RETURN NULL;
 END $$;
-CREATE TRIGGER api_keys_notify_revoked AFTER UPDATE OF revoked_at ON api_keys FOR EACH ROW
-  WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION agnt_notify_key_revoked();
+CREATE TRIGGER api_keys_notify_changed AFTER UPDATE OF revoked_at, agent_ids ON api_keys FOR EACH ROW
+  WHEN ((OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) OR OLD.agent_ids IS DISTINCT FROM NEW.agent_ids)
+  EXECUTE FUNCTION agnt_notify_key_changed();
