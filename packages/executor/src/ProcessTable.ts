@@ -16,6 +16,10 @@ export interface ProcessStat {
   readonly pgrp: number
   /** When it started, in clock ticks since boot, as a decimal string (field 22 of `stat`). */
   readonly startTicks: string
+  /** The CPU it has used, user and system, in clock ticks (fields 14 and 15 of `stat`; `getconf CLK_TCK` a second). */
+  readonly cpuTicks: number
+  /** The CPU of its children that it has waited for, user and system, in clock ticks (fields 16 and 17). */
+  readonly childCpuTicks: number
 }
 
 const errnoCode = (error: unknown): string | undefined =>
@@ -38,7 +42,9 @@ export const readStat = (pid: number): ProcessStat | undefined => {
   const [state, ppid, pgrp] = fields
   const startTicks = fields[19]
   if (state === undefined || ppid === undefined || pgrp === undefined || startTicks === undefined) return undefined
-  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp), startTicks }
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number)
+  const cpuTicks = (utime ?? 0) + (stime ?? 0)
+  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp), startTicks, cpuTicks, childCpuTicks: (cutime ?? 0) + (cstime ?? 0) }
 }
 
 /** Every process `/proc` lists; `undefined` when it cannot be read. */
