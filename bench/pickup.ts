@@ -4,30 +4,41 @@
  * claim (`wait` = 25 s, woken by LISTEN/NOTIFY) and once with plain polling
  * (claim with `wait` = 0 every `POLL_MS`, 1000 by default). One server on a
  * fresh embedded PostgreSQL; one executor loop; orders sent one at a time
- * with a random 0–100 ms gap. Prints p50, p90, p99 and max in milliseconds.
+ * with a random 0–100 ms gap (from the fixed seed, `SEED`). Prints p50,
+ * p90, p99 and max in milliseconds, and the same for Graphile Worker
+ * (`addJob` → its task starting, LISTEN/NOTIFY too) on the same PostgreSQL.
  *
  *   npx tsx bench/pickup.ts            # N=200
  *   N=500 POLL_MS=500 npx tsx bench/pickup.ts
+ *
+ * `pickupMeasure` is the suite's (`bench/suite.ts`): p50 and p99 of the
+ * long-poll beside Graphile Worker's.
  */
 import { Api } from "@agnt/domain/Api"
 import type { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Deferred, Effect, Layer, Redacted, Schedule } from "effect"
 import { ApiKeys } from "../packages/server/src/ApiKeys.js"
-import * as EmbeddedPostgres from "../packages/server/src/EmbeddedPostgres.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
-import { freshDatabase, serverUrl, temporaryDirectory, TestServerOn } from "../packages/server/src/Testing.js"
+import { freshDatabase, serverUrl, TestServerOn } from "../packages/server/src/Testing.js"
 import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
+import { benchContext, type Measure, percentile, type Row, runIfMain } from "./Bench.js"
+import { graphileRunner, graphileUtils } from "./peers.js"
 
 const makeClient = (baseUrl: string, key: Redacted.Redacted) =>
   HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
 type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-
-const measure = (executor: Client, buyer: Client, agentId: AgentId, mode: "long-poll" | "polling", n: number, pollMs: number) =>
+/** Order → pickup latencies of `n` jobs through `mode`, each order after a gap of `gapMs()`; milliseconds, ascending. */
+export const pickupLatencies = (
+  executor: Client,
+  buyer: Client,
+  agentId: AgentId,
+  mode: "long-poll" | "polling",
+  n: number,
+  pollMs: number,
+  random: () => number
+) =>
   Effect.gen(function*() {
     const latencies: Array<number> = []
     for (let i = 0; i < n; i++) {
@@ -42,38 +53,92 @@ const measure = (executor: Client, buyer: Client, agentId: AgentId, mode: "long-
         Effect.retry(mode === "long-poll" ? Schedule.forever : Schedule.spaced(`${pollMs} millis`))
       )
       const fiber = yield* Effect.fork(loop)
-      yield* Effect.sleep(`${Math.floor(Math.random() * 100) + (mode === "polling" ? Math.random() * pollMs : 0)} millis`)
+      yield* Effect.sleep(`${Math.floor(random() * 100) + (mode === "polling" ? random() * pollMs : 0)} millis`)
       const sent = performance.now()
       yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
       latencies.push((yield* Deferred.await(picked)) - sent)
       yield* fiber.await
     }
-    const sorted = [...latencies].sort((a, b) => a - b)
-    const fmt = (value: number) => value.toFixed(1).padStart(8)
-    yield* Console.log(
-      `${mode.padEnd(10)} n=${n}  p50=${fmt(percentile(sorted, 50))} ms  p90=${fmt(percentile(sorted, 90))} ms  ` +
-        `p99=${fmt(percentile(sorted, 99))} ms  max=${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms`
-    )
+    return latencies.sort((a, b) => a - b)
   })
 
+const show = (name: string, sorted: ReadonlyArray<number>) => {
+  const fmt = (value: number) => value.toFixed(1).padStart(8)
+  return Console.log(
+    `${name.padEnd(16)} n=${sorted.length}  p50=${fmt(percentile(sorted, 50))} ms  p90=${fmt(percentile(sorted, 90))} ms  ` +
+      `p99=${fmt(percentile(sorted, 99))} ms  max=${fmt(sorted[sorted.length - 1] ?? Number.NaN)} ms`
+  )
+}
+
+/** A server in this process on a fresh database of `adminUrl`, an executor and a buyer client, and a new agent per call of `agent`. */
+const pickupServer = (adminUrl: string) =>
+  Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(adminUrl)
+    const server = yield* Layer.build(TestServerOn(databaseUrl).pipe(Layer.provideMerge(FetchHttpClient.layer)))
+    return yield* Effect.gen(function*() {
+      const url = yield* serverUrl
+      const keys = yield* ApiKeys
+      const executor = yield* makeClient(url, (yield* keys.create({ role: "executor" })).key)
+      const buyer = yield* makeClient(url, (yield* keys.create({ role: "buyer" })).key)
+      const agent = (name: string) =>
+        Effect.gen(function*() {
+          const agentId = makeAgentId()
+          yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest(name) })
+          return agentId
+        })
+      return { executor, buyer, agent }
+    }).pipe(Effect.provide(server))
+  })
+
+/** Graphile Worker's `addJob` → task start over the same gaps: `n` jobs to a runner of concurrency 1; milliseconds, ascending. */
+export const graphileWorkerPickup = (adminUrl: string, n: number, random: () => number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { databaseUrl, utils } = yield* graphileUtils(adminUrl)
+    let started: Deferred.Deferred<number> | undefined
+    yield* graphileRunner(databaseUrl, 1, () => {
+      if (started !== undefined) Deferred.unsafeDone(started, Effect.succeed(performance.now()))
+    })
+    const latencies: Array<number> = []
+    for (let i = 0; i < n; i++) {
+      const picked = yield* Deferred.make<number>()
+      started = picked
+      yield* Effect.sleep(`${Math.floor(random() * 100)} millis`)
+      const sent = performance.now()
+      yield* Effect.promise(() => utils.addJob("bench", { i }))
+      latencies.push((yield* Deferred.await(picked)) - sent)
+    }
+    return latencies.sort((a, b) => a - b)
+  }))
+
+/** The suite's measure: p50 and p99 over 200 jobs (50 quick), agnt's long-poll beside Graphile Worker. */
+export const pickupMeasure: Measure = {
+  name: "pickup",
+  run: (context) =>
+    Effect.gen(function*() {
+      const n = context.quick ? 50 : 200
+      const { agent, buyer, executor } = yield* pickupServer(context.adminUrl)
+      const agnt = yield* pickupLatencies(executor, buyer, yield* agent("Bench pickup"), "long-poll", n, 0, context.random)
+      const graphile = yield* graphileWorkerPickup(context.adminUrl, n, context.random)
+      return [50, 99].map((p): Row => ({
+        measure: `order → pickup p${p}`,
+        unit: "ms",
+        better: "lower",
+        agnt: percentile(agnt, p),
+        baseline: percentile(graphile, p),
+        baselineName: "Graphile Worker"
+      }))
+    })
+}
+
 const program = Effect.gen(function*() {
+  const context = yield* benchContext
   const n = yield* Config.integer("N").pipe(Config.withDefault(200))
   const pollMs = yield* Config.integer("POLL_MS").pipe(Config.withDefault(1000))
-  const dataDir = yield* temporaryDirectory("agnt-bench-")
-  const adminUrl = yield* EmbeddedPostgres.start(dataDir)
-  const databaseUrl = yield* freshDatabase(Redacted.value(adminUrl))
-  const server = yield* Layer.build(TestServerOn(databaseUrl).pipe(Layer.provideMerge(FetchHttpClient.layer)))
-  yield* Effect.gen(function*() {
-    const url = yield* serverUrl
-    const keys = yield* ApiKeys
-    const executor = yield* makeClient(url, (yield* keys.create({ role: "executor" })).key)
-    const buyer = yield* makeClient(url, (yield* keys.create({ role: "buyer" })).key)
-    for (const mode of ["long-poll", "polling"] as const) {
-      const agentId = makeAgentId()
-      yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest(`Bench ${mode}`) })
-      yield* measure(executor, buyer, agentId, mode, n, pollMs)
-    }
-  }).pipe(Effect.provide(server))
+  const { agent, buyer, executor } = yield* pickupServer(context.adminUrl)
+  for (const mode of ["long-poll", "polling"] as const) {
+    yield* show(mode, yield* pickupLatencies(executor, buyer, yield* agent(`Bench ${mode}`), mode, n, pollMs, context.random))
+  }
+  yield* show("Graphile Worker", yield* graphileWorkerPickup(context.adminUrl, n, context.random))
 }).pipe(Effect.scoped, Effect.withLogSpan("bench"), Effect.catchAllCause(Effect.logError))
 
-NodeRuntime.runMain(program)
+runIfMain(import.meta.url, program)

