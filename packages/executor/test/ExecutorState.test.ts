@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -111,5 +111,24 @@ describe("executor state directory", () => {
         return state.dir
       }))
       expect(yield* Effect.promise(() => readdir(root))).not.toContain(dir.slice(root.length + 1))
+    }))
+})
+
+describe("process table", () => {
+  it.live("readStat tells the CPU a process has used and, once it has waited for them, the CPU of its children", () =>
+    Effect.gen(function*() {
+      const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
+      const own = readStat(process.pid) ?? expect.fail("no stat of this process")
+      const usage = process.cpuUsage()
+      // Both are the kernel's count of this process's CPU; the stat's is in whole ticks, read a moment earlier.
+      expect(Math.abs((own.cpuTicks * 1000) / ticksPerSecond - (usage.user + usage.system) / 1000)).toBeLessThan(100)
+
+      const before = own.childCpuTicks
+      yield* Effect.promise(() =>
+        new Promise((resolve) => {
+          spawn("sh", ["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"], { stdio: "ignore" }).on("exit", resolve)
+        })
+      )
+      expect((readStat(process.pid) ?? expect.fail("no stat of this process")).childCpuTicks).toBeGreaterThan(before)
     }))
 })
