@@ -1,6 +1,6 @@
 /**
  * `GET /v1/jobs/{id}` under 50 concurrent keep-alive connections, for
- * GET_SECONDS (10 by default, 3 quick) after a 1-second warm-up: requests/s
+ * GET_SECONDS (10 by default, 2 quick) after a 1-second warm-up: requests/s
  * answered 200 and their median latency, from a real `agnt-server` process
  * (its per-key request rate raised out of the way) and from the baseline,
  * a bare `node:http` + `pg` server process doing the same work on the same
@@ -131,12 +131,12 @@ const others = (figures: Effect.Effect.Success<ReturnType<typeof getFigures>>) =
     ? Effect.void
     : Console.log(`  GET answers other than 200: agnt ${figures.agnt.others}, bare ${figures.bare.others}`)
 
-/** The suite's measure: 10 s per server (3 quick). */
+/** The suite's measure: 10 s per server (2 quick). */
 export const getMeasure: Measure = {
   name: "get",
   run: (context) =>
     Effect.gen(function*() {
-      const figures = yield* getFigures(context, context.quick ? 3 : 10)
+      const figures = yield* getFigures(context, context.quick ? 2 : 10)
       yield* others(figures)
       return getRows(figures)
     })
@@ -146,7 +146,7 @@ runIfMain(
   import.meta.url,
   Effect.gen(function*() {
     const context = yield* benchContext
-    const figures = yield* getFigures(context, yield* Config.integer("GET_SECONDS").pipe(Config.withDefault(context.quick ? 3 : 10)))
+    const figures = yield* getFigures(context, yield* Config.integer("GET_SECONDS").pipe(Config.withDefault(context.quick ? 2 : 10)))
     yield* others(figures)
     yield* Console.log(table(getRows(figures)))
   }).pipe(Effect.scoped)

@@ -26,7 +26,7 @@
 import { isTransient, makeApiClient } from "@agnt/client/ApiClient"
 import type { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
-import { Config, Console, Deferred, Effect, Fiber, Schedule } from "effect"
+import { Config, Console, Deferred, Effect, Fiber, Schedule, type Scope } from "effect"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase } from "../packages/server/src/Testing.js"
 import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
@@ -44,7 +44,7 @@ import {
   table
 } from "./Bench.js"
 import { graphileRunner, graphileUtils, pgBoss } from "./peers.js"
-import { databaseCounters } from "./statements.js"
+import { databaseCounters, statisticsSettle } from "./statements.js"
 
 /** Producers and workers of every system. */
 const producers = 4
@@ -62,7 +62,6 @@ export interface LifecycleFigures {
 
 /** A system under test: runs `jobs` jobs through their whole lifecycle, ending when the last one has completed. */
 interface LifecycleSystem {
-  readonly databaseUrl: string
   /** The pid of a server process whose CPU counts (0: none). */
   readonly serverPid: number
   readonly run: (jobs: number) => Effect.Effect<void>
@@ -72,23 +71,38 @@ interface LifecycleSystem {
 const shares = (count: number, parts: number) =>
   Array.from({ length: parts }, (_, i) => Math.floor(count / parts) + (i < count % parts ? 1 : 0))
 
-/** Warm `system` up, then measure one run of `jobs` jobs. */
-const measureLifecycle = (context: BenchContext, name: string, system: LifecycleSystem, jobs: number) =>
-  Effect.gen(function*() {
-    yield* system.run(Math.max(20, Math.round(jobs / 10)))
-    const counters = yield* databaseCounters(context.adminUrl, new URL(system.databaseUrl).pathname.slice(1))
-    const commitsBefore = yield* counters.commits
-    yield* counters.reset
-    const before = readCpu(system.serverPid, context.postmasterPid)
-    const started = performance.now()
-    yield* system.run(jobs)
-    const seconds = (performance.now() - started) / 1000
-    const cpu = cpuSince(before, readCpu(system.serverPid, context.postmasterPid))
-    // Read after the commits, so that both count the same span (commits wait for the statistics to be flushed).
+/**
+ * Start `system` on a fresh database, warm it up (a tenth of `jobs`, at least 20), measure one run of
+ * `jobs` jobs, and stop it. Commits are read once the warm-up's statistics have been reported and
+ * again after the system has closed its connections (exiting backends report theirs); statements
+ * over the same span.
+ */
+const measureLifecycle = (
+  context: BenchContext,
+  name: string,
+  system: (databaseUrl: string) => Effect.Effect<LifecycleSystem, never, Scope.Scope>,
+  jobs: number
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const databaseUrl = yield* freshDatabase(context.adminUrl)
+    const counters = yield* databaseCounters(context.adminUrl, new URL(databaseUrl).pathname.slice(1))
+    const { commitsBefore, cpu, seconds } = yield* Effect.scoped(Effect.gen(function*() {
+      const started = yield* system(databaseUrl)
+      yield* started.run(Math.max(20, Math.round(jobs / 10)))
+      yield* Effect.sleep(statisticsSettle)
+      const commitsBefore = yield* counters.commits
+      yield* counters.reset
+      const before = readCpu(started.serverPid, context.postmasterPid)
+      const from = performance.now()
+      yield* started.run(jobs)
+      const seconds = (performance.now() - from) / 1000
+      return { commitsBefore, seconds, cpu: cpuSince(before, readCpu(started.serverPid, context.postmasterPid)) }
+    }))
+    yield* Effect.sleep("1 second")
     const commits = (yield* counters.commits) - commitsBefore
     const statements = yield* counters.statements
     return { name, jobs, seconds, cpu, statements, commits } satisfies LifecycleFigures
-  })
+  }))
 
 const retried = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.retry(effect, { schedule: Schedule.spaced("50 millis"), while: isTransient })
@@ -101,9 +115,8 @@ const completeForm = (leaseId: string) => {
 }
 
 /** agnt through a real server process on a fresh database; its buyers and executors run here. */
-const agntSystem = (context: BenchContext) =>
+const agntSystem = (databaseUrl: string) =>
   Effect.gen(function*() {
-    const databaseUrl = yield* freshDatabase(context.adminUrl)
     const { dataDir, server, url } = yield* startServerOn(databaseUrl, "agnt-bench-lifecycle-")
     const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
     const buyer = yield* makeApiClient({ baseUrl: url, key: buyerKey.key })
@@ -140,15 +153,15 @@ const agntSystem = (context: BenchContext) =>
         yield* Deferred.await(done)
         yield* Fiber.interruptAll(executors)
       }).pipe(Effect.orDie)
-    return { databaseUrl, serverPid: server.child.pid ?? 0, run } satisfies LifecycleSystem
-  }).pipe(Effect.provide(FetchHttpClient.layer))
+    return { serverPid: server.child.pid ?? 0, run } satisfies LifecycleSystem
+  }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
 
 /** pg-boss's shortest polling interval: what its `work` waits after an empty fetch, in milliseconds. */
 const pgBossPollMs = 500
 
 /** pg-boss on a fresh database, one queue: 4 producers `send`, 4 workers `fetch` one job and `complete` it. */
-const pgBossSystem = (context: BenchContext) =>
-  Effect.map(pgBoss(context.adminUrl), ({ boss, databaseUrl }) => {
+const pgBossSystem = (databaseUrl: string) =>
+  Effect.map(pgBoss(databaseUrl), (boss) => {
     const runJobs = async (jobs: number) => {
       let completed = 0
       const work = async (): Promise<void> => {
@@ -167,7 +180,7 @@ const pgBossSystem = (context: BenchContext) =>
       }
       await Promise.all([...shares(jobs, producers).map(produce), ...Array.from({ length: workers }, work)])
     }
-    return { databaseUrl, serverPid: 0, run: (jobs: number) => Effect.promise(() => runJobs(jobs)) } satisfies LifecycleSystem
+    return { serverPid: 0, run: (jobs: number) => Effect.promise(() => runJobs(jobs)) } satisfies LifecycleSystem
   })
 
 /**
@@ -175,9 +188,9 @@ const pgBossSystem = (context: BenchContext) =>
  * concurrency 4 runs the empty task; a run ends when the last job's
  * completion has been written back (`job:complete`).
  */
-const graphileWorkerSystem = (context: BenchContext) =>
+const graphileWorkerSystem = (databaseUrl: string) =>
   Effect.gen(function*() {
-    const { databaseUrl, utils } = yield* graphileUtils(context.adminUrl)
+    const utils = yield* graphileUtils(databaseUrl)
     const runner = yield* graphileRunner(databaseUrl, workers, () => undefined)
     const runJobs = (jobs: number) =>
       Effect.gen(function*() {
@@ -196,19 +209,15 @@ const graphileWorkerSystem = (context: BenchContext) =>
         yield* Deferred.await(done)
         runner.events.off("job:complete", onComplete)
       })
-    return { databaseUrl, serverPid: 0, run: runJobs } satisfies LifecycleSystem
+    return { serverPid: 0, run: runJobs } satisfies LifecycleSystem
   })
 
 /** agnt, pg-boss and Graphile Worker through `jobs` jobs each, in that order, on the context's PostgreSQL. */
 export const lifecycleFigures = (context: BenchContext, jobs: number) =>
   Effect.gen(function*() {
-    const agnt = yield* Effect.scoped(Effect.flatMap(agntSystem(context), (system) => measureLifecycle(context, "agnt", system, jobs)))
-    const pgBoss = yield* Effect.scoped(
-      Effect.flatMap(pgBossSystem(context), (system) => measureLifecycle(context, "pg-boss", system, jobs))
-    )
-    const graphile = yield* Effect.scoped(
-      Effect.flatMap(graphileWorkerSystem(context), (system) => measureLifecycle(context, "Graphile Worker", system, jobs))
-    )
+    const agnt = yield* measureLifecycle(context, "agnt", agntSystem, jobs)
+    const pgBoss = yield* measureLifecycle(context, "pg-boss", pgBossSystem, jobs)
+    const graphile = yield* measureLifecycle(context, "Graphile Worker", graphileWorkerSystem, jobs)
     return { agnt, pgBoss, graphile }
   })
 
@@ -241,12 +250,12 @@ export const cpuBreakdown = (figures: LifecycleFigures) =>
   `${figures.name}: CPU per job ${cpuPerJob(figures).toFixed(2)} ms = server ${perJob(figures, figures.cpu.server).toFixed(2)} + ` +
   `PostgreSQL ${perJob(figures, figures.cpu.postgres).toFixed(2)} + clients ${perJob(figures, figures.cpu.client).toFixed(2)}`
 
-/** The suite's measure: 2,000 jobs (300 quick). */
+/** The suite's measure: 2,000 jobs (250 quick). */
 export const lifecycleMeasure: Measure = {
   name: "lifecycle",
   run: (context) =>
     Effect.gen(function*() {
-      const figures = yield* lifecycleFigures(context, context.quick ? 300 : 2000)
+      const figures = yield* lifecycleFigures(context, context.quick ? 250 : 2000)
       for (const system of [figures.agnt, figures.pgBoss, figures.graphile]) yield* Console.log(`  ${cpuBreakdown(system)}`)
       return lifecycleRows(figures)
     })
@@ -256,7 +265,7 @@ runIfMain(
   import.meta.url,
   Effect.gen(function*() {
     const context = yield* benchContext
-    const jobs = yield* Config.integer("N").pipe(Config.withDefault(context.quick ? 300 : 2000))
+    const jobs = yield* Config.integer("N").pipe(Config.withDefault(context.quick ? 250 : 2000))
     const figures = yield* lifecycleFigures(context, jobs)
     for (const system of [figures.agnt, figures.pgBoss, figures.graphile]) yield* Console.log(cpuBreakdown(system))
     yield* Console.log(table(lifecycleRows(figures)))

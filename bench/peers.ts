@@ -1,21 +1,18 @@
 /**
- * agnt's peers in the suite, each on a fresh database of the bench
- * PostgreSQL and driven from this process: pg-boss 10 and Graphile Worker
- * 0.16, started here with their own defaults (logging silenced). The
+ * agnt's peers in the suite, driven from this process: pg-boss 10 and Graphile Worker
+ * 0.16, started here on a fresh database with their own defaults (logging silenced). The
  * lifecycle (`bench/lifecycle.ts`) and pickup (`bench/pickup.ts`) measures
  * drive them.
  */
 import { Effect } from "effect"
 import { Logger, makeWorkerUtils, run } from "graphile-worker"
 import PgBoss from "pg-boss"
-import { freshDatabase } from "../packages/server/src/Testing.js"
 
 const quiet = new Logger(() => () => {})
 
-/** pg-boss started on a fresh database (its schema made by `start`) with the queue `bench`, for the life of the scope. */
-export const pgBoss = (adminUrl: string) =>
+/** pg-boss started on the empty database of `databaseUrl` (its schema made by `start`) with the queue `bench`, for the life of the scope. */
+export const pgBoss = (databaseUrl: string) =>
   Effect.gen(function*() {
-    const databaseUrl = yield* freshDatabase(adminUrl)
     const boss = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const boss = new PgBoss({ connectionString: databaseUrl })
@@ -26,26 +23,22 @@ export const pgBoss = (adminUrl: string) =>
       }),
       (boss) => Effect.promise(() => boss.stop({ graceful: false, wait: true }))
     )
-    return { databaseUrl, boss }
+    return boss
   })
 
-/** Graphile Worker's schema on a fresh database and its `addJob`, for the life of the scope. */
-export const graphileUtils = (adminUrl: string) =>
-  Effect.gen(function*() {
-    const databaseUrl = yield* freshDatabase(adminUrl)
-    const utils = yield* Effect.acquireRelease(
+/** Graphile Worker's schema made on the empty database of `databaseUrl`, and its `addJob`, for the life of the scope. */
+export const graphileUtils = (databaseUrl: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const utils = await makeWorkerUtils({ connectionString: databaseUrl, logger: quiet })
+      await utils.migrate()
+      return utils
+    }),
+    (utils) =>
       Effect.promise(async () => {
-        const utils = await makeWorkerUtils({ connectionString: databaseUrl, logger: quiet })
-        await utils.migrate()
-        return utils
-      }),
-      (utils) =>
-        Effect.promise(async () => {
-          await utils.release()
-        })
-    )
-    return { databaseUrl, utils }
-  })
+        await utils.release()
+      })
+  )
 
 /** A Graphile Worker runner of `concurrency` on `databaseUrl` running `task` as `bench`, for the life of the scope. */
 export const graphileRunner = (databaseUrl: string, concurrency: number, task: () => void) =>

@@ -93,7 +93,8 @@ const pickupServer = (adminUrl: string) =>
 /** Graphile Worker's `addJob` → task start over the same gaps: `n` jobs to a runner of concurrency 1; milliseconds, ascending. */
 export const graphileWorkerPickup = (adminUrl: string, n: number, random: () => number) =>
   Effect.scoped(Effect.gen(function*() {
-    const { databaseUrl, utils } = yield* graphileUtils(adminUrl)
+    const databaseUrl = yield* freshDatabase(adminUrl)
+    const utils = yield* graphileUtils(databaseUrl)
     let started: Deferred.Deferred<number> | undefined
     yield* graphileRunner(databaseUrl, 1, () => {
       if (started !== undefined) Deferred.unsafeDone(started, Effect.succeed(performance.now()))

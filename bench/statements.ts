@@ -39,13 +39,17 @@ export interface DatabaseCounters {
   /** The statements run in the database since the last reset (`pg_stat_statements`' calls). */
   readonly statements: Effect.Effect<number>
   /**
-   * The transactions committed in the database so far (`pg_stat_database.xact_commit`),
-   * read after the backends' pending statistics have been flushed (they flush at most once a second).
+   * The transactions committed in the database so far (`pg_stat_database.xact_commit`) as far as its
+   * backends have reported them: a backend reports at most once a second, and one that goes idle
+   * within that second reports after `statisticsSettle` (or when it exits).
    */
   readonly commits: Effect.Effect<number>
   /** Each statement counted since the last reset: `calls × text`, one a line. */
   readonly queries: Effect.Effect<ReadonlyArray<string>>
 }
+
+/** How long after its last transaction a backend may keep its statistics unreported (PostgreSQL's `PGSTAT_IDLE_INTERVAL`, 10 s), and a margin. */
+export const statisticsSettle = "11 seconds"
 
 /** The counters of the database `name` on the bench PostgreSQL of `adminUrl` (`benchPostgres`), for the life of the scope. */
 export const databaseCounters = (adminUrl: string, name: string) =>
@@ -67,7 +71,6 @@ export const databaseCounters = (adminUrl: string, name: string) =>
         return Number(result.rows[0]?.calls ?? 0)
       }),
       commits: Effect.promise(async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1500))
         await admin.query("SELECT pg_stat_clear_snapshot()")
         const result = await admin.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1", [name])
         return Number(result.rows[0]?.n ?? 0)
