@@ -22,6 +22,7 @@
  *   npx tsx bench/start.ts
  *   QUICK=true npx tsx bench/start.ts
  */
+import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import * as NodeFs from "node:fs/promises"
@@ -31,16 +32,18 @@ import * as NodeUrl from "node:url"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { testCluster } from "../packages/server/test/TestCluster.js"
 import { buildAll } from "../scripts/build.js"
+import type { Measure, Row } from "./Bench.js"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 const codeReviewAgentId = "agent_01m7zs84jxe4bv682cvngbb1p6"
 
-/** One row of the table: what was measured, agnt's figure, the baseline's, agnt ÷ baseline. */
+/** One row of the table: what was measured, agnt's figure, the baseline's, agnt ÷ baseline, and both as numbers in `unit`. */
 export interface StartFigure {
   readonly measure: string
   readonly agnt: string
   readonly baseline: string
   readonly ratio: string
+  readonly values: { readonly agnt: number; readonly baseline: number; readonly unit: "s" | "MB" }
 }
 
 /** The program files of one way of running agnt: bundles, or the tsx bins over the sources. */
@@ -199,7 +202,8 @@ const figure = (measure: string, agnt: number, baseline: number, show: (value: n
   measure,
   agnt: show(agnt),
   baseline: show(baseline),
-  ratio: `${(agnt / baseline).toFixed(2)}×`
+  ratio: `${(agnt / baseline).toFixed(2)}×`,
+  values: show === megabytes ? { agnt, baseline, unit: "MB" } : { agnt: agnt / 1000, baseline: baseline / 1000, unit: "s" }
 })
 
 /** Median ms of `samples` restarts (stop, `pg_ctl start`) of the cluster. */
@@ -262,6 +266,24 @@ export const startTable = (figures: ReadonlyArray<StartFigure>) =>
     "|---|---|---|---|",
     ...figures.map((row) => `| ${row.measure} | ${row.agnt} | ${row.baseline} | ${row.ratio} |`)
   ].join("\n")
+
+/** The suite's measure (`bench/suite.ts`): every figure, lower is better; the baseline named by the measure's `(vs …)`. */
+export const startMeasure: Measure = {
+  name: "start",
+  run: (context) =>
+    Effect.map(Effect.promise(() => startFigures({ quick: context.quick })), (figures) =>
+      figures.map((figure): Row => {
+        const [, measure = figure.measure, baselineName = ""] = /^(.*) \(vs (.*)\)$/.exec(figure.measure) ?? []
+        return {
+          measure,
+          unit: figure.values.unit,
+          better: "lower",
+          agnt: figure.values.agnt,
+          baseline: figure.values.baseline,
+          baselineName
+        }
+      }))
+}
 
 if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href === import.meta.url) {
   console.log(startTable(await startFigures({ quick: process.env["QUICK"] === "true" })))

@@ -19,9 +19,10 @@ import { filesMeasure } from "./files.js"
 import { getMeasure } from "./get.js"
 import { lifecycleMeasure } from "./lifecycle.js"
 import { pickupMeasure } from "./pickup.js"
+import { startMeasure } from "./start.js"
 
 /** Every measure of the suite, in the order they run. */
-const measures: ReadonlyArray<Measure> = [lifecycleMeasure, pickupMeasure, getMeasure, filesMeasure]
+const measures: ReadonlyArray<Measure> = [lifecycleMeasure, pickupMeasure, getMeasure, filesMeasure, startMeasure]
 
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",")
 
