@@ -13,7 +13,7 @@
  * See bench/README.md for what each row measures and how to read it.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Logger, LogLevel } from "effect"
+import { Cause, Console, Effect, Logger, LogLevel } from "effect"
 import { benchContext, type Measure, type Row, table } from "./Bench.js"
 import { filesMeasure } from "./files.js"
 import { getMeasure } from "./get.js"
@@ -29,14 +29,25 @@ const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--onl
 const program = Effect.gen(function*() {
   const context = yield* benchContext
   const rows: Array<Row> = []
+  const failed: Array<string> = []
   for (const measure of measures.filter((measure) => only === undefined || only.includes(measure.name))) {
     const started = performance.now()
     yield* Console.log(`${measure.name}…`)
-    rows.push(...yield* Effect.scoped(measure.run(context)))
+    // A measure that fails is reported and left out of the table; the others still run.
+    const measured = yield* Effect.scoped(measure.run(context)).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.sync(() => failed.push(measure.name)).pipe(
+          Effect.zipRight(Console.error(`${measure.name} failed:\n${Cause.pretty(cause)}`)),
+          Effect.as<ReadonlyArray<Row>>([])
+        )
+      )
+    )
+    rows.push(...measured)
     yield* Console.log(`${measure.name}: ${((performance.now() - started) / 1000).toFixed(0)} s`)
   }
   yield* Console.log(`\n${context.quick ? "quick run" : "full run"}; ↑ higher is better, ↓ lower is better; ratio = agnt ÷ baseline\n`)
   yield* Console.log(table(rows))
+  if (failed.length > 0) return yield* Effect.fail(new Error(`failed: ${failed.join(", ")}`))
 }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))
 
 NodeRuntime.runMain(program)
