@@ -5,8 +5,9 @@
  *
  * - agnt: a real `agnt-server` process with its default settings; 4 buyers
  *   over real HTTP (the client derived from the domain `Api`) order the
- *   jobs (`POST /v1/jobs`), 4 executors claim them (`POST …/claim`,
- *   long-poll `wait` = 5 s), report `running` and complete them (no files);
+ *   jobs (`POST /v1/jobs`), 4 executors claim and start them (`POST …/claim`
+ *   with `start`, long-poll `wait` = 5 s, as the executor runtime does) and
+ *   complete them (multipart, no files, as the runtime sends it);
  * - pg-boss: 4 producers `send`, 4 workers `fetch` one job and `complete`
  *   it, waiting pg-boss's shortest polling interval (0.5 s) after an empty
  *   fetch, as its `work` does;
@@ -130,11 +131,12 @@ const agntSystem = (databaseUrl: string) =>
         const done = yield* Deferred.make<void>()
         const work = (i: number) =>
           Effect.gen(function*() {
-            const claim = yield* retried(executor.executor.claim({ payload: { agent_id: agentId, executor_id: `bench-${i}`, wait: 5 } }))
+            const claim = yield* retried(
+              executor.executor.claim({ payload: { agent_id: agentId, executor_id: `bench-${i}`, wait: 5, start: true } })
+            )
             if (claim.claimed === null) return
             const path = { job_id: claim.claimed.job.job_id }
             const lease_id = claim.claimed.lease.lease_id
-            yield* retried(executor.executor.status({ path, payload: { status: "running", lease_id } }))
             yield* retried(executor.executor.complete({ path, payload: completeForm(lease_id) }))
             completed++
             if (completed === jobs) yield* Deferred.succeed(done, undefined)

@@ -161,13 +161,14 @@ const makeKey = async (server: string, work: string, databaseUrl: string, role: 
 }
 
 /** Idle RSS (MB) of a server from `programs` and of its code-review executor, each 3 s after it was ready. */
-const idleRss = async (programs: Programs, work: string, databaseUrl: string) => {
+const idleRss = async (
+  programs: Programs,
+  work: string,
+  databaseUrl: string,
+  { buyerKey, executorKey }: { readonly buyerKey: string; readonly executorKey: string }
+) => {
   const ready = await readyServer(programs.server, work, databaseUrl)
   try {
-    const [buyerKey, executorKey] = [
-      await makeKey(programs.server, work, databaseUrl, "buyer"),
-      await makeKey(programs.server, work, databaseUrl, "executor")
-    ]
     await sleep(3000)
     const server = await rssMb(ready.child.pid ?? 0)
     const executor = start([programs.executor, "run", "code-review"], {
@@ -238,8 +239,13 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
     await serverReady(bundles.server, work, adminUrl, 1)
     const bundledReady = await serverReady(bundles.server, work, adminUrl, samples)
     const tsxReady = await serverReady(tsxBins.server, work, adminUrl, samples)
-    const bundledRss = await idleRss(bundles, work, adminUrl)
-    const tsxRss = await idleRss(tsxBins, work, adminUrl)
+    // One executor key for both runs: the code-review agent it publishes first stays its own.
+    const keys = {
+      buyerKey: await makeKey(bundles.server, work, adminUrl, "buyer"),
+      executorKey: await makeKey(bundles.server, work, adminUrl, "executor")
+    }
+    const bundledRss = await idleRss(bundles, work, adminUrl, keys)
+    const tsxRss = await idleRss(tsxBins, work, adminUrl, keys)
     const version = await runMs([bundles.agnt, "--version"], samples)
     const nodeStart = await runMs(["-e", "0"], samples)
     const tsxVersion = await runMs([tsxBins.agnt, "--version"], samples)
