@@ -238,16 +238,18 @@ const completionState = ({ lifecycle }: JobServices, jobId: JobId, visibility: V
  * succeeds and changes nothing. A refused request keeps nothing: with an
  * `InvalidResult` the job stays running.
  *
- * A JSON body (no files) without a `result`, for an agent without an
- * `output_schema`, is one statement, the change. Otherwise the job's state
- * is read first — before the upload of a multipart body, so that a
- * stranger's job costs no storage — and then the change is made.
+ * A JSON body, or a `small` one (`Content-Length` of at most
+ * `smallBodyBytes`, files and all), without a `result`, for an agent
+ * without an `output_schema`, is one statement: the change, with its
+ * files. Otherwise the job's state is read first — before the upload of a
+ * large body, so that a stranger's job costs no storage; a small one's
+ * files are discarded when refused — and then the change is made.
  *
  * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost, InvalidRequest, InvalidResult, InvalidFileName,
  *   ChecksumMismatch, PayloadTooLarge.
  */
 const complete = (services: JobServices) =>
-  Effect.fn("ExecutorJobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody): Effect.fn.Return<
+  Effect.fn("ExecutorJobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody, small: boolean): Effect.fn.Return<
     Job,
     | Forbidden
     | JobNotFound
@@ -266,13 +268,15 @@ const complete = (services: JobServices) =>
       receive(store, body, CompleteJobFields, keyOf(jobId, "result"), uploadLimits(settings, "result")),
       ({ fields, files }): Completion => ({ request: fields, files })
     )
-    if (body._tag === "Json") {
+    if (body._tag === "Json" || small) {
       const completed = yield* receiveAll
-      if (completed.request.result === undefined) {
-        const done = yield* lifecycle.tryTransition({ ...completion(jobId, visibility, completed), onlyWithoutOutputSchema: true })
-        if (Option.isSome(done)) return done.value.job
-      }
-      return yield* completeChecked(services, jobId, visibility, yield* completionState(services, jobId, visibility), completed)
+      return yield* Effect.gen(function*() {
+        if (completed.request.result === undefined) {
+          const done = yield* lifecycle.tryTransition({ ...completion(jobId, visibility, completed), onlyWithoutOutputSchema: true })
+          if (Option.isSome(done)) return done.value.job
+        }
+        return yield* completeChecked(services, jobId, visibility, yield* completionState(services, jobId, visibility), completed)
+      }).pipe(Effect.onError(() => discardFiles(store, completed.files)))
     }
     const state = yield* completionState(services, jobId, visibility)
     const completed = yield* receiveAll

@@ -37,6 +37,12 @@ export const slotSeconds = 30
  */
 export const smallBodyBytes = 1024 * 1024
 
+/** Whether `request` states a `Content-Length` of at most `smallBodyBytes`. */
+export const isSmallBody = (request: HttpServerRequest.HttpServerRequest): boolean => {
+  const length = Number(request.headers["content-length"] ?? Number.NaN)
+  return Number.isSafeInteger(length) && length <= smallBodyBytes
+}
+
 /** Attempts at taking a slot when others take the same one at the same moment. */
 const slotAttempts = 3
 
@@ -218,12 +224,10 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      *
      * @fails RateLimited when the key already has `maxUploadsPerKey` bodies in flight (on any instance, for large ones).
      */
-    const upload = <A, E, R>(keyId: ApiKeyId, request: HttpServerRequest.HttpServerRequest, effect: Effect.Effect<A, E, R>) => {
-      const length = Number(request.headers["content-length"] ?? Number.NaN)
-      return Number.isSafeInteger(length) && length <= smallBodyBytes
+    const upload = <A, E, R>(keyId: ApiKeyId, request: HttpServerRequest.HttpServerRequest, effect: Effect.Effect<A, E, R>) =>
+      isSmallBody(request)
         ? smallUpload(keyId, effect)
         : holdSlot(repo, "upload", { subject: `upload:${keyId}`, max: settings.maxUploadsPerKey, message: uploadMessage }, effect)
-    }
 
     return { admitKey, admitAddress, longPoll, upload } as const
   }),

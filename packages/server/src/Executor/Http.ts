@@ -10,7 +10,7 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { AuthenticationLive } from "../Auth.js"
 import { ExecutorJobs } from "../Executor.js"
-import { RateLimits } from "../RateLimits.js"
+import { isSmallBody, RateLimits } from "../RateLimits.js"
 import { readBody } from "../Uploads.js"
 
 const encodeJob = Schema.encodeSync(Job)
@@ -43,7 +43,7 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
             principal.key_id,
             request,
             Effect.flatMap(readBody(request), (body) =>
-              jobs.complete(principal, path.job_id, body))
+              jobs.complete(principal, path.job_id, body, isSmallBody(request)))
           )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))))
   })).pipe(
     Layer.provide([AuthenticationLive, ExecutorJobs.Default, RateLimits.Default])
