@@ -6,7 +6,7 @@
  * partial or temporary file — while a file already there stays as it was.
  */
 import { makeApiClient } from "@agnt/client/ApiClient"
-import { uploadForm } from "@agnt/client/Upload"
+import { uploadBody } from "@agnt/client/Upload"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
@@ -54,11 +54,11 @@ it.scopedLive(
         yield* Effect.promise(async () => {
           for (const [name, bytes] of Object.entries(results)) await NodeFs.writeFile(NodePath.join(work, NodePath.basename(name)), bytes)
         })
-        const order = yield* uploadForm({ agent_id: agentId, prompt: "p", params: JSON.stringify({ level: 1 }) }, [])
-        const job = yield* buyer.jobs.create({ headers: {}, payload: order })
+        const order = yield* uploadBody({ agent_id: agentId, prompt: "p", params: JSON.stringify({ level: 1 }) }, [])
+        const job = yield* buyer.uploads.createJob(order, {})
         const { lease } = yield* executor.executor.status({ path: { job_id: job.job_id }, payload: { status: "accepted" } })
         yield* executor.executor.status({ path: { job_id: job.job_id }, payload: { status: "running", lease_id: lease.lease_id } })
-        const form = yield* uploadForm(
+        const form = yield* uploadBody(
           { lease_id: lease.lease_id },
           Object.keys(results).map((name) => ({
             name,
@@ -66,7 +66,7 @@ it.scopedLive(
             type: "application/octet-stream"
           }))
         )
-        yield* executor.executor.complete({ path: { job_id: job.job_id }, payload: form })
+        yield* executor.uploads.completeJob(form, { job_id: job.job_id })
 
         const agntResult = (out: string) =>
           run(binPath("cli", "agnt.js"), ["result", job.job_id, "--out", out], {

@@ -13,7 +13,7 @@
  * - `result <job-id> [--out DIR]` → job result, or the files saved
  */
 import { retryTransient } from "@agnt/client/ApiClient"
-import { uploadForm } from "@agnt/client/Upload"
+import { uploadBody } from "@agnt/client/Upload"
 import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
 import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
@@ -221,14 +221,14 @@ export const order = Command.make("order", {
     const promptText = yield* readPrompt({ prompt, promptFile }, processStdin)
     const jobParams = yield* parseParams(params)
     const inputs = yield* collectInputFiles(process.cwd(), files)
-    const form = yield* uploadForm({ agent_id: agentId, prompt: promptText, params: JSON.stringify(jobParams) }, inputs).pipe(
+    const body = yield* uploadBody({ agent_id: agentId, prompt: promptText, params: JSON.stringify(jobParams) }, inputs).pipe(
       Effect.mapError((error) => new UsageError({ message: `cannot read ${error.path}: ${error.message}` }))
     )
 
     const client = yield* AgntClient
     // One key for this order, so the transient-failure retries below can never create two jobs.
     const key = Option.getOrElse(idempotencyKey, () => NodeCrypto.randomUUID())
-    const created = yield* client.jobs.create({ headers: { "idempotency-key": key }, payload: form }).pipe(Effect.retry(retryTransient))
+    const created = yield* client.uploads.createJob(body, { "idempotency-key": key }).pipe(Effect.retry(retryTransient))
     if (!wait) return yield* printJson(Job, created)
 
     const job = yield* followJob(client, created, 0)

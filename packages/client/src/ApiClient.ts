@@ -10,10 +10,12 @@ import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { isHttpClientError } from "@effect/platform/HttpClientError"
 import { Cause, Effect, Predicate, Redacted, Schedule } from "effect"
 import { makeDownload } from "./Download.js"
+import { makeUploads } from "./Upload.js"
 
 /**
  * The client derived from the domain API (`client.jobs.get(…)`,
- * `client.executor.claim(…)`, …) and `client.downloadFile(file, destination)`.
+ * `client.executor.claim(…)`, …), `client.downloadFile(file, destination)` and
+ * `client.uploads` (`createJob`, `completeJob` with an `Upload.uploadBody`).
  */
 export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
 
@@ -25,7 +27,9 @@ export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
  * (unreachable server, unexpected status) or `ParseError` (undecodable
  * body). Beside them, `downloadFile(file, destination)` streams a job's
  * file to disk, verified (`Download.makeDownload`) — use it rather than
- * `jobs.download`, which holds the whole file in memory. Needs an
+ * `jobs.download`, which holds the whole file in memory; and `uploads`
+ * sends the streamed bodies of `Upload.uploadBody` to the two endpoints
+ * that take files (`Upload.makeUploads`). Needs an
  * `HttpClient`.
  */
 export const makeApiClient = (options: {
@@ -37,7 +41,11 @@ export const makeApiClient = (options: {
     const key = options.key
     const api = key === undefined ? plain : HttpClient.mapRequest(plain, HttpClientRequest.bearerToken(Redacted.value(key)))
     const client = yield* HttpApiClient.makeWith(Api, { baseUrl: options.baseUrl, httpClient: api })
-    return { ...client, downloadFile: makeDownload({ baseUrl: options.baseUrl, api, plain }) }
+    return {
+      ...client,
+      downloadFile: makeDownload({ baseUrl: options.baseUrl, api, plain }),
+      uploads: makeUploads({ baseUrl: options.baseUrl, api })
+    }
   })
 
 /**

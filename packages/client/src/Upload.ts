@@ -1,16 +1,21 @@
 /**
  * The multipart body of an upload (`POST /v1/jobs`, `POST
  * /v1/executor/jobs/{job_id}/complete`), byte-exact (DESIGN.md "Files are
- * byte-exact"): each file is read once to measure its SHA-256, then sent
- * streamed from disk (a file-backed `Blob`, never held whole in memory),
- * and the `sha256` field states every file's digest, so that the server
- * refuses the whole request if any file's bytes changed on the way
- * (400 `ChecksumMismatch`).
+ * byte-exact"): each file is read from disk once, streamed into the request
+ * while its SHA-256 is measured, and the `sha256` field that states every
+ * file's digest goes last, after the file parts (the order the API's
+ * multipart contract allows, see `CreateJobRequest`), so that the server
+ * refuses the whole request if any file's bytes changed on the way (400
+ * `ChecksumMismatch`). Nothing is held whole in memory.
  */
+import { Api } from "@agnt/domain/Api"
+import type { JobId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
-import { Data, Effect } from "effect"
+import { HttpApiClient, HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
+import { Chunk, Data, Effect, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
+import * as NodeFsP from "node:fs/promises"
 
 /** A local file to upload. */
 export interface UploadFile {
@@ -22,59 +27,151 @@ export interface UploadFile {
   readonly type: string
 }
 
-/** A local file could not be read; `path` is the local path. */
+/** A local file could not be read, or changed while it was sent; `path` is the local path. */
 export class UnreadableFile extends Data.TaggedError("UnreadableFile")<{
   readonly path: string
   readonly message: string
 }> {}
 
-/** The SHA-256 (lowercase hex) and size in bytes of the file at `path`, streamed. @fails UnreadableFile. */
-export const fileDigest = (path: string): Effect.Effect<{ readonly sha256: string; readonly size: number }, UnreadableFile> =>
+/** Bytes read from a file at a time: large reads keep the per-chunk work (hashing, stream steps, socket writes) small. */
+const readChunkBytes = 1024 * 1024
+
+const encoder = new TextEncoder()
+const crlf = encoder.encode("\r\n")
+
+const unreadable = (path: string) => (cause: unknown) =>
+  new UnreadableFile({ path, message: cause instanceof Error ? cause.message : String(cause) })
+
+/** A text field's value as multipart form encoding sends it: every line break as CRLF (WHATWG HTML, multipart/form-data encoding). */
+const fieldValue = (value: string) => value.replace(/\r\n|\r|\n/g, "\r\n")
+
+/** What the file was when measured: its size in bytes and modification time, to tell a change while it is read. */
+interface Snapshot {
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+const snapshotOf = (path: string): Effect.Effect<Snapshot, UnreadableFile> =>
   Effect.tryPromise({
-    try: async (signal) => {
-      const hash = NodeCrypto.createHash("sha256")
-      let size = 0
-      for await (const chunk of NodeFs.createReadStream(path, { signal })) {
-        const bytes = chunk as Buffer
-        hash.update(bytes)
-        size += bytes.length
-      }
-      return { sha256: hash.digest("hex"), size }
+    try: async () => {
+      const stats = await NodeFsP.stat(path)
+      if (!stats.isFile()) throw new Error("not a regular file")
+      return { size: stats.size, mtimeMs: stats.mtimeMs }
     },
-    catch: (cause) => new UnreadableFile({ path, message: cause instanceof Error ? cause.message : String(cause) })
+    catch: unreadable(path)
   })
 
 /**
- * A `multipart/form-data` body: each of `fields` as a text part, a
- * `sha256` part with every file's digest by its name (JSON text of
- * `FileChecksums`), and each file as a `files` part named by its `name`
- * (percent-encoded, RFC 3986 §2.1), streamed from disk when the request is
- * sent. Files are hashed up to 4 at
- * a time. A file that changes after it was hashed fails the send (Node
- * refuses to read a file-backed `Blob` whose file changed) or, if the
- * change slips past that, the server refuses it.
- *
- * @fails UnreadableFile naming the first file that cannot be read.
+ * The `snapshot.size` bytes of the file at `path`, read once in large
+ * chunks, each passed to `hash` as it goes by. Fails with UnreadableFile
+ * when the file cannot be read, or when it ends early or has changed by the
+ * time it was read to the end (the request is then cut off, so the server
+ * keeps nothing of it).
  */
-export const uploadForm = (
+const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Stream.Stream<Uint8Array, UnreadableFile> => {
+  let read = 0
+  const bytes = snapshot.size === 0 ? Stream.empty : Stream.fromAsyncIterable(
+    NodeFs.createReadStream(path, { end: snapshot.size - 1, highWaterMark: readChunkBytes }),
+    unreadable(path)
+  ).pipe(
+    // Each read as a chunk of its two halves (no copy): the HTTP client waits for the socket to drain between
+    // the writes of one chunk only, so this holds at most about one read in memory beyond the socket's buffer.
+    Stream.mapConcatChunk((chunk: Buffer) => {
+      hash.update(chunk)
+      read += chunk.length
+      const half = chunk.length >> 1
+      return Chunk.make<[Uint8Array, Uint8Array]>(chunk.subarray(0, half), chunk.subarray(half))
+    })
+  )
+  const unchanged = Effect.flatMap(
+    snapshotOf(path),
+    (now) =>
+      read === snapshot.size && now.size === snapshot.size && now.mtimeMs === snapshot.mtimeMs
+        ? Effect.void
+        : Effect.fail(new UnreadableFile({ path, message: "the file changed while it was sent" }))
+  )
+  return Stream.concat(bytes, Stream.execute(unchanged))
+}
+
+/**
+ * A `multipart/form-data` body, streamed: each of `fields` as a text part,
+ * each file as a `files` part named by its `name` (percent-encoded, RFC
+ * 3986 §2.1) and read from disk once while the request is sent, its SHA-256
+ * measured on the way, and last a `sha256` part with every file's digest by
+ * its name (JSON text of `FileChecksums`). The body's length is known
+ * beforehand (`Content-Length`; a SHA-256 is always 64 hex digits), and
+ * each send of it (a retry) reads the files afresh. A file that cannot be
+ * read, or that changes while it is sent, fails the send (the request is
+ * cut off before its closing boundary) with UnreadableFile inside the HTTP
+ * client's `RequestError`.
+ *
+ * @fails UnreadableFile naming the first file that is missing or not a
+ *   regular file.
+ */
+export const uploadBody = (
   fields: Readonly<Record<string, string>>,
   files: ReadonlyArray<UploadFile>
-): Effect.Effect<FormData, UnreadableFile> =>
+): Effect.Effect<HttpBody.HttpBody, UnreadableFile> =>
   Effect.gen(function*() {
-    const parts = yield* Effect.forEach(files, (file) =>
-      Effect.all({
-        name: Effect.succeed(file.name),
-        digest: fileDigest(file.path),
-        blob: Effect.tryPromise({
-          try: () => NodeFs.openAsBlob(file.path, { type: file.type }),
-          catch: (cause) => new UnreadableFile({ path: file.path, message: cause instanceof Error ? cause.message : String(cause) })
-        })
-      }), { concurrency: 4 })
-    const form = new FormData()
-    for (const [name, value] of Object.entries(fields)) form.append(name, value)
-    const checksums: FileChecksums = Object.fromEntries(parts.map((part) => [part.name, part.digest.sha256]))
-    if (parts.length > 0) form.append("sha256", JSON.stringify(checksums))
+    const snapshots = yield* Effect.forEach(files, (file) => snapshotOf(file.path), { concurrency: 4 })
+    const boundary = `agnt-${NodeCrypto.randomBytes(16).toString("hex")}`
+    const opening = (disposition: string, type?: string) =>
+      encoder.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; ${disposition}\r\n${type === undefined ? "" : `Content-Type: ${type}\r\n`}\r\n`
+      )
+    const textPart = (name: string, value: string) => [opening(`name="${name}"`), encoder.encode(fieldValue(value)), crlf]
+    const head = Object.entries(fields).flatMap(([name, value]) => textPart(name, value))
     // Percent-encoded: the server's multipart parser reads raw filenames as Latin-1 only (see the server's `decodeFileName`).
-    for (const part of parts) form.append("files", part.blob, encodeURIComponent(part.name))
-    return form
+    const openings = files.map((file) =>
+      opening(`name="files"; filename="${encodeURIComponent(file.name)}"`, file.type || "application/octet-stream")
+    )
+    const checksumsOf = (digests: ReadonlyArray<string>): FileChecksums =>
+      Object.fromEntries(files.map((file, index) => [file.name, digests[index] ?? ""]))
+    const tail = (digests: ReadonlyArray<string>) => [
+      ...(files.length === 0 ? [] : textPart("sha256", JSON.stringify(checksumsOf(digests)))),
+      encoder.encode(`--${boundary}--\r\n`)
+    ]
+    const placeholder = files.map(() => "0".repeat(64))
+    const length = [...head, ...openings, ...tail(placeholder)].reduce((sum, bytes) => sum + bytes.length, 0) +
+      snapshots.reduce((sum, snapshot) => sum + snapshot.size + crlf.length, 0)
+    const content = Stream.suspend(() => {
+      const digests: Array<string> = []
+      const parts = files.map((file, index) => {
+        const hash = NodeCrypto.createHash("sha256")
+        const snapshot = snapshots[index] ?? { size: 0, mtimeMs: 0 }
+        return Stream.concat(
+          Stream.make(openings[index] ?? new Uint8Array()),
+          Stream.concat(fileBytes(file.path, snapshot, hash), Stream.sync(() => (digests.push(hash.digest("hex")), crlf)))
+        )
+      })
+      return Stream.fromIterable(head).pipe(
+        Stream.concat(Stream.concatAll(Chunk.fromIterable(parts))),
+        Stream.concat(Stream.suspend(() => Stream.fromIterable(tail(digests))))
+      )
+    })
+    return HttpBody.stream(content, `multipart/form-data; boundary=${boundary}`, length)
   })
+
+/** `api` sending `body` as every request's body, in place of what the derived client encoded. */
+const sending = (api: HttpClient.HttpClient, body: HttpBody.HttpBody) => HttpClient.mapRequest(api, HttpClientRequest.setBody(body))
+
+/**
+ * The two endpoints that take files, sending an `uploadBody` (the derived
+ * client only sends a `FormData`, whose files must be hashed before they
+ * are sent): `createJob` is `jobs.create` and `completeJob` is
+ * `executor.complete`, with the same headers, path and typed errors.
+ */
+export const makeUploads = (options: { readonly baseUrl: string; readonly api: HttpClient.HttpClient }) => ({
+  /** `POST /v1/jobs` with `body`; `headers` as for `jobs.create`. */
+  createJob: (body: HttpBody.HttpBody, headers: { readonly "idempotency-key"?: string | undefined }) =>
+    HttpApiClient.endpoint(Api, { group: "jobs", endpoint: "create", baseUrl: options.baseUrl, httpClient: sending(options.api, body) })
+      .pipe(Effect.flatMap((create) => create({ headers, payload: new FormData() }))),
+  /** `POST /v1/executor/jobs/{job_id}/complete` with `body`. */
+  completeJob: (body: HttpBody.HttpBody, path: { readonly job_id: JobId }) =>
+    HttpApiClient.endpoint(Api, {
+      group: "executor",
+      endpoint: "complete",
+      baseUrl: options.baseUrl,
+      httpClient: sending(options.api, body)
+    }).pipe(Effect.flatMap((complete) => complete({ path, payload: new FormData() })))
+})

@@ -1,4 +1,5 @@
 import { makeApiClient } from "@agnt/client/ApiClient"
+import { uploadBody } from "@agnt/client/Upload"
 import type { AgentId, JobId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
@@ -15,12 +16,16 @@ import { manifest } from "./Fixtures.js"
 
 const sha256 = (text: string) => NodeCrypto.createHash("sha256").update(text).digest("hex")
 
-/** A multipart body: `fields`, then `files` (path → text) as `files` parts, and `sha256` when given. */
-const form = (fields: Record<string, string>, files: Record<string, string>, stated?: Record<string, string>) => {
+/**
+ * A multipart body: `fields`, then `sha256` when given, then `files` (path → text) as `files` parts;
+ * with `statedLast`, `sha256` comes after the file parts instead (as `Upload.uploadBody` sends it).
+ */
+const form = (fields: Record<string, string>, files: Record<string, string>, stated?: Record<string, string>, statedLast = false) => {
   const body = new FormData()
   for (const [name, value] of Object.entries(fields)) body.append(name, value)
-  if (stated !== undefined) body.append("sha256", JSON.stringify(stated))
+  if (stated !== undefined && !statedLast) body.append("sha256", JSON.stringify(stated))
   for (const [path, text] of Object.entries(files)) body.append("files", new Blob([text], { type: "text/plain" }), path)
+  if (stated !== undefined && statedLast) body.append("sha256", JSON.stringify(stated))
   return body
 }
 
@@ -221,6 +226,50 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
         expect(refused.message).toContain("b/index.js")
         expect(yield* objectCount(objects)).toBe(before.objects)
         expect((yield* sql`SELECT job_id FROM jobs`).length).toBe(before.jobs.length)
+      }))
+
+    it.effect("a stated SHA-256 after the file parts is checked as one before them: a mismatch refuses the whole order, keeping no job, row or object", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, objects } = yield* World
+        const sql = yield* SqlClient.SqlClient
+        const before = { objects: yield* objectCount(objects), jobs: yield* sql`SELECT job_id FROM jobs` }
+        const fields = { agent_id: agentId, prompt: "p", params: "{\"level\":1}" }
+        const stated = { ...statedOf(sameNames), "index.js": sha256("what the buyer meant to send") }
+        const refused = yield* buyer.jobs.create({ headers: {}, payload: form(fields, sameNames, stated, true) }).pipe(Effect.flip)
+        expect(refused).toMatchObject({ _tag: "ChecksumMismatch", path: "index.js", actual: sha256(sameNames["index.js"]) })
+        expect(yield* objectCount(objects)).toBe(before.objects)
+        expect((yield* sql`SELECT job_id FROM jobs`).length).toBe(before.jobs.length)
+        const job = yield* buyer.jobs.create({ headers: {}, payload: form(fields, sameNames, statedOf(sameNames), true) })
+        expect(yield* downloaded(job.job_id, "input")).toEqual(sameNames)
+      }))
+
+    it.scoped("a file of several MiB sent by uploadBody, read once with its SHA-256 after it, is stored byte-exact and nothing else is left in the store", () =>
+      Effect.gen(function*() {
+        const { agentId, buyer, objects } = yield* World
+        const work = yield* temporaryDirectory("agnt-files-upload-")
+        // Over the client's 1 MiB reads and the stream buffers on both sides, and not a multiple of either.
+        const bytes = NodeCrypto.randomBytes(5 * 1024 * 1024 + 3)
+        const local = NodePath.join(work, "big.bin")
+        yield* Effect.promise(() => NodeFs.writeFile(local, bytes))
+        const before = yield* objectCount(objects)
+        const body = yield* uploadBody({ agent_id: agentId, prompt: "p", params: "{\"level\":1}" }, [
+          { name: "data/big.bin", path: local, type: "application/octet-stream" }
+        ])
+        const job = yield* buyer.uploads.createJob(body, {})
+        const [file] = job.input_files
+        expect(file).toMatchObject({
+          path: "data/big.bin",
+          size: bytes.length,
+          sha256: NodeCrypto.createHash("sha256").update(bytes).digest("hex")
+        })
+        if (file === undefined) return
+        const back = NodePath.join(work, "back.bin")
+        yield* buyer.downloadFile({ ...file, job_id: job.job_id }, back)
+        expect((yield* Effect.promise(() => NodeFs.readFile(back))).equals(bytes)).toBe(true)
+        // One object more, under its final name: the temporary file it streamed into was renamed, not copied or left.
+        const entries = yield* Effect.promise(() => NodeFs.readdir(objects, { recursive: true }))
+        expect(entries.filter((entry) => entry.endsWith(".part"))).toEqual([])
+        expect(yield* objectCount(objects)).toBe(before + 1)
       }))
 
     it.effect("a result file whose bytes differ from its stated SHA-256 is 400 ChecksumMismatch; the job stays running and can complete", () =>

@@ -13,7 +13,7 @@
  * run before anything is reported.
  */
 import { type ApiClient, isTransient, jobReportRetry, quickRetry } from "@agnt/client/ApiClient"
-import { uploadForm } from "@agnt/client/Upload"
+import { uploadBody } from "@agnt/client/Upload"
 import { normalizeFilePath } from "@agnt/domain/Files"
 import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
@@ -144,7 +144,7 @@ const resultJson = (output: void | JobOutput): Effect.Effect<string | undefined,
  * with its SHA-256.
  */
 const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: LeaseId, result: string | undefined) =>
-  uploadForm(
+  uploadBody(
     { lease_id: leaseId, ...(result === undefined ? {} : { result }) },
     files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mediaTypeOf(file) }))
   )
@@ -320,7 +320,7 @@ const uploadResults = Effect.fn("Executor.uploadResults")(function*(
   const form = yield* resultForm(outDir, results, session.leaseId, result)
   yield* Ref.set(session.completing, true)
   yield* retryReporting(
-    session.env.client.executor.complete({ path: session.jobPath, payload: form }),
+    session.env.client.uploads.completeJob(form, session.jobPath),
     jobReportRetry,
     session.env.connectivity
   )
