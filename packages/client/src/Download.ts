@@ -3,7 +3,8 @@
  * the response body streams into a temporary file beside the destination
  * while its SHA-256 and size are measured, and only bytes that match what
  * the server recorded are renamed into place — never held whole in
- * memory, never a partial or damaged file at the destination.
+ * memory (at most about 1 MiB waits for the disk), never a partial or
+ * damaged file at the destination.
  */
 import { Api } from "@agnt/domain/Api"
 import type { FileId, JobId } from "@agnt/domain/Ids"
@@ -15,6 +16,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
+import type * as NodeStream from "node:stream"
 
 /** What the server recorded of a file: `size` in bytes, `sha256` lowercase hex. */
 export interface ExpectedFile {
@@ -49,6 +51,28 @@ export class DestinationError extends Data.TaggedError("DestinationError")<{
   readonly message: string
 }> {}
 
+/** Bytes a file being written may hold in memory before the download waits for the disk. */
+const writeBufferBytes = 1024 * 1024
+
+/**
+ * Wait until `writable` has written out what it holds beyond its buffer
+ * size. The sink of a stream (`NodeSink.fromWritable`) waits for it only
+ * between the items of one chunk, so a stream of one buffer per chunk
+ * (socket reads, file reads) would otherwise pile up in memory whenever
+ * the writer is slower than the reader.
+ */
+const drained = (writable: NodeStream.Writable): Effect.Effect<void> =>
+  writable.writableNeedDrain && !writable.destroyed
+    ? Effect.async<void>((resume) => {
+      const done = () => {
+        writable.off("drain", done).off("close", done)
+        resume(Effect.void)
+      }
+      writable.on("drain", done).on("close", done)
+      return Effect.sync(() => writable.off("drain", done).off("close", done))
+    })
+    : Effect.void
+
 /**
  * Write `body` to `destination` when, and only when, its bytes are
  * `expected`: they stream into a hidden temporary file in the same folder
@@ -81,19 +105,19 @@ export const saveVerified = <E>(
         expected_sha256: expected.sha256,
         actual_sha256: sha256
       })
-    const measured = Stream.mapChunksEffect(body, (chunk) => {
-      for (const bytes of chunk) {
-        hash.update(bytes)
-        size += bytes.length
-      }
-      return size > expected.size ? Effect.fail(mismatch(hash.digest("hex"))) : Effect.succeed(chunk)
-    })
     return yield* Effect.gen(function*() {
-      // A Node write stream (not `FileSystem.sink`, several times slower): writes with backpressure, closed however the run ends.
+      // A Node write stream (not `FileSystem.sink`, several times slower), closed however the run ends.
       const file = yield* Effect.acquireRelease(
-        Effect.sync(() => NodeFs.createWriteStream(temporary, { flags: "wx" })),
+        Effect.sync(() => NodeFs.createWriteStream(temporary, { flags: "wx", highWaterMark: writeBufferBytes })),
         (stream) => Effect.sync(() => stream.destroy())
       )
+      const measured = Stream.mapChunksEffect(body, (chunk) => {
+        for (const bytes of chunk) {
+          hash.update(bytes)
+          size += bytes.length
+        }
+        return size > expected.size ? Effect.fail(mismatch(hash.digest("hex"))) : Effect.as(drained(file), chunk)
+      })
       yield* Stream.run(measured, NodeSink.fromWritable(() => file, cannotWrite(temporary)))
       const sha256 = hash.digest("hex")
       if (size !== expected.size || sha256 !== expected.sha256.toLowerCase()) return yield* mismatch(sha256)
