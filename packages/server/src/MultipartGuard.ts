@@ -67,14 +67,18 @@ export const guardMultipart = <A, E, R>(
     return Effect.flatMap(Deferred.make<void>(), (ended) => {
       let tail = Buffer.from("\r\n")
       let closed = false
-      const onData = (chunk: Buffer | string) => {
-        const joined = Buffer.concat([tail, typeof chunk === "string" ? Buffer.from(chunk) : chunk])
-        if (joined.includes(closing)) {
+      // Only the last bytes before a chunk are copied (to find a delimiter split across two chunks), never the chunk itself.
+      const onData = (data: Buffer | string) => {
+        const chunk = typeof data === "string" ? Buffer.from(data) : data
+        const seam = Buffer.concat([tail, chunk.subarray(0, closing.length - 1)])
+        if (seam.includes(closing) || chunk.includes(closing)) {
           closed = true
           source.off("data", onData)
           return
         }
-        tail = Buffer.from(joined.subarray(Math.max(0, joined.length - closing.length + 1)))
+        tail = chunk.length >= closing.length - 1
+          ? Buffer.from(chunk.subarray(chunk.length - closing.length + 1))
+          : Buffer.from(seam.subarray(Math.max(0, seam.length - closing.length + 1)))
       }
       const onEnd = () => {
         if (!closed) Deferred.unsafeDone(ended, Exit.void)
