@@ -83,6 +83,13 @@ export const CreateJobFields = Schema.Struct({
  * and needs it for characters beyond Latin-1); each part is stored as it
  * streams, its size and SHA-256 measured on the way and checked against
  * `sha256`.
+ *
+ * The parts may come in any order: in particular `sha256` may follow the
+ * file parts, so that a client can hash each file while sending it and
+ * read it only once (agnt's clients do). The stated checksums are checked
+ * once the body has ended; any mismatch (or a stated path no part carries)
+ * refuses the whole request, and every object stored for it is removed
+ * (DESIGN.md "Files are byte-exact").
  */
 export const CreateJobRequest = HttpApiSchema.Multipart(
   Schema.Struct({ ...CreateJobFields.fields, files: Schema.optional(Multipart.FilesSchema) })
@@ -109,7 +116,8 @@ export const CompleteJobFields = Schema.Struct({
 /**
  * Body of `POST /v1/executor/jobs/{job_id}/complete`: `multipart/form-data`
  * with the fields of `CompleteJobFields` and any number of result `files`
- * parts (each part's filename is the file's path).
+ * parts (each part's filename is the file's path), in any order and checked
+ * against `sha256` as for `CreateJobRequest`.
  */
 export const CompleteJobRequest = HttpApiSchema.Multipart(
   Schema.Struct({ ...CompleteJobFields.fields, files: Schema.optional(Multipart.FilesSchema) })

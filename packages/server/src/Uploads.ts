@@ -257,7 +257,9 @@ const describeParseError = (error: ParseResult.ParseError) => describeIssues(Par
 /**
  * Receive a request's fields and files: decode the fields with `schema`
  * (unknown fields refused), store the files as `receiveForm` does, and
- * check them against the fields' `sha256`. On any failure nothing is kept.
+ * check them against the fields' `sha256` once the body has ended — so
+ * `sha256` may come before or after the file parts (agnt's clients send it
+ * last, hashing each file as they send it). On any failure nothing is kept.
  *
  * @fails InvalidRequest (fields that do not decode, a malformed body),
  *   InvalidFileName, PayloadTooLarge, ChecksumMismatch.
