@@ -267,7 +267,10 @@ export const fromHttpClientError = (error: HttpClientError): NetworkError | Serv
       case "InvalidUrl":
         return new UsageError({ message: `invalid API URL (${target}); check AGNT_API_URL or api_url in the config file` })
       case "Encode":
-        return new UsageError({ message: `cannot encode the request (${target}): ${error.description ?? "encode error"}` })
+        // E.g. an input file that changed while it was sent (`Upload.UnreadableFile`).
+        return new UsageError({
+          message: `cannot encode the request (${target}): ${rootCauseMessage(error) ?? error.description ?? "encode error"}`
+        })
     }
   }
   if (error.response.status === 429) {

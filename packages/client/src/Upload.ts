@@ -68,30 +68,32 @@ const snapshotOf = (path: string): Effect.Effect<Snapshot, UnreadableFile> =>
  * time it was read to the end (the request is then cut off, so the server
  * keeps nothing of it).
  */
-const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Stream.Stream<Uint8Array, UnreadableFile> => {
-  let read = 0
-  const bytes = snapshot.size === 0 ? Stream.empty : Stream.fromAsyncIterable(
-    NodeFs.createReadStream(path, { end: snapshot.size - 1, highWaterMark: readChunkBytes }),
-    unreadable(path)
-  ).pipe(
-    // Each read as a chunk of its two halves (no copy): the HTTP client waits for the socket to drain between
-    // the writes of one chunk only, so this holds at most about one read in memory beyond the socket's buffer.
-    Stream.mapConcatChunk((chunk: Buffer) => {
-      hash.update(chunk)
-      read += chunk.length
-      const half = chunk.length >> 1
-      return Chunk.make<[Uint8Array, Uint8Array]>(chunk.subarray(0, half), chunk.subarray(half))
-    })
-  )
-  const unchanged = Effect.flatMap(
-    snapshotOf(path),
-    (now) =>
-      read === snapshot.size && now.size === snapshot.size && now.mtimeMs === snapshot.mtimeMs
-        ? Effect.void
-        : Effect.fail(new UnreadableFile({ path, message: "the file changed while it was sent" }))
-  )
-  return Stream.concat(bytes, Stream.execute(unchanged))
-}
+const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Stream.Stream<Uint8Array, UnreadableFile> =>
+  // Opened only when its turn comes: one file open at a time, however many are sent.
+  Stream.suspend(() => {
+    let read = 0
+    const bytes = snapshot.size === 0 ? Stream.empty : Stream.fromAsyncIterable(
+      NodeFs.createReadStream(path, { end: snapshot.size - 1, highWaterMark: readChunkBytes }),
+      unreadable(path)
+    ).pipe(
+      // Each read as a chunk of its two halves (no copy): the HTTP client waits for the socket to drain between
+      // the writes of one chunk only, so this holds at most about one read in memory beyond the socket's buffer.
+      Stream.mapConcatChunk((chunk: Buffer) => {
+        hash.update(chunk)
+        read += chunk.length
+        const half = chunk.length >> 1
+        return Chunk.make<[Uint8Array, Uint8Array]>(chunk.subarray(0, half), chunk.subarray(half))
+      })
+    )
+    const unchanged = Effect.flatMap(
+      snapshotOf(path),
+      (now) =>
+        read === snapshot.size && now.size === snapshot.size && now.mtimeMs === snapshot.mtimeMs
+          ? Effect.void
+          : Effect.fail(new UnreadableFile({ path, message: `${path} changed while it was sent` }))
+    )
+    return Stream.concat(bytes, Stream.execute(unchanged))
+  })
 
 /**
  * A `multipart/form-data` body, streamed: each of `fields` as a text part,
