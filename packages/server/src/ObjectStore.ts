@@ -77,10 +77,25 @@ export const checkedKey = (key: string) =>
     ? Effect.succeed(key)
     : Effect.fail(new ObjectStoreError({ key, message: "malformed object key" }))
 
+/** Bytes an object being written may hold in memory before its upload waits for the disk. */
+const writeBufferBytes = 1024 * 1024
+
+/** Succeeds once `file` holds no more than its buffer size unwritten (at once when it does not), or has closed. */
+const writtenOut = (file: NodeFs.WriteStream): Effect.Effect<void> =>
+  !file.writableNeedDrain || file.destroyed ? Effect.void : Effect.async<void>((resume) => {
+    const onDone = () => {
+      file.removeListener("drain", onDone).removeListener("close", onDone)
+      resume(Effect.void)
+    }
+    file.addListener("drain", onDone).addListener("close", onDone)
+    return Effect.sync(() => file.removeListener("drain", onDone).removeListener("close", onDone))
+  })
+
 /**
  * A store in a local directory: each object a file at `<root>/<key>`,
- * written to a temporary name and renamed into place, so a reader never
- * sees half an object.
+ * written to a temporary name beside it and renamed into place (a move,
+ * never a copy), so a reader never sees half an object; at most about
+ * 1 MiB of an object waits for the disk in memory.
  */
 export const makeLocal = (root: string): ObjectStoreService => {
   const pathOf = (key: string) => NodePath.join(root, ...key.split("/"))
@@ -96,10 +111,10 @@ export const makeLocal = (root: string): ObjectStoreService => {
           catch: failed("cannot store object")
         })
         const body = measured(content)
-        yield* Stream.run(
-          body.content,
-          NodeSink.fromWritable(() => NodeFs.createWriteStream(temporary, { mode: 0o600 }), failed("cannot store object"))
-        ).pipe(
+        const file = NodeFs.createWriteStream(temporary, { mode: 0o600, highWaterMark: writeBufferBytes })
+        // The sink waits for the disk only between the items of one chunk, and a part's bytes come one read per chunk.
+        const paced = Stream.mapChunksEffect(body.content, (chunk) => Effect.as(writtenOut(file), chunk))
+        yield* Stream.run(paced, NodeSink.fromWritable(() => file, failed("cannot store object"))).pipe(
           Effect.zipRight(Effect.tryPromise({ try: () => NodeFsP.rename(temporary, target), catch: failed("cannot store object") })),
           Effect.onError(() => Effect.promise(() => NodeFsP.rm(temporary, { force: true })))
         )
