@@ -292,6 +292,35 @@ layer(WorldLive, { timeout: 60_000 })("byte-exact files", (it) => {
         expect(yield* downloaded(jobId, "result")).toEqual({ "out/r.txt": "intact" })
       }))
 
+    it.effect("a small complete with a result file, refused (another lease, then another key's job), keeps no object; the holder's stores it", () =>
+      Effect.gen(function*() {
+        const { buyer, executor, objects, url } = yield* World
+        const { jobId, leaseId } = yield* runningJob
+        const before = yield* objectCount(objects)
+        const files = { "out/r.txt": "result" }
+        const stated = { "out/r.txt": sha256("result") }
+        const refused = yield* executor.executor.complete({
+          path: { job_id: jobId },
+          payload: form({ lease_id: "lease_not_the_holder" }, files, stated)
+        }).pipe(Effect.flip)
+        expect(refused._tag).toBe("LeaseLost")
+        const keys = yield* ApiKeys
+        const stranger = yield* makeClient(url, (yield* keys.create({ role: "executor" })).key)
+        const hidden = yield* stranger.executor.complete({ path: { job_id: jobId }, payload: form({ lease_id: leaseId }, files, stated) })
+          .pipe(
+            Effect.flip
+          )
+        expect(hidden._tag).toBe("JobNotFound")
+        expect(yield* objectCount(objects)).toBe(before)
+        expect((yield* buyer.jobs.get({ path: { job_id: jobId } })).status).toBe("running")
+        const done = yield* executor.executor.complete({
+          path: { job_id: jobId },
+          payload: form({ lease_id: leaseId }, files, stated)
+        })
+        expect(done.status).toBe("completed")
+        expect(yield* objectCount(objects)).toBe(before + 1)
+      }))
+
     it.effect("a malformed stated SHA-256, a stated path no part carries, a repeated path and an unknown field are each 400, keeping nothing", () =>
       Effect.gen(function*() {
         const { agentId, buyer, objects } = yield* World
