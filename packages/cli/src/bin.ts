@@ -3,9 +3,9 @@
  * stdout, reports any failure as JSON on stderr and exits with the code of
  * its kind (see `Output.ExitCode` and the README).
  */
+import { HttpClientLive } from "@agnt/client/HttpClientLive"
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
@@ -14,11 +14,10 @@ import { ExitCode, exitCodeOf, reportDefect, reportFailure } from "./Output.js"
 
 /**
  * The API client with its settings, built only when a command runs (so
- * `--help` works with a broken config), over `node:http`: it streams
- * request bodies with backpressure, where Node 20's `fetch` holds a whole
- * upload in memory.
+ * `--help` works with a broken config), over keep-alive `node:http`
+ * (`HttpClientLive`).
  */
-const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(NodeHttpClient.layer))
+const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(HttpClientLive))
 
 const cli = Command.run(agnt.pipe(Command.provide(ClientLive)), { name: "agnt", version: "0.1.0" })
 

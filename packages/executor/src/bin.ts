@@ -14,13 +14,13 @@
  * `api_url` and `executor_api_key` from the config file the embedded
  * server writes (`$XDG_CONFIG_HOME/agnt/config.json`).
  */
+import { HttpClientLive } from "@agnt/client/HttpClientLive"
 import { AgentId } from "@agnt/domain/Ids"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Config, Console, Effect, Either, Layer, Option, Predicate } from "effect"
 import { builtins } from "./Builtins.js"
@@ -178,9 +178,9 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
   return Console.error(Cause.pretty(cause))
 }
 
-// The API over `node:http`: it streams request bodies with backpressure, where Node 20's `fetch` holds a whole upload in memory.
+// The API over keep-alive `node:http` (`HttpClientLive`).
 cli(process.argv).pipe(
   Effect.tapErrorCause(reportFailure),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layer)),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, HttpClientLive)),
   (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
 )
