@@ -44,7 +44,7 @@ export const makeApiClient = (options: {
     return {
       ...client,
       downloadFile: makeDownload({ baseUrl: options.baseUrl, api, plain }),
-      uploads: makeUploads({ baseUrl: options.baseUrl, api })
+      uploads: yield* makeUploads({ baseUrl: options.baseUrl, api })
     }
   })
 

@@ -1,6 +1,8 @@
 /**
- * The multipart body of an upload (`POST /v1/jobs`, `POST
- * /v1/executor/jobs/{job_id}/complete`), byte-exact (DESIGN.md "Files are
+ * The body of an upload (`POST /v1/jobs`, `POST
+ * /v1/executor/jobs/{job_id}/complete`): a JSON object when it carries no
+ * file (both endpoints take one; it is what the server reads fastest), else
+ * `multipart/form-data`, byte-exact (DESIGN.md "Files are
  * byte-exact"): each file is read from disk once, streamed into the request
  * while its SHA-256 is measured, and the `sha256` field that states every
  * file's digest goes last, after the file parts (the order the API's
@@ -12,7 +14,7 @@ import { Api } from "@agnt/domain/Api"
 import type { JobId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
 import { HttpApiClient, HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Chunk, Data, Effect, Stream } from "effect"
+import { Chunk, Data, Effect, FiberRef, Option, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
@@ -96,7 +98,10 @@ const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Str
   })
 
 /**
- * A `multipart/form-data` body, streamed: each of `fields` as a text part,
+ * The body of `fields` and `files`. Without files, the JSON object of
+ * `fields` (`{"agent_id": …, "params": "<JSON text>"}`: the same field
+ * values the multipart form carries). With files, a `multipart/form-data`
+ * body, streamed: each of `fields` as a text part,
  * each file as a `files` part named by its `name` (percent-encoded, RFC
  * 3986 §2.1) and read from disk once while the request is sent, its SHA-256
  * measured on the way, and last a `sha256` part with every file's digest by
@@ -115,6 +120,7 @@ export const uploadBody = (
   files: ReadonlyArray<UploadFile>
 ): Effect.Effect<HttpBody.HttpBody, UnreadableFile> =>
   Effect.gen(function*() {
+    if (files.length === 0) return HttpBody.unsafeJson(fields)
     const snapshots = yield* Effect.forEach(files, (file) => snapshotOf(file.path), { concurrency: 4 })
     const boundary = `agnt-${NodeCrypto.randomBytes(16).toString("hex")}`
     const opening = (disposition: string, type?: string) =>
@@ -130,7 +136,7 @@ export const uploadBody = (
     const checksumsOf = (digests: ReadonlyArray<string>): FileChecksums =>
       Object.fromEntries(files.map((file, index) => [file.name, digests[index] ?? ""]))
     const tail = (digests: ReadonlyArray<string>) => [
-      ...(files.length === 0 ? [] : textPart("sha256", JSON.stringify(checksumsOf(digests)))),
+      ...textPart("sha256", JSON.stringify(checksumsOf(digests))),
       encoder.encode(`--${boundary}--\r\n`)
     ]
     const placeholder = files.map(() => "0".repeat(64))
@@ -154,26 +160,37 @@ export const uploadBody = (
     return HttpBody.stream(content, `multipart/form-data; boundary=${boundary}`, length)
   })
 
-/** `api` sending `body` as every request's body, in place of what the derived client encoded. */
-const sending = (api: HttpClient.HttpClient, body: HttpBody.HttpBody) => HttpClient.mapRequest(api, HttpClientRequest.setBody(body))
+/** The body an upload sends in place of what the derived client encoded; set around one call only. */
+const bodyToSend = FiberRef.unsafeMake<Option.Option<HttpBody.HttpBody>>(Option.none())
 
 /**
  * The two endpoints that take files, sending an `uploadBody` (the derived
  * client only sends a `FormData`, whose files must be hashed before they
  * are sent): `createJob` is `jobs.create` and `completeJob` is
- * `executor.complete`, with the same headers, path and typed errors.
+ * `executor.complete`, with the same headers, path and typed errors. The
+ * endpoints are derived once (deriving one costs about a millisecond of
+ * CPU); each call's body reaches the request through a fiber-local value.
  */
-export const makeUploads = (options: { readonly baseUrl: string; readonly api: HttpClient.HttpClient }) => ({
-  /** `POST /v1/jobs` with `body`; `headers` as for `jobs.create`. */
-  createJob: (body: HttpBody.HttpBody, headers: { readonly "idempotency-key"?: string | undefined }) =>
-    HttpApiClient.endpoint(Api, { group: "jobs", endpoint: "create", baseUrl: options.baseUrl, httpClient: sending(options.api, body) })
-      .pipe(Effect.flatMap((create) => create({ headers, payload: new FormData() }))),
-  /** `POST /v1/executor/jobs/{job_id}/complete` with `body`. */
-  completeJob: (body: HttpBody.HttpBody, path: { readonly job_id: JobId }) =>
-    HttpApiClient.endpoint(Api, {
+export const makeUploads = (options: { readonly baseUrl: string; readonly api: HttpClient.HttpClient }) =>
+  Effect.gen(function*() {
+    const httpClient = HttpClient.mapRequestEffect(options.api, (request) =>
+      Effect.map(
+        FiberRef.get(bodyToSend),
+        Option.match({ onNone: () => request, onSome: (body) => HttpClientRequest.setBody(request, body) })
+      ))
+    const create = yield* HttpApiClient.endpoint(Api, { group: "jobs", endpoint: "create", baseUrl: options.baseUrl, httpClient })
+    const complete = yield* HttpApiClient.endpoint(Api, {
       group: "executor",
       endpoint: "complete",
       baseUrl: options.baseUrl,
-      httpClient: sending(options.api, body)
-    }).pipe(Effect.flatMap((complete) => complete({ path, payload: new FormData() })))
-})
+      httpClient
+    })
+    return {
+      /** `POST /v1/jobs` with `body`; `headers` as for `jobs.create`. */
+      createJob: (body: HttpBody.HttpBody, headers: { readonly "idempotency-key"?: string | undefined }) =>
+        Effect.locally(create({ headers, payload: new FormData() }), bodyToSend, Option.some(body)),
+      /** `POST /v1/executor/jobs/{job_id}/complete` with `body`. */
+      completeJob: (body: HttpBody.HttpBody, path: { readonly job_id: JobId }) =>
+        Effect.locally(complete({ path, payload: new FormData() }), bodyToSend, Option.some(body))
+    }
+  })

@@ -67,6 +67,15 @@ describe("uploadBody", () => {
       })
   )
 
+  it.effect("without files, the body is the JSON object of the fields, line breaks as given", () =>
+    Effect.gen(function*() {
+      const body = yield* uploadBody({ agent_id: "agent_x", prompt: "line\nbreak", params: "{\"level\":1}" }, [])
+      expect(body._tag).toBe("Uint8Array")
+      expect(body.contentType).toBe("application/json")
+      const text = body._tag === "Uint8Array" ? new TextDecoder().decode(body.body) : ""
+      expect(JSON.parse(text)).toEqual({ agent_id: "agent_x", prompt: "line\nbreak", params: "{\"level\":1}" })
+    }))
+
   it.effect("a file that cannot be read fails with UnreadableFile naming it", () =>
     Effect.gen(function*() {
       const error = yield* uploadBody({}, [{ name: "x", path: "/nonexistent/agnt/x", type: "text/plain" }]).pipe(Effect.flip)
