@@ -90,7 +90,9 @@ export const guardMultipart = <A, E, R>(
       source.once("end", onEnd)
       // Middleware runs uninterruptibly (only route handlers are interruptible): the waiting side must
       // say it may be interrupted, or a finished `app` would wait for it forever.
-      const truncated = Effect.interruptible(Effect.as(Deferred.await(ended), refuse("multipart body ends before its closing boundary")))
+      const truncated = Effect.interruptible(
+        Effect.map(Deferred.await(ended), () => refuse("multipart body ends before its closing boundary"))
+      )
       return Effect.raceFirst(app, truncated).pipe(
         Effect.ensuring(Effect.sync(() => {
           source.off("data", onData)

@@ -121,6 +121,11 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(
  * The HTTP API serving on the configured port, with everything it needs
  * but `ServerConfig`. Outputs the `HttpServer` (for its address) and the
  * services tests drive directly.
+ *
+ * Tracing is off: no tracer exports spans, and making the spans of every
+ * request (one per `Effect.fn`, the HTTP server's, the SQL client's) costs
+ * about a tenth of a request's CPU (`bench/lifecycle.ts`). A deployment that
+ * adds an exporter turns it on with it.
  */
 export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.provide([
@@ -138,5 +143,6 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.provide(RateLimits.Default),
   Layer.provideMerge(ApiKeys.Default),
   Layer.provide(ObjectStoreLive),
-  Layer.provideMerge(DatabaseLive)
+  Layer.provideMerge(DatabaseLive),
+  Layer.provide(Layer.setTracerEnabled(false))
 )
