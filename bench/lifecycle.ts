@@ -4,10 +4,12 @@
  * cores: N jobs, 4 producers and 4 workers, no files.
  *
  * - agnt: a real `agnt-server` process with its default settings; 4 buyers
- *   over real HTTP (the client derived from the domain `Api`) order the
- *   jobs (`POST /v1/jobs`), 4 executors claim and start them (`POST …/claim`
- *   with `start`, long-poll `wait` = 5 s, as the executor runtime does) and
- *   complete them (multipart, no files, as the runtime sends it);
+ *   over real HTTP (`@agnt/client`: the client derived from the domain
+ *   `Api` over the keep-alive `HttpClientLive`, as `agnt` and executors use
+ *   it) order the jobs (`POST /v1/jobs`, JSON as the CLI sends an order
+ *   without files), 4 executors claim and start them (`POST …/claim` with
+ *   `start`, long-poll `wait` = 5 s, as the executor runtime does) and
+ *   complete them (JSON, no files, as the runtime sends it);
  * - pg-boss: 4 producers `send`, 4 workers `fetch` one job and `complete`
  *   it, waiting pg-boss's shortest polling interval (0.5 s) after an empty
  *   fetch, as its `work` does;
@@ -25,12 +27,13 @@
  *   N=300 npx tsx bench/lifecycle.ts
  */
 import { isTransient, makeApiClient } from "@agnt/client/ApiClient"
+import { HttpClientLive } from "@agnt/client/HttpClientLive"
+import { uploadBody } from "@agnt/client/Upload"
 import type { AgentId } from "@agnt/domain/Ids"
-import { FetchHttpClient } from "@effect/platform"
 import { Config, Console, Deferred, Effect, Fiber, Schedule, type Scope } from "effect"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase } from "../packages/server/src/Testing.js"
-import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
+import { manifest } from "../packages/server/test/Fixtures.js"
 import { makeKeys, startServerOn } from "../test/Executors.js"
 import {
   type BenchContext,
@@ -108,13 +111,6 @@ const measureLifecycle = (
 const retried = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.retry(effect, { schedule: Schedule.spaced("50 millis"), while: isTransient })
 
-/** The body of a complete without files: the lease only. */
-const completeForm = (leaseId: string) => {
-  const form = new FormData()
-  form.append("lease_id", leaseId)
-  return form
-}
-
 /** agnt through a real server process on a fresh database; its buyers and executors run here. */
 const agntSystem = (databaseUrl: string) =>
   Effect.gen(function*() {
@@ -124,6 +120,8 @@ const agntSystem = (databaseUrl: string) =>
     const executor = yield* makeApiClient({ baseUrl: url, key: executorKey.key })
     const agentId: AgentId = makeAgentId()
     yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Bench lifecycle") })
+    // The bodies the CLI and the executor runtime send (JSON without files), over their keep-alive client.
+    const order = uploadBody({ agent_id: agentId, prompt: "review this", params: JSON.stringify({ level: 1 }) }, [])
 
     const run = (jobs: number) =>
       Effect.gen(function*() {
@@ -137,7 +135,7 @@ const agntSystem = (databaseUrl: string) =>
             if (claim.claimed === null) return
             const path = { job_id: claim.claimed.job.job_id }
             const lease_id = claim.claimed.lease.lease_id
-            yield* retried(executor.executor.complete({ path, payload: completeForm(lease_id) }))
+            yield* retried(executor.uploads.completeJob(yield* uploadBody({ lease_id }, []), path))
             completed++
             if (completed === jobs) yield* Deferred.succeed(done, undefined)
           }).pipe(Effect.forever)
@@ -147,7 +145,7 @@ const agntSystem = (databaseUrl: string) =>
           (share) =>
             Effect.forEach(
               Array.from({ length: share }),
-              () => retried(buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })),
+              () => Effect.flatMap(order, (body) => retried(buyer.uploads.createJob(body, {}))),
               { discard: true }
             ),
           { concurrency: "unbounded", discard: true }
@@ -156,7 +154,7 @@ const agntSystem = (databaseUrl: string) =>
         yield* Fiber.interruptAll(executors)
       }).pipe(Effect.orDie)
     return { serverPid: server.child.pid ?? 0, run } satisfies LifecycleSystem
-  }).pipe(Effect.provide(FetchHttpClient.layer), Effect.orDie)
+  }).pipe(Effect.provide(HttpClientLive), Effect.orDie)
 
 /** pg-boss's shortest polling interval: what its `work` waits after an empty fetch, in milliseconds. */
 const pgBossPollMs = 500

@@ -4,6 +4,7 @@
  * claim (`wait` = 25 s, woken by LISTEN/NOTIFY) and once with plain polling
  * (claim with `wait` = 0 every `POLL_MS`, 1000 by default). One server on a
  * fresh embedded PostgreSQL; one executor loop; orders sent one at a time
+ * (JSON, over `@agnt/client` as the CLI sends them)
  * with a random 0–100 ms gap (from the fixed seed, `SEED`). Prints p50,
  * p90, p99 and max in milliseconds, and the same for Graphile Worker
  * (`addJob` → its task starting, LISTEN/NOTIFY too) on the same PostgreSQL.
@@ -14,25 +15,25 @@
  * `pickupMeasure` is the suite's (`bench/suite.ts`): p50 and p99 of the
  * long-poll beside Graphile Worker's.
  */
-import { Api } from "@agnt/domain/Api"
+import { type ApiClient, makeApiClient } from "@agnt/client/ApiClient"
+import { HttpClientLive } from "@agnt/client/HttpClientLive"
+import { uploadBody } from "@agnt/client/Upload"
 import type { AgentId } from "@agnt/domain/Ids"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Config, Console, Deferred, Effect, Layer, Redacted, Schedule } from "effect"
+import { Config, Console, Deferred, Effect, Layer, Schedule } from "effect"
 import { ApiKeys } from "../packages/server/src/ApiKeys.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase, serverUrl, TestServerOn } from "../packages/server/src/Testing.js"
-import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
+import { manifest } from "../packages/server/test/Fixtures.js"
 import { benchContext, type Measure, percentile, type Row, runIfMain } from "./Bench.js"
 import { graphileRunner, graphileUtils } from "./peers.js"
 
-const makeClient = (baseUrl: string, key: Redacted.Redacted) =>
-  HttpApiClient.make(Api, { baseUrl, transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(key))) })
-type Client = Effect.Effect.Success<ReturnType<typeof makeClient>>
+/** An order's fields as the CLI sends them (a JSON body: no files). */
+const orderFields = (agentId: AgentId) => ({ agent_id: agentId, prompt: "review this", params: JSON.stringify({ level: 1 }) })
 
 /** Order → pickup latencies of `n` jobs through `mode`, each order after a gap of `gapMs()`; milliseconds, ascending. */
 export const pickupLatencies = (
-  executor: Client,
-  buyer: Client,
+  executor: ApiClient,
+  buyer: ApiClient,
   agentId: AgentId,
   mode: "long-poll" | "polling",
   n: number,
@@ -55,7 +56,7 @@ export const pickupLatencies = (
       const fiber = yield* Effect.fork(loop)
       yield* Effect.sleep(`${Math.floor(random() * 100) + (mode === "polling" ? random() * pollMs : 0)} millis`)
       const sent = performance.now()
-      yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+      yield* buyer.uploads.createJob(yield* uploadBody(orderFields(agentId), []), {})
       latencies.push((yield* Deferred.await(picked)) - sent)
       yield* fiber.await
     }
@@ -74,12 +75,12 @@ const show = (name: string, sorted: ReadonlyArray<number>) => {
 const pickupServer = (adminUrl: string) =>
   Effect.gen(function*() {
     const databaseUrl = yield* freshDatabase(adminUrl)
-    const server = yield* Layer.build(TestServerOn(databaseUrl).pipe(Layer.provideMerge(FetchHttpClient.layer)))
+    const server = yield* Layer.build(TestServerOn(databaseUrl).pipe(Layer.provideMerge(HttpClientLive)))
     return yield* Effect.gen(function*() {
       const url = yield* serverUrl
       const keys = yield* ApiKeys
-      const executor = yield* makeClient(url, (yield* keys.create({ role: "executor" })).key)
-      const buyer = yield* makeClient(url, (yield* keys.create({ role: "buyer" })).key)
+      const executor = yield* makeApiClient({ baseUrl: url, key: (yield* keys.create({ role: "executor" })).key })
+      const buyer = yield* makeApiClient({ baseUrl: url, key: (yield* keys.create({ role: "buyer" })).key })
       const agent = (name: string) =>
         Effect.gen(function*() {
           const agentId = makeAgentId()
