@@ -88,6 +88,10 @@ const bundle = async (program: Program, outDir: string): Promise<Built> => {
     platform: "node",
     target: "node20",
     sourcemap: "linked",
+    // Whitespace and syntax only (names stay, so stack traces read without the map): a program holds
+    // its source text in memory, and the server's is 16 MB less resident this way (`bench/start.ts`).
+    minifyWhitespace: true,
+    minifySyntax: true,
     external: [...program.external],
     banner: { js: commonJsShim },
     metafile: true,

@@ -4,6 +4,8 @@
  * creates (in a given or a new account), lists and revokes API keys in the
  * configured database.
  */
+// First: before `pg` loads (see Navigator.ts).
+import "./Navigator.js"
 import { Role } from "@agnt/domain/Auth"
 import { AccountNotFound } from "@agnt/domain/Errors"
 import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
