@@ -49,6 +49,7 @@ const jobIdArg = Args.text({ name: "job-id" }).pipe(
 )
 
 const limitOption = Options.integer("limit").pipe(
+  Options.withPseudoName("N"),
   Options.withSchema(
     Schema.Int.pipe(Schema.between(1, maxPageSize, { message: () => `--limit is an integer from 1 to ${maxPageSize}` }))
   ),
@@ -57,11 +58,13 @@ const limitOption = Options.integer("limit").pipe(
 )
 
 const cursorOption = Options.text("cursor").pipe(
+  Options.withPseudoName("CURSOR"),
   Options.optional,
   Options.withDescription("the next_cursor of the previous page")
 )
 
 const outOption = Options.text("out").pipe(
+  Options.withPseudoName("DIR"),
   Options.optional,
   Options.withDescription("directory to save the result files in (created as needed)")
 )
@@ -83,9 +86,10 @@ export const search = Command.make("search", {
     Args.withDescription("full-text query")
   ),
   tags: Options.text("tag").pipe(
+    Options.withPseudoName("TAG"),
     Options.repeated,
     Options.withSchema(Schema.mutable(Schema.Array(Tag))),
-    Options.withDescription("only agents carrying this tag (repeatable; all must match)")
+    Options.withDescription("only agents carrying this tag; given several times, all must match")
   ),
   limit: limitOption,
   cursor: cursorOption
@@ -122,6 +126,7 @@ export const stats = Command.make("stats", { agentId: agentIdArg }, ({ agentId }
 // ---------------------------------------------------------------------------
 
 const afterOption = Options.integer("after").pipe(
+  Options.withPseudoName("EVENT-ID"),
   Options.withSchema(Schema.Int.pipe(Schema.nonNegative({ message: () => "--after is an event_id, 0 or more" }))),
   Options.withDefault(0),
   Options.withDescription("start after this event_id (default 0: from the first event)")
@@ -190,26 +195,31 @@ const SavedResult = Schema.Struct({
 export const order = Command.make("order", {
   agentId: agentIdArg,
   prompt: Options.text("prompt").pipe(
+    Options.withPseudoName("TEXT"),
     Options.optional,
     Options.withDescription("what the agent should do; - reads it from standard input")
   ),
   promptFile: Options.text("prompt-file").pipe(
+    Options.withPseudoName("PATH"),
     Options.optional,
     Options.withDescription("read the prompt from this file (UTF-8), for prompts of any length")
   ),
   params: Options.text("param").pipe(
+    Options.withPseudoName("KEY=VALUE"),
     Options.repeated,
-    Options.withDescription("a parameter key=value; the value is JSON if it parses, else a string (repeatable)")
+    Options.withDescription("a job parameter; the value is JSON if it parses (5, true, {\"a\":1}), else a string")
   ),
   files: Options.text("file").pipe(
+    Options.withPseudoName("PATH"),
     Options.repeated,
-    Options.withDescription("an input file, or a directory sent recursively without node_modules and .git (repeatable)")
+    Options.withDescription("an input file, or a directory sent recursively without node_modules and .git")
   ),
   wait: Options.boolean("wait").pipe(
     Options.withDescription("follow the job until it ends (progress line on stderr when a terminal) and print the final job")
   ),
   out: outOption,
   idempotencyKey: Options.text("idempotency-key").pipe(
+    Options.withPseudoName("KEY"),
     Options.optional,
     Options.withDescription("sent as Idempotency-Key (default: a fresh UUID); retries with it never make a second job")
   )
@@ -247,9 +257,15 @@ export const order = Command.make("order", {
 /** `agnt jobs [--status S] [--agent ID] [--limit N] [--cursor C]`: a page of your jobs, newest first. */
 export const jobs = Command.make("jobs", {
   status: Options.choice("status", JobStatus.literals).pipe(Options.optional, Options.withDescription("only jobs in this state")),
-  agent: Options.text("agent").pipe(Options.withSchema(AgentId), Options.optional, Options.withDescription("only jobs of this agent")),
+  agent: Options.text("agent").pipe(
+    Options.withPseudoName("AGENT-ID"),
+    Options.withSchema(AgentId),
+    Options.optional,
+    Options.withDescription("only jobs of this agent")
+  ),
   limit: limitOption,
   cursor: Options.text("cursor").pipe(
+    Options.withPseudoName("CURSOR"),
     Options.withSchema(JobId),
     Options.optional,
     Options.withDescription("the next_cursor of the previous page")

@@ -1,8 +1,10 @@
 /**
  * `agnt`: the buyer's command line. Runs one command, prints its JSON on
  * stdout, reports any failure as JSON on stderr and exits with the code of
- * its kind (see `Output.ExitCode` and the README).
+ * its kind (see `Output.ExitCode` and the README). Help (`--help`, `-h`,
+ * `help <command>`) is plain text on stdout, exit 0 (`Help.ts`).
  */
+import { answerHelp } from "@agnt/client/CliHelp"
 import { HttpClientLive } from "@agnt/client/HttpClientLive"
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -10,7 +12,8 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
 import { agnt } from "./Commands.js"
-import { ExitCode, exitCodeOf, reportDefect, reportFailure } from "./Output.js"
+import { agntHelp } from "./Help.js"
+import { ExitCode, exitCodeOf, reportDefect, reportFailure, UsageError } from "./Output.js"
 
 /**
  * The API client with its settings, built only when a command runs (so
@@ -21,7 +24,15 @@ const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.
 
 const cli = Command.run(agnt.pipe(Command.provide(ClientLive)), { name: "agnt", version: "0.1.0" })
 
+/** Print the help page `args` ask for, fail on an unknown command, or run the command. */
 const program = Effect.gen(function*() {
+  const answered = yield* answerHelp(
+    agntHelp,
+    process.argv.slice(2),
+    process.stdout.isTTY === true,
+    (message) => new UsageError({ message })
+  )
+  if (answered) return
   // `@effect/cli` prints its parse errors as plain text on stderr before failing
   // with them; drop that printing so `reportFailure` can print them as JSON.
   const console = yield* Effect.console
