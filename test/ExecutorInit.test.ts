@@ -35,7 +35,8 @@ describe("agnt-executor init", () => {
       expect(mode & 0o111).not.toBe(0)
 
       const printed = init.stdout.split("\n").map((line) => line.trim()).find((line) => line.startsWith("npx agnt-executor run "))
-      expect(printed).toBe(`npx agnt-executor run command --agent-id ${config.agent_id} --config ./agents/hello.executor.json`)
+      // No --agent-id: the config holds the agent's id.
+      expect(printed).toBe("npx agnt-executor run command --config ./agents/hello.executor.json")
       const args = (printed ?? "").split(" ").slice(2)
       const executor = yield* daemon(binPath("executor", "agnt-executor.js"), args, {
         cwd: work,

@@ -22,7 +22,7 @@ const TestLive = TestServerLive(inject("pgAdminUrl"), { leaseSeconds, reaperInte
 )
 
 layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor runtime against a real API", (it) => {
-  it.scoped("an executor whose key the API refuses (401) exits 1 with a message saying so, without retrying forever", () =>
+  it.scoped("an executor whose key the API refuses (401) exits 1 with a JSON error on stderr saying so, without retrying forever", () =>
     Effect.gen(function*() {
       const url = yield* serverUrl
       const dir = yield* temporaryDirectory("agnt-refused-")
@@ -39,8 +39,10 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
         env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: "agnt_executor_bogus" }
       })
       expect(refused.code).toBe(1)
-      expect(refused.stderr).toContain("agnt-executor: the API refused to publish")
-      expect(refused.stderr).toContain("Unauthorized")
+      const error = JSON.parse(refused.stderr)
+      expect(error._tag).toBe("ExecutorError")
+      expect(error.message).toContain("the API refused to publish")
+      expect(error.message).toContain("Unauthorized")
     }))
 
   it.scoped("kill -9 of the executor mid-job fails the job with lease_expired once the lease runs out", () =>

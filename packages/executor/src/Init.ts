@@ -20,7 +20,7 @@ export interface InitResult {
   readonly configPath: string
   /** Absolute path of `<name>.sh`. */
   readonly programPath: string
-  /** The command that starts the executor, paths relative to the working directory `init` ran in. */
+  /** The command that starts the executor (the config names its agent), paths relative to the working directory `init` ran in. */
   readonly startCommand: string
 }
 
@@ -109,6 +109,6 @@ export const initExecutor = (name: string, dir: string, cwd: string): Effect.Eff
       agentId,
       configPath,
       programPath,
-      startCommand: `npx agnt-executor run command --agent-id ${agentId} --config ${shellQuote(shown)}`
+      startCommand: `npx agnt-executor run command --config ${shellQuote(shown)}`
     }
   })
