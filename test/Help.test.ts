@@ -60,7 +60,7 @@ describe("help of the real programs", () => {
       expect(noColor.stdout).toBe(piped.stdout)
     }))
 
-  it.scopedLive("an unknown command is a JSON UsageError on stderr naming it, exit 2, nothing on stdout", () =>
+  it.scopedLive("an unknown command or flag is a JSON UsageError on stderr naming it, exit 2, nothing on stdout", () =>
     Effect.gen(function*() {
       for (const args of [["serch", "review"], ["help", "serch"]]) {
         const unknown = yield* runIn(agnt, args)
@@ -71,9 +71,9 @@ describe("help of the real programs", () => {
         expect(error.message).toContain(`unknown command "serch"`)
         expect(error.message).toContain("search")
       }
-      const wizard = yield* runIn(agnt, ["--wizard"])
+      const wizard = yield* runIn(agnt, ["search", "--wizard"])
       expect(wizard.code).toBe(2)
-      expect(JSON.parse(wizard.stderr).message).toContain("--wizard")
+      expect(JSON.parse(wizard.stderr).message).toBe("unknown flag --wizard for agnt search (agnt search --help)")
     }))
 
   it.scopedLive("agnt-executor run command --help teaches the same way; an unknown command is a JSON UsageError", () =>

@@ -44,7 +44,7 @@ describe("agnt help", () => {
     expect(renderCommandHelp(agntHelp, helpOf("search"), false)).toContain("  agnt search [<query>] [flags]")
   })
 
-  it("reads --help anywhere before --, help <command>, and refuses --wizard", () => {
+  it("reads --help anywhere before --, help <command>, and unknown flags (--wizard among them) before any parsing", () => {
     expect(helpRequest(agntHelp, ["order", "agent_x", "--wait", "-h"])).toMatchObject({ _tag: "Command" })
     expect(helpRequest(agntHelp, ["help", "order"])).toMatchObject({ _tag: "Command", help: { path: ["order"] } })
     expect(helpRequest(agntHelp, ["order", "agent_x", "--prompt", "-", "--", "--help"])._tag).toBe("Run")
@@ -54,6 +54,12 @@ describe("agnt help", () => {
     expect(helpRequest(agntHelp, ["serch", "x"])).toEqual({ _tag: "Unknown", word: "serch" })
     expect(helpRequest(agntHelp, [])._tag).toBe("Missing")
     expect(helpRequest(agntHelp, ["--version"])._tag).toBe("Run")
-    expect(helpRequest(agntHelp, ["search", "--wizard"])).toEqual({ _tag: "Refused", flag: "--wizard" })
+    expect(helpRequest(agntHelp, ["search", "--wizard"])).toEqual({ _tag: "UnknownFlag", flag: "--wizard", command: ["search"] })
+    expect(helpRequest(agntHelp, ["--log-level=debug", "jobs"])).toEqual({ _tag: "UnknownFlag", flag: "--log-level", command: [] })
+    expect(helpRequest(agntHelp, ["order", "agent_x", "--bogus"])).toMatchObject({ _tag: "UnknownFlag", flag: "--bogus" })
+    // Values of flags are never flags, however they look; aliases and --flag=value are known.
+    expect(helpRequest(agntHelp, ["order", "agent_x", "--prompt", "--bogus", "--param=a=1", "--wait"])._tag).toBe("Run")
+    expect(helpRequest(agntHelp, ["logs", "job_x", "-f", "--after", "-1"])._tag).toBe("Run")
+    expect(helpRequest(agntHelp, ["--completions", "bash"])._tag).toBe("Run")
   })
 })

@@ -10,7 +10,8 @@
  * flag's help cannot drift from the flag. `@effect/cli`'s own wording (the
  * type's "A user-defined piece of text.", "This setting is optional.") and
  * its built-in flags (`--wizard`, `--completions`, `--log-level`) are left
- * out. Help is plain text; headings are bold only when `color` is set (a
+ * out of the pages, and the programs refuse `--wizard` and `--log-level` as unknown
+ * flags (`helpRequest`). Help is plain text; headings are bold only when `color` is set (a
  * terminal without `NO_COLOR`, `colorWanted`).
  */
 import * as CliConfig from "@effect/cli/CliConfig"
@@ -276,26 +277,19 @@ export const renderCommandHelp = (program: ProgramHelp, help: CommandHelp, color
 
 /**
  * What the command line asks for: to run (`Run`), the program's help page,
- * a command's page, a word that names no command (`Unknown`), or no
- * command at all, or only the start of one (`Missing`, as `agnt-executor
- * run`): the last two are usage errors that should say what the commands
- * are.
+ * a command's page, a word that names no command (`Unknown`), a flag the
+ * command does not take (`UnknownFlag`, `command` its words, empty for the
+ * program), or no command at all, or only the start of one (`Missing`, as
+ * `agnt-executor run`): the last three are usage errors that should say
+ * what there is.
  */
 export type HelpRequest =
   | { readonly _tag: "Run" }
   | { readonly _tag: "Program" }
   | { readonly _tag: "Command"; readonly help: CommandHelp }
   | { readonly _tag: "Unknown"; readonly word: string }
-  | { readonly _tag: "Refused"; readonly flag: string }
+  | { readonly _tag: "UnknownFlag"; readonly flag: string; readonly command: ReadonlyArray<string> }
   | { readonly _tag: "Missing" }
-
-/**
- * `@effect/cli`'s built-in flags the programs refuse: `--wizard` prompts on
- * the terminal (a script waiting on stdin would hang) and `--log-level`
- * sets a level nothing the user sees depends on. (`--completions SHELL`
- * stays: it prints a shell completion script.)
- */
-export const refusedBuiltIns: ReadonlyArray<string> = ["--wizard", "--log-level"]
 
 /** The longest command path that `words` start with. */
 const commandAt = (program: ProgramHelp, words: ReadonlyArray<string>): CommandHelp | undefined =>
@@ -304,19 +298,54 @@ const commandAt = (program: ProgramHelp, words: ReadonlyArray<string>): CommandH
     .sort((a, b) => b.path.length - a.path.length)[0]
 
 /**
+ * The flags `help`'s command takes (or, without one, the program itself),
+ * each with whether it takes a value: its own, the program's (`--version`,
+ * `--completions SHELL`: the terms of `program.flags`) and `-h`/`--help`.
+ * `@effect/cli`'s other built-ins are not among them, so `--wizard` (a
+ * prompt on the terminal, which hangs a script) and `--log-level` are
+ * unknown flags.
+ */
+const flagsOf = (program: ProgramHelp, help: CommandHelp | undefined): Map<string, boolean> => {
+  const flags = new Map<string, boolean>([["--help", false], ["-h", false]])
+  for (const [term] of program.flags) {
+    const [name, value] = term.split(" ")
+    if (name !== undefined) flags.set(name, value !== undefined)
+  }
+  for (const parameter of help === undefined ? [] : parametersOfCommand(help.command)) {
+    for (const name of parameter.names.filter(isFlag)) flags.set(name, Option.isSome(parameter.value))
+  }
+  return flags
+}
+
+/** The first of `args` that looks like a flag (`-x`, `--name`, `--name=value`) and is not one of `flags`; values of flags skipped. */
+const unknownFlagIn = (flags: ReadonlyMap<string, boolean>, args: ReadonlyArray<string>): string | undefined => {
+  let isValue = false
+  for (const arg of args) {
+    const name = arg.split("=")[0] ?? arg
+    const takesValue = flags.get(name)
+    if (isValue || !/^--?[A-Za-z]/.test(arg)) {
+      isValue = false
+    } else if (takesValue === undefined) {
+      return name
+    } else {
+      isValue = takesValue && !arg.includes("=")
+    }
+  }
+  return undefined
+}
+
+/**
  * What `args` (the arguments after the program's name) ask for: `help
  * [command…]`, or `-h`/`--help` anywhere before a `--` (the page of the
  * command the leading words name, else the program's), or to run. A first
  * word that is no flag and starts no command is `Unknown`, with or without
- * help asked; a refused built-in flag (`refusedBuiltIns`) is `Refused`.
+ * help asked; a flag the command does not take is `UnknownFlag`.
  */
 export const helpRequest = (program: ProgramHelp, args: ReadonlyArray<string>): HelpRequest => {
   const asksHelp = args[0] === "help"
   const words = asksHelp ? args.slice(1) : args
   const end = words.indexOf("--")
   const before = end === -1 ? words : words.slice(0, end)
-  const refused = before.find((arg) => refusedBuiltIns.some((flag) => arg === flag || arg.startsWith(`${flag}=`)))
-  if (refused !== undefined) return { _tag: "Refused", flag: refused.split("=")[0] ?? refused }
   const first = before[0]
   if (first !== undefined && !first.startsWith("-") && !program.commands.some((help) => help.path[0] === first)) {
     return { _tag: "Unknown", word: first }
@@ -325,6 +354,8 @@ export const helpRequest = (program: ProgramHelp, args: ReadonlyArray<string>): 
   if (asksHelp || before.some((arg) => arg === "--help" || arg === "-h")) {
     return help === undefined ? { _tag: "Program" } : { _tag: "Command", help }
   }
+  const flag = unknownFlagIn(flagsOf(program, help), before.slice(help?.path.length ?? 0))
+  if (flag !== undefined) return { _tag: "UnknownFlag", flag, command: help?.path ?? [] }
   return help === undefined && (first === undefined || !first.startsWith("-")) ? { _tag: "Missing" } : { _tag: "Run" }
 }
 
@@ -335,8 +366,8 @@ const commandList = (program: ProgramHelp): string => program.commands.map((help
  * Answer what `args` ask of help before the command line is parsed: print
  * the page asked for on stdout (colour only when `isTTY` and `NO_COLOR` is
  * unset) and yield `true`; yield `false` when a command should run; fail
- * with `usageError` of a one-line message for an unknown, missing or
- * refused command or flag.
+ * with `usageError` of a one-line message for an unknown or missing
+ * command, or an unknown flag.
  */
 export const answerHelp = <E>(
   program: ProgramHelp,
@@ -356,8 +387,10 @@ export const answerHelp = <E>(
         )
       case "Missing":
         return yield* Effect.fail(usageError(`missing command: use one of ${commandList(program)} ${more}`))
-      case "Refused":
-        return yield* Effect.fail(usageError(`unknown option ${request.flag} ${more}`))
+      case "UnknownFlag": {
+        const command = [program.name, ...request.command].join(" ")
+        return yield* Effect.fail(usageError(`unknown flag ${request.flag} for ${command} (${command} --help)`))
+      }
       case "Program":
       case "Command": {
         const color = yield* colorWanted(isTTY)
