@@ -4,10 +4,10 @@
  * (never `@effect/cli`'s "A user-defined piece of text."), and what the
  * command line asks of help is read as `gh` reads it.
  */
-import { helpRequest, parametersOfCommand, renderCommandHelp } from "@agnt/client/CliHelp"
+import { colorWanted, helpRequest, parametersOfCommand, renderCommandHelp } from "@agnt/client/CliHelp"
 import * as Command from "@effect/cli/Command"
 import { describe, expect, it } from "@effect/vitest"
-import { HashMap } from "effect"
+import { ConfigProvider, Effect, HashMap } from "effect"
 import { agnt, order } from "../src/Commands.js"
 import { agntHelp } from "../src/Help.js"
 
@@ -62,4 +62,15 @@ describe("agnt help", () => {
     expect(helpRequest(agntHelp, ["logs", "job_x", "-f", "--after", "-1"])._tag).toBe("Run")
     expect(helpRequest(agntHelp, ["--completions", "bash"])._tag).toBe("Run")
   })
+
+  it.effect("uses colour only on a terminal without NO_COLOR (an empty NO_COLOR counts as unset), and plain text has no escapes", () =>
+    Effect.gen(function*() {
+      const withEnv = (vars: ReadonlyArray<[string, string]>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(vars)))
+      expect(yield* colorWanted(true).pipe(withEnv([]))).toBe(true)
+      expect(yield* colorWanted(true).pipe(withEnv([["NO_COLOR", ""]]))).toBe(true)
+      expect(yield* colorWanted(true).pipe(withEnv([["NO_COLOR", "1"]]))).toBe(false)
+      expect(yield* colorWanted(false).pipe(withEnv([]))).toBe(false)
+      expect(renderCommandHelp(agntHelp, helpOf("jobs"), true)).toContain("\u001b[1mUSAGE\u001b[0m")
+      expect(renderCommandHelp(agntHelp, helpOf("jobs"), false)).not.toContain("\u001b")
+    }))
 })
