@@ -89,9 +89,20 @@ describe("the bundles of npm run build", () => {
         expect(JSON.stringify(sarif)).toContain("no-debugger")
 
         // The preset is read from beside the executor's bundle; its agent is published under the preset's name.
+        // A stand-in `codex` on PATH: the executor checks the preset's program before publishing.
+        const bin = NodePath.join(dir, "bin")
+        yield* Effect.promise(async () => {
+          await NodeFs.mkdir(bin, { recursive: true })
+          await NodeFs.writeFile(NodePath.join(bin, "codex"), "#!/bin/sh\n", { mode: 0o755 })
+        })
         yield* startExecutor(["command", "--preset", "codex", "--agent-id", presetAgentId], {
           cwd: dir,
-          env: { ...env, AGNT_API_KEY: executorKey, AGNT_EXECUTOR_STATE_DIR: NodePath.join(dir, "preset-state") },
+          env: {
+            ...env,
+            PATH: `${bin}${NodePath.delimiter}${process.env.PATH ?? ""}`,
+            AGNT_API_KEY: executorKey,
+            AGNT_EXECUTOR_STATE_DIR: NodePath.join(dir, "preset-state")
+          },
           program: bundles.executor
         })
         yield* agentPublished(client, presetAgentId)
