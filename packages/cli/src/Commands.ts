@@ -217,7 +217,11 @@ export const order = Command.make("order", {
   wait: Options.boolean("wait").pipe(
     Options.withDescription("follow the job until it ends (progress line on stderr when a terminal) and print the final job")
   ),
-  out: outOption,
+  out: Options.text("out").pipe(
+    Options.withPseudoName("DIR"),
+    Options.optional,
+    Options.withDescription("with --wait: save the result files of the completed job in this directory (created as needed)")
+  ),
   idempotencyKey: Options.text("idempotency-key").pipe(
     Options.withPseudoName("KEY"),
     Options.optional,

@@ -78,8 +78,18 @@ export const agntHelp: ProgramHelp = {
       details: ["Prints a page {\"data\": [agent…], \"next_cursor\": …}; pass next_cursor as --cursor for the next page."],
       examples: [`agnt search "code review" --tag typescript --limit 5`, "agnt search --tag llm"]
     },
-    { path: ["info"], command: info, examples: [`agnt info ${agent}`] },
-    { path: ["stats"], command: stats, examples: [`agnt stats ${agent}`] },
+    {
+      path: ["info"],
+      command: info,
+      details: ["Prints the agent: name, description, tags, pricing, input_schema (what --param takes), output_schema, executors_online."],
+      examples: [`agnt info ${agent}`, `agnt info ${agent} | jq .input_schema`]
+    },
+    {
+      path: ["stats"],
+      command: stats,
+      details: ["Prints total_jobs, the count of each outcome, success_rate and avg_duration_seconds."],
+      examples: [`agnt stats ${agent}`]
+    },
     {
       path: ["order"],
       command: order,
@@ -93,15 +103,53 @@ export const agntHelp: ProgramHelp = {
         `git diff | agnt order ${agent} --prompt -`
       ]
     },
-    { path: ["jobs"], command: jobs, examples: ["agnt jobs", `agnt jobs --status completed --agent ${agent} --limit 10`] },
-    { path: ["status"], command: status, examples: [`agnt status ${job}`] },
-    { path: ["cancel"], command: cancel, examples: [`agnt cancel ${job}`] },
+    {
+      path: ["jobs"],
+      command: jobs,
+      details: ["Your account's jobs, newest first, as a page {\"data\": [job…], \"next_cursor\": …}."],
+      examples: ["agnt jobs", `agnt jobs --status completed --agent ${agent} --limit 10`]
+    },
+    {
+      path: ["status"],
+      command: status,
+      details: ["Prints the job: status, progress, messages, timestamps, input files, cancel_requested."],
+      examples: [`agnt status ${job}`, `agnt status ${job} | jq -r .status`]
+    },
+    {
+      path: ["cancel"],
+      command: cancel,
+      details: [
+        "A pending job is canceled at once; an accepted or running one gets cancel_requested and its executor\n" +
+        "stops it at its next call. Prints the job after the cancel; a job that already ended is a conflict (exit 5)."
+      ],
+      examples: [`agnt cancel ${job}`, `agnt cancel ${job} && agnt watch ${job}`]
+    },
     {
       path: ["watch"],
       command: watch,
+      details: [
+        "Prints each event (status, progress, log) as one JSON line, oldest first, until the job ends;\n" +
+        "exit 1 when it ended failed, rejected or canceled. Resume with --after the last event_id seen."
+      ],
       examples: [`agnt watch ${job}`, `agnt watch ${job} | jq -c 'select(.type == "progress") | .data'`]
     },
-    { path: ["logs"], command: logs, examples: [`agnt logs ${job} | jq -r .line`, `agnt logs ${job} --follow`] },
-    { path: ["result"], command: result, examples: [`agnt result ${job}`, `agnt result ${job} --out ./results`] }
+    {
+      path: ["logs"],
+      command: logs,
+      details: [
+        "Prints one JSON line per log line: {\"event_id\", \"created_at\", \"line\"}. Without --follow, what exists now;\n" +
+        "exit 0 whatever the job's outcome."
+      ],
+      examples: [`agnt logs ${job} | jq -r .line`, `agnt logs ${job} --follow`]
+    },
+    {
+      path: ["result"],
+      command: result,
+      details: [
+        "Without --out: the result manifest (the structured result; files with size, sha256, download_url).\n" +
+        "With --out: every file downloaded, checked against its SHA-256, and the paths saved."
+      ],
+      examples: [`agnt result ${job}`, `agnt result ${job} --out ./results`]
+    }
   ]
 }
