@@ -38,7 +38,9 @@ export const freePort = Effect.promise(freePortPromise)
  * Write `<dir>/<name>.sh` (the `script` body after `#!/bin/sh`) and
  * `<dir>/<name>.json`, a command config running it with the prompt on
  * stdin and a 1-second kill grace (and any further config `settings`);
- * yields the config's path.
+ * yields the config's path. The sandbox shows `dir` read-only (opened to
+ * every user, so that a sandbox an executor running as root runs as
+ * `nobody` can reach the script).
  */
 export const writeCommandExecutor = (
   dir: string,
@@ -48,6 +50,7 @@ export const writeCommandExecutor = (
   settings: Readonly<Record<string, unknown>> = {}
 ) =>
   Effect.promise(async () => {
+    await NodeFs.chmod(dir, 0o755)
     const program = NodePath.join(dir, `${name}.sh`)
     await NodeFs.writeFile(program, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
     const config = NodePath.join(dir, `${name}.json`)
@@ -60,6 +63,7 @@ export const writeCommandExecutor = (
         prompt_via: "stdin",
         env,
         kill_grace_seconds: 1,
+        sandbox: { read_only: [dir] },
         ...settings
       })
     )
@@ -217,9 +221,17 @@ export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
  * On the test server (`serverUrl`, `ApiKeys`): a fresh agent served by a
  * command executor running `script` (given the test's directory), the
  * buyer's client, and how to start the executor (with extra `run` args)
- * until it has published the agent.
+ * until it has published the agent. The executor runs with `--no-sandbox`
+ * unless `options.sandboxed`: most of these tests pin what the runtime does
+ * with the processes it starts as its own user (their pids, written to the
+ * test's directory, are the host's); `test/Sandbox.test.ts` pins the sandbox.
  */
-export const commandAgent = (name: string, script: (dir: string) => string, settings: Readonly<Record<string, unknown>> = {}) =>
+export const commandAgent = (
+  name: string,
+  script: (dir: string) => string,
+  settings: Readonly<Record<string, unknown>> = {},
+  options: { readonly sandboxed?: boolean; readonly env?: Readonly<Record<string, string>> } = {}
+) =>
   Effect.gen(function*() {
     const url = yield* serverUrl
     const keys = yield* ApiKeys
@@ -229,11 +241,20 @@ export const commandAgent = (name: string, script: (dir: string) => string, sett
     const config = yield* writeCommandExecutor(dir, name, script(dir), {}, settings)
     const agentId: AgentId = makeAgentId()
     const client = yield* buyerClient(url, buyerKey)
-    const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: executorKey }
+    const env = {
+      ...process.env,
+      ...options.env,
+      XDG_CONFIG_HOME: NodePath.join(dir, "config"),
+      AGNT_API_URL: url,
+      AGNT_API_KEY: executorKey
+    }
     const start = (...extra: ReadonlyArray<string>) =>
       Effect.tap(
-        startExecutor(["command", "--agent-id", agentId, "--config", config, ...extra], { cwd: dir, env }),
+        startExecutor(
+          ["command", "--agent-id", agentId, "--config", config, ...(options.sandboxed === true ? [] : ["--no-sandbox"]), ...extra],
+          { cwd: dir, env }
+        ),
         () => agentPublished(client, agentId)
       )
-    return { agentId, client, dir, start }
+    return { agentId, client, dir, executorKey, start }
   })

@@ -123,7 +123,15 @@ export class AgentManifest extends Schema.Class<AgentManifest>("AgentManifest")(
    * each further attempt (attempt 2 waits this long, attempt 3 twice as
    * long, …) and capped at one hour. Default 10.
    */
-  retry_delay_seconds: Schema.optionalWith(RetryDelaySeconds, { default: () => defaultRetryDelaySeconds })
+  retry_delay_seconds: Schema.optionalWith(RetryDelaySeconds, { default: () => defaultRetryDelaySeconds }),
+  /**
+   * Whether the agent's jobs run their program in the executor's sandbox
+   * (DESIGN.md "Sandbox"): `true` for a `command` executor by default,
+   * `false` when its seller runs it with `--no-sandbox`, so buyers can see
+   * it. Left out by an executor that runs no program of the job's (the
+   * built-in code review analyses files in-process).
+   */
+  sandboxed: Schema.optional(Schema.Boolean)
 }) {}
 
 /**
@@ -144,6 +152,8 @@ export class Agent extends Schema.Class<Agent>("Agent")({
   output_schema: JsonSchemaDocument,
   max_attempts: Schema.Int,
   retry_delay_seconds: Schema.Int,
+  /** As the manifest says (`AgentManifest.sandboxed`); `null` when it says nothing. */
+  sandboxed: Schema.NullOr(Schema.Boolean),
   created_at: Schema.DateTimeUtc,
   updated_at: Schema.DateTimeUtc,
   executors_online: Schema.NonNegativeInt,

@@ -22,7 +22,7 @@ import * as Options from "@effect/cli/Options"
 import { Config, Console, Effect, Either, Option } from "effect"
 import { builtins } from "./Builtins.js"
 import { loadCommandConfig } from "./Command/Config.js"
-import { command } from "./Command/Executor.js"
+import { command, isolationFor } from "./Command/Executor.js"
 import { loadPreset, presetNames } from "./Command/Presets.js"
 import { agentIdOf, type ConfigSource, findProgram } from "./Command/Setup.js"
 import { connectionConfig } from "./Connection.js"
@@ -127,6 +127,12 @@ export const commandExecutor = Command.make("command", {
     Options.orElseEither(
       Options.choice("preset", presetNames).pipe(Options.withDescription("a shipped config"))
     )
+  ),
+  noSandbox: Options.boolean("no-sandbox").pipe(
+    Options.withDescription(
+      "run each job's program without the sandbox, as this executor's user with its files and network " +
+        "(every job's log says so; the agent's manifest shows sandboxed: false)"
+    )
   )
 }, (flags) =>
   Effect.gen(function*() {
@@ -136,9 +142,10 @@ export const commandExecutor = Command.make("command", {
     })
     const config = yield* Either.match(flags.source, { onLeft: loadCommandConfig, onRight: loadPreset })
     // Settled before anything is published: the program exists, and which agent this is.
-    yield* findProgram(config, source)
+    const program = yield* findProgram(config, source)
+    const isolation = yield* isolationFor(config, program, flags.noSandbox)
     const agentId = yield* agentIdOf(flags.agentId, config, source, makeAgentId)
-    return yield* serve(command(config, agentId), flags)
+    return yield* serve(command(config, agentId, isolation), flags)
   })).pipe(Command.withDescription("Run a program per job (Claude Code, Codex, Gemini CLI, or anything) until SIGTERM"))
 
 const run = Command.make("run").pipe(

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { CommandConfig, decodeCommandConfig, loadCommandConfig } from "../src/Command/Config.js"
-import { command } from "../src/Command/Executor.js"
+import { command, type Isolation } from "../src/Command/Executor.js"
 import { loadPreset, presetNames, presetPath } from "../src/Command/Presets.js"
 import { lineSplitter } from "../src/Command/Process.js"
 import type { JobContext } from "../src/Executor.js"
@@ -19,6 +19,8 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 const agentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
 const jobId = Schema.decodeSync(JobId)("job_01m7zs84jxe4bv682cvngbb1p6")
 const accountId = Schema.decodeSync(AccountId)("acct_01m7zs84jxe4bv682cvngbb1p6")
+/** These tests pin how programs are run, reported and stopped; `Sandbox.test.ts` runs them in the sandbox. */
+const unsandboxed: Isolation = { _tag: "Unsandboxed" }
 
 const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
   new Job({
@@ -146,7 +148,8 @@ describe("command executor", () => {
             prompt_via: via,
             env: { PROMPT_VIA: via }
           }),
-          agentId
+          agentId,
+          unsandboxed
         ).run(job, ctx)
 
         expect(yield* Effect.promise(() => listResults(outDir))).toEqual([
@@ -191,7 +194,8 @@ describe("command executor", () => {
       const { ctx, outDir } = yield* jobContext()
       yield* command(
         config({ program: fixture("fake-agent-cli.sh"), args: ["--task=[{prompt}]", "--done"] }),
-        agentId
+        agentId,
+        unsandboxed
       ).run(makeJob("do {job_id} things"), ctx)
       expect(yield* read(join(outDir, "argv.txt"))).toBe("fake-agent-cli.sh\0--task=[do {job_id} things]\0--done\0")
     }))
@@ -212,7 +216,8 @@ describe("command executor", () => {
       )
       yield* command(
         config({ program: fixture("write-results.sh"), prompt_via: "env", env: { PROMPT_VIA: "env" } }),
-        agentId
+        agentId,
+        unsandboxed
       ).run(makeJob("p"), ctx)
       expect(yield* read(join(outDir, "env.txt"))).toContain("AGNT_API_KEY=unset\n")
     }))
@@ -220,7 +225,7 @@ describe("command executor", () => {
   it.scopedLive("a non-zero exit fails the job with the exit code and the last 20 lines of output", () =>
     Effect.gen(function*() {
       const { ctx, logs, outDir } = yield* jobContext()
-      const exit = yield* command(config({ program: fixture("exit-3.sh") }), agentId).run(makeJob("p"), ctx).pipe(Effect.exit)
+      const exit = yield* command(config({ program: fixture("exit-3.sh") }), agentId, unsandboxed).run(makeJob("p"), ctx).pipe(Effect.exit)
       const reason = failureReason(exit)
       expect(reason).toMatch(/^exit-3\.sh failed with exit code 3; last 20 line\(s\) of output:\n/)
       const tail = reason.split("\n").slice(1)
@@ -228,7 +233,9 @@ describe("command executor", () => {
       expect(tail).toContain("line 25")
       expect(tail).toContain("[stderr] line 24")
       expect(tail).not.toContain("line 1")
-      expect(logs).toHaveLength(25)
+      // The program's 25 lines, after the runtime's note that it runs unsandboxed.
+      expect(logs[0]).toMatch(/^running unsandboxed \(--no-sandbox\)/)
+      expect(logs).toHaveLength(26)
       expect(yield* Effect.promise(() => listResults(outDir))).toEqual([])
     }))
 
@@ -240,7 +247,8 @@ describe("command executor", () => {
         const started = Date.now()
         const exit = yield* command(
           config({ program: fixture("hang.sh"), timeout_seconds: 1, kill_grace_seconds: 5 }),
-          agentId
+          agentId,
+          unsandboxed
         ).run(makeJob("p"), ctx).pipe(Effect.exit)
         const elapsed = Date.now() - started
         const reason = failureReason(exit)
@@ -262,7 +270,8 @@ describe("command executor", () => {
       const started = Date.now()
       const exit = yield* command(
         config({ program: fixture("ignore-term.sh"), timeout_seconds: 1, kill_grace_seconds: 1 }),
-        agentId
+        agentId,
+        unsandboxed
       ).run(makeJob("p"), ctx).pipe(Effect.exit)
       const elapsed = Date.now() - started
       expect(failureReason(exit)).toMatch(/^timed out after 1 s/)
@@ -280,7 +289,8 @@ describe("command executor", () => {
         const { ctx, outDir, workspace } = yield* jobContext()
         const fiber = yield* command(
           config({ program: fixture("hang.sh"), timeout_seconds: 60, kill_grace_seconds: 5 }),
-          agentId
+          agentId,
+          unsandboxed
         ).run(makeJob("p"), ctx).pipe(Effect.fork)
         const [pid, child] = yield* recordedPids(workspace)
         expect(processGone(pid)).toBe(false)
@@ -300,7 +310,10 @@ describe("command executor", () => {
       Effect.gen(function*() {
         const { ctx, logs, workspace } = yield* jobContext()
         // A 60 s grace period past the test's 15 s bound: waiting for the leftover would fail the test.
-        yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 60 }), agentId).run(makeJob("p"), ctx)
+        yield* command(config({ program: fixture("leave-background.sh"), kill_grace_seconds: 60 }), agentId, unsandboxed).run(
+          makeJob("p"),
+          ctx
+        )
         const [pid, child] = yield* recordedPids(workspace)
         expect(processGone(pid)).toBe(true)
         expect(processEnded(child)).toBe(true)
@@ -314,7 +327,7 @@ describe("command executor", () => {
     () =>
       Effect.gen(function*() {
         const { ctx, logs, workspace } = yield* jobContext()
-        yield* command(config({ program: fixture("leave-escaped.sh"), kill_grace_seconds: 5 }), agentId).run(makeJob("p"), ctx)
+        yield* command(config({ program: fixture("leave-escaped.sh"), kill_grace_seconds: 5 }), agentId, unsandboxed).run(makeJob("p"), ctx)
         const [pid, escaped] = yield* recordedPids(workspace)
         expect(processGone(pid)).toBe(true)
         expect(processEnded(escaped)).toBe(true)
@@ -326,7 +339,7 @@ describe("command executor", () => {
   it.scopedLive("a missing program fails the job saying it was not found", () =>
     Effect.gen(function*() {
       const { ctx } = yield* jobContext()
-      const exit = yield* command(config({ program: "agnt-no-such-program-7f3a" }), agentId).run(makeJob("p"), ctx).pipe(
+      const exit = yield* command(config({ program: "agnt-no-such-program-7f3a" }), agentId, unsandboxed).run(makeJob("p"), ctx).pipe(
         Effect.exit
       )
       expect(failureReason(exit)).toBe(
@@ -339,19 +352,26 @@ describe("command executor", () => {
       const { ctx, root } = yield* jobContext()
       const script = join(root, "not-executable.sh")
       yield* Effect.promise(() => writeFile(script, "#!/bin/sh\necho hi\n", { mode: 0o644 }))
-      const exit = yield* command(config({ program: script }), agentId).run(makeJob("p"), ctx).pipe(Effect.exit)
+      const exit = yield* command(config({ program: script }), agentId, unsandboxed).run(makeJob("p"), ctx).pipe(Effect.exit)
       expect(failureReason(exit)).toBe(`program not executable: ${script}`)
     }))
 
-  it.effect("the manifest publishes the config's name, description, tags and input schema", () =>
+  it.effect("the manifest publishes the config's name, description, tags and input schema, and that it runs unsandboxed", () =>
     Effect.sync(() => {
       const definition = command(
         config({ program: "true", tags: ["shell"], input_schema: { type: "object" } }),
-        agentId
+        agentId,
+        unsandboxed
       )
       expect(definition.agent_id).toBe(agentId)
       expect(definition.manifest).toEqual(
-        new AgentManifest({ name: "Test command", description: "runs a fixture", tags: ["shell"], input_schema: { type: "object" } })
+        new AgentManifest({
+          name: "Test command",
+          description: "runs a fixture",
+          tags: ["shell"],
+          input_schema: { type: "object" },
+          sandboxed: false
+        })
       )
     }))
 })
@@ -387,7 +407,7 @@ describe("command presets", () => {
         const { ctx, outDir } = yield* jobContext()
         const preset = yield* loadPreset(name)
         const onFakePath = new CommandConfig({ ...preset, env: { ...preset.env, PATH: `${bin}:${process.env["PATH"] ?? ""}` } })
-        yield* command(onFakePath, agentId).run(makeJob("Fix the bug"), ctx)
+        yield* command(onFakePath, agentId, unsandboxed).run(makeJob("Fix the bug"), ctx)
         const argv = (yield* read(join(outDir, "argv.txt"))).split("\0").slice(0, -1)
         const withPrompt = expected[name].map((arg) => arg === "<prompt>" ? `Fix the bug\n\n${preset.prompt_suffix}` : arg)
         expect(argv).toEqual(withPrompt)

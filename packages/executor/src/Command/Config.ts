@@ -12,6 +12,7 @@ import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "@ag
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import { SandboxSettings } from "./Sandbox.js"
 
 /**
  * How the job's prompt reaches the program:
@@ -36,16 +37,21 @@ const NonNegativeSeconds = Schema.Number.pipe(Schema.finite(), Schema.nonNegativ
  * text is never scanned again):
  * - `{prompt}`: the job's prompt followed by `prompt_suffix` (args only);
  * - `{workspace}`: absolute path of the job's workspace (the program's cwd,
- *   holding the input files at their relative paths);
- * - `{out}`: absolute path of the directory whose files become results;
+ *   holding the input files at their relative paths; `/job/workspace` in
+ *   the sandbox);
+ * - `{out}`: absolute path of the directory whose files become results
+ *   (`/job/out` in the sandbox);
  * - `{job_id}`: the job's id;
  * - `{params_json}`: the job's `params` as JSON.
  *
- * The program always gets, on top of the executor's own environment (minus
- * any inherited `AGNT_*` variable, so the executor's API key never leaks)
- * and `env`: `AGNT_JOB_ID`, `AGNT_WORKSPACE`, `AGNT_OUT_DIR`, `AGNT_PARAMS`
- * (JSON), `AGNT_PROMPT` when `prompt_via` is `"env"`, and `AGNT_PROCESS_MARK`
- * (random; how the executor finds what the program started, `Command/Process.ts`).
+ * The program's environment: in the sandbox, only `PATH`, the locale and
+ * terminal variables, the variables `sandbox.pass_env` names, `HOME`
+ * (`/job/home`) and `TMPDIR` (`/tmp`); with `--no-sandbox`, the executor's
+ * own environment minus any `AGNT_*` variable (so the executor's API key
+ * never leaks). Then `env`, then `AGNT_JOB_ID`, `AGNT_WORKSPACE`,
+ * `AGNT_OUT_DIR`, `AGNT_PARAMS` (JSON), `AGNT_PROMPT` when `prompt_via` is
+ * `"env"`, and `AGNT_PROCESS_MARK` (random; how the executor finds what the
+ * program started, `Command/Process.ts`).
  *
  * Results: every file the program writes under `{out}` / `$AGNT_OUT_DIR`,
  * and every regular file it leaves under `out/` in its working directory,
@@ -108,7 +114,14 @@ export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")(
    * Seconds between SIGTERM and SIGKILL when the process group is stopped
    * (timeout or cancellation). Default 10.
    */
-  kill_grace_seconds: Schema.optionalWith(NonNegativeSeconds, { default: () => 10 })
+  kill_grace_seconds: Schema.optionalWith(NonNegativeSeconds, { default: () => 10 }),
+  /**
+   * The sandbox the program runs in (`Command/Sandbox.ts`): its network
+   * policy (default `"none"`), read-only host paths, passed environment
+   * variables and limits. Default: the default sandbox. Ignored when the
+   * executor runs with `--no-sandbox`.
+   */
+  sandbox: Schema.optionalWith(SandboxSettings, { default: () => new SandboxSettings({}) })
 }) {}
 
 /** A command config file could not be read, parsed or decoded; `message` says which and why. */

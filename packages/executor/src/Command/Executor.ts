@@ -9,12 +9,26 @@
 import { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId } from "@agnt/domain/Ids"
 import type { Job } from "@agnt/domain/Job"
-import { Duration, Effect, Fiber, Option, Stream } from "effect"
+import { Config, Duration, Effect, Fiber, Schedule, Stream } from "effect"
 import * as NodeFs from "node:fs/promises"
+import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { type ExecutorDefinition, type JobContext, JobFailure } from "../Executor.js"
 import type { CommandConfig } from "./Config.js"
 import { type ChildExit, type OutputLine, spawn, type SpawnError } from "./Process.js"
+import {
+  type Bind,
+  handOver,
+  inside,
+  probeSandbox,
+  programBinds,
+  sandboxArgv,
+  sandboxBinds,
+  type SandboxMounts,
+  type SandboxTools,
+  SandboxUnavailable,
+  workspaceUsage
+} from "./Sandbox.js"
 
 /** Lines of output kept for a failure reason (the "log tail"). */
 export const tailLines = 20
@@ -27,8 +41,53 @@ const drainWait = Duration.seconds(2)
 /** The workspace subdirectory whose files also become results. */
 export const workspaceOutDir = "out"
 
-/** The manifest an agent served by `config` publishes. */
-export const commandManifest = (config: CommandConfig): AgentManifest =>
+/**
+ * How the command executor runs its programs: in the sandbox, through the
+ * tools `Sandbox.probeSandbox` found, or — only when the seller said
+ * `--no-sandbox` — as the executor's own user, said in every job's log and
+ * in the manifest.
+ */
+export type Isolation =
+  | {
+    readonly _tag: "Sandboxed"
+    readonly tools: SandboxTools
+    /** What the sandbox adds to show the program (`Sandbox.programBinds`). */
+    readonly programBinds: ReadonlyArray<Bind>
+  }
+  | { readonly _tag: "Unsandboxed" }
+
+/**
+ * The isolation an executor of `config`, whose program was found at
+ * `program` (`Setup.findProgram`), starts with: unsandboxed when the seller
+ * said `--no-sandbox` (with a warning), else the sandbox — after checking
+ * that it starts on this host (`probeSandbox`), so that an executor that
+ * cannot isolate its jobs refuses to start rather than run them unprotected.
+ *
+ * @fails SandboxUnavailable saying why, and how to fix it.
+ */
+export const isolationFor = (
+  config: CommandConfig,
+  program: string,
+  noSandbox: boolean
+): Effect.Effect<Isolation, SandboxUnavailable> =>
+  Effect.gen(function*() {
+    if (noSandbox) {
+      yield* Effect.logWarning("--no-sandbox: every job's program runs as this executor's user, with its files and network")
+      return { _tag: "Unsandboxed" } as const
+    }
+    const path = yield* Config.string("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
+    const tools = yield* probeSandbox(path, process.getuid?.() === 0)
+    if (config.sandbox.network !== "none") {
+      return yield* new SandboxUnavailable({
+        message: "this executor cannot yet give a sandbox a network allow-list; set \"sandbox\": {\"network\": \"none\"} " +
+          "or run with --no-sandbox"
+      })
+    }
+    return { _tag: "Sandboxed", tools, programBinds: programBinds(program, config.sandbox, NodeOs.homedir()) } as const
+  })
+
+/** The manifest an agent served by `config` publishes; `sandboxed` says whether its programs run in the sandbox. */
+export const commandManifest = (config: CommandConfig, isolation: Isolation): AgentManifest =>
   new AgentManifest({
     name: config.name,
     description: config.description,
@@ -36,7 +95,8 @@ export const commandManifest = (config: CommandConfig): AgentManifest =>
     input_schema: config.input_schema,
     pricing: config.pricing,
     max_attempts: config.max_attempts,
-    retry_delay_seconds: config.retry_delay_seconds
+    retry_delay_seconds: config.retry_delay_seconds,
+    sandboxed: isolation._tag === "Sandboxed"
   })
 
 /** The values placeholders stand for in one job. */
@@ -65,20 +125,32 @@ export const buildArgs = (config: CommandConfig, values: Placeholders): Array<st
   return config.prompt_via === "argument" && !mentionsPrompt ? [...args, values.prompt] : args
 }
 
+/** Variables of the executor's environment every sandboxed program gets: the program search path, locale and terminal. */
+const sandboxBaseVariables = ["PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TERM", "NO_COLOR"]
+
 /**
- * The program's environment: the executor's own (`PATH`, `HOME` and the
- * agent CLIs' credentials live there) without any `AGNT_*` variable —
- * notably the executor's API key — then `config.env`, then the job's
+ * The program's environment. Unsandboxed: the executor's own (`PATH`,
+ * `HOME` and the agent CLIs' credentials live there) without any `AGNT_*`
+ * variable — notably the executor's API key. Sandboxed: only
+ * `sandboxBaseVariables` and those `config.sandbox.pass_env` names, with
+ * `HOME` and `TMPDIR` inside the sandbox. Then `config.env`, then the job's
  * `AGNT_*` variables.
  */
 export const buildEnv = (
   config: CommandConfig,
   values: Placeholders,
-  inherited: Readonly<Record<string, string | undefined>>
+  inherited: Readonly<Record<string, string | undefined>>,
+  sandboxed: boolean
 ): Record<string, string> => {
   const env: Record<string, string> = {}
+  const passed = sandboxed ? new Set([...sandboxBaseVariables, ...config.sandbox.pass_env]) : undefined
   for (const [key, value] of Object.entries(inherited)) {
-    if (value !== undefined && !key.startsWith("AGNT_")) env[key] = value
+    if (value === undefined || key.startsWith("AGNT_")) continue
+    if (passed === undefined || passed.has(key)) env[key] = value
+  }
+  if (sandboxed) {
+    env["HOME"] = inside.home
+    env["TMPDIR"] = inside.tmp
   }
   return {
     ...env,
@@ -192,28 +264,114 @@ const collectResults = (ctx: JobContext): Effect.Effect<void, JobFailure> =>
     yield* removeNonRegular(ctx.outDir, ctx.log)
   })
 
-/** Run `config`'s program for one job (see `command`). */
-const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, job: Job, ctx: JobContext) {
-  const base = {
-    workspace: ctx.workspace,
-    out: ctx.outDir,
-    job_id: job.job_id,
-    params_json: JSON.stringify(job.params)
-  }
-  const suffix = substitute(config.prompt_suffix, { ...base, prompt: "{prompt}" })
-  const values: Placeholders = { ...base, prompt: suffix.length > 0 ? `${job.prompt}\n\n${suffix}` : job.prompt }
-  // Ready for programs told to write to out/ (an input file already named "out" wins).
-  yield* Effect.promise(() => NodeFs.mkdir(NodePath.join(ctx.workspace, workspaceOutDir), { recursive: true }).catch(() => undefined))
+/** What one job's program is started with, in or out of the sandbox. */
+interface Launch {
+  readonly program: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Record<string, string>
+  readonly values: Placeholders
+  /** The host directories whose total size `sandbox.workspace_mb` bounds; none when unsandboxed. */
+  readonly watched: ReadonlyArray<string>
+}
 
+/**
+ * One job's launch: placeholders (paths as the program sees them), its
+ * environment and, in the sandbox, a fresh home and `/tmp` beside the
+ * workspace (inside the job's directory, removed with it), handed to the
+ * sandbox's user when the executor runs as root, and the sandbox's argv.
+ */
+const prepareLaunch = (config: CommandConfig, isolation: Isolation, job: Job, ctx: JobContext) =>
+  Effect.gen(function*() {
+    const sandboxed = isolation._tag === "Sandboxed"
+    const base = {
+      workspace: sandboxed ? inside.workspace : ctx.workspace,
+      out: sandboxed ? inside.out : ctx.outDir,
+      job_id: job.job_id,
+      params_json: JSON.stringify(job.params)
+    }
+    const suffix = substitute(config.prompt_suffix, { ...base, prompt: "{prompt}" })
+    const values: Placeholders = { ...base, prompt: suffix.length > 0 ? `${job.prompt}\n\n${suffix}` : job.prompt }
+    // Ready for programs told to write to out/ (an input file already named "out" wins).
+    yield* Effect.promise(() => NodeFs.mkdir(NodePath.join(ctx.workspace, workspaceOutDir), { recursive: true }).catch(() => undefined))
+    const env = buildEnv(config, values, process.env, sandboxed)
+    const args = buildArgs(config, values)
+    if (isolation._tag === "Unsandboxed") {
+      yield* ctx.log("running unsandboxed (--no-sandbox): the program runs as the executor's user, with its files and network")
+      return { program: config.program, args, env, values, watched: [] } satisfies Launch
+    }
+    const root = yield* Effect.tryPromise({
+      try: () => NodeFs.mkdtemp(NodePath.join(NodePath.dirname(ctx.workspace), "sandbox-")),
+      catch: fsFailure("cannot prepare the sandbox")
+    })
+    const mounts: SandboxMounts = {
+      workspace: ctx.workspace,
+      out: ctx.outDir,
+      home: NodePath.join(root, "home"),
+      tmp: NodePath.join(root, "tmp")
+    }
+    const watched = [mounts.workspace, mounts.out, mounts.home, mounts.tmp]
+    yield* Effect.tryPromise({
+      try: async () => {
+        await Promise.all([NodeFs.mkdir(mounts.home), NodeFs.mkdir(mounts.tmp)])
+        if (isolation.tools.setpriv !== undefined) await handOver(watched)
+      },
+      catch: fsFailure("cannot prepare the sandbox")
+    })
+    const binds = [...sandboxBinds(config.sandbox, mounts, NodeOs.homedir()), ...isolation.programBinds]
+    const [program = "", ...rest] = sandboxArgv(isolation.tools, config.sandbox, binds, config.program, args)
+    return { program, args: rest, env, values, watched } satisfies Launch
+  })
+
+/** How a job's program ended: by itself, past its time, or stopped when its files outgrew the sandbox's limit. */
+type Outcome =
+  | { readonly _tag: "Exited"; readonly exit: ChildExit }
+  | { readonly _tag: "TimedOut" }
+  | { readonly _tag: "WorkspaceFull"; readonly bytes: number }
+
+/** Seconds between two measurements of a sandboxed job's files. */
+const workspaceCheckInterval = Duration.seconds(1)
+
+/** Succeeds with the total size of `dirs` once it is over `limitBytes`, measured every `workspaceCheckInterval`; never when `dirs` is empty. */
+const outgrows = (dirs: ReadonlyArray<string>, limitBytes: number): Effect.Effect<number> =>
+  dirs.length === 0 ? Effect.never : Effect.promise(() => workspaceUsage(dirs)).pipe(
+    Effect.repeat({ schedule: Schedule.spaced(workspaceCheckInterval), until: (bytes) => bytes > limitBytes })
+  )
+
+/** The failure reason of a program that did not exit 0, naming the sandbox limit it hit when that is known. */
+const failureReason = (config: CommandConfig, outcome: Outcome, tail: ReadonlyArray<string>): string => {
+  const name = NodePath.basename(config.program)
+  switch (outcome._tag) {
+    case "TimedOut":
+      return reasonWithTail(`timed out after ${config.timeout_seconds} s`, tail)
+    case "WorkspaceFull":
+      return reasonWithTail(
+        `${name} was stopped: the job's files grew past the sandbox's workspace limit of ` +
+          `${config.sandbox.workspace_mb} MiB (sandbox.workspace_mb)`,
+        tail
+      )
+    case "Exited": {
+      const fileTooLarge = outcome.exit.signal === "SIGXFSZ" || outcome.exit.code === 128 + 25
+      return reasonWithTail(
+        fileTooLarge
+          ? `${name} wrote a file past the sandbox's file size limit of ${config.sandbox.max_file_mb} MiB (sandbox.max_file_mb)`
+          : `${name} failed with ${describeExit(outcome.exit)}`,
+        tail
+      )
+    }
+  }
+}
+
+/** Run `config`'s program for one job (see `command`). */
+const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, isolation: Isolation, job: Job, ctx: JobContext) {
+  const launch = yield* prepareLaunch(config, isolation, job, ctx)
   const tail: Array<string> = []
   const outcome = yield* Effect.scoped(Effect.gen(function*() {
     const child = yield* spawn({
-      program: config.program,
-      args: buildArgs(config, values),
+      program: launch.program,
+      args: launch.args,
       cwd: ctx.workspace,
-      // The child inherits the executor's environment (PATH, HOME, the CLIs' credentials).
-      env: buildEnv(config, values, process.env),
-      stdin: config.prompt_via === "stdin" ? values.prompt : undefined,
+      env: launch.env,
+      stdin: config.prompt_via === "stdin" ? launch.values.prompt : undefined,
       killGrace: Duration.seconds(config.kill_grace_seconds)
     }).pipe(Effect.mapError(spawnFailure))
     yield* ctx.progress(1, `running ${NodePath.basename(config.program)}`)
@@ -226,44 +384,51 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, job
       }),
       Effect.fork
     )
-    const exit = yield* child.exited.pipe(Effect.timeoutOption(Duration.seconds(config.timeout_seconds)))
-    // Also stops what the program left running in its group.
+    const ended: Effect.Effect<Outcome> = child.exited.pipe(
+      Effect.map((exit): Outcome => ({ _tag: "Exited", exit })),
+      Effect.timeoutTo({ duration: Duration.seconds(config.timeout_seconds), onSuccess: (o) => o, onTimeout: () => ({ _tag: "TimedOut" }) })
+    )
+    const full = Effect.map(outgrows(launch.watched, config.sandbox.workspace_mb * 1024 * 1024), (bytes): Outcome => ({
+      _tag: "WorkspaceFull",
+      bytes
+    }))
+    const outcome = yield* Effect.raceFirst(ended, full)
+    // Also stops what the program left running in its group (and, sandboxed, its whole PID namespace).
     yield* child.terminate
     yield* Fiber.join(logging).pipe(Effect.timeoutOption(drainWait))
     yield* Fiber.interrupt(logging)
-    return exit
+    return outcome
   }))
-
-  if (Option.isNone(outcome)) {
-    return yield* new JobFailure({ reason: reasonWithTail(`timed out after ${config.timeout_seconds} s`, tail) })
-  }
-  if (outcome.value.code !== 0) {
-    return yield* new JobFailure({
-      reason: reasonWithTail(`${NodePath.basename(config.program)} failed with ${describeExit(outcome.value)}`, tail)
-    })
+  if (outcome._tag !== "Exited" || outcome.exit.code !== 0) {
+    return yield* new JobFailure({ reason: failureReason(config, outcome, tail) })
   }
   yield* collectResults(ctx)
 })
 
 /**
  * The command executor serving `agentId`: publishes `config`'s name,
- * description, tags and input schema, and per job runs `config.program` in
- * the job's workspace (its own process group; see `CommandConfig` for args,
- * prompt and environment). Outcomes of `run`:
+ * description, tags and input schema (and whether it is sandboxed), and per
+ * job runs `config.program` in the job's workspace — in the sandbox of
+ * `config.sandbox` (`Command/Sandbox.ts`) unless `isolation` says
+ * `Unsandboxed` — as its own process group; see `CommandConfig` for args,
+ * prompt and environment. Outcomes of `run`:
  * - exit code 0: succeeds; results are the files under `ctx.outDir` plus the
  *   regular files under `<workspace>/out/` (symbolic links are dropped);
  * - other exit code or a signal: `JobFailure` "… failed with exit code N"
  *   (or "killed by signal S") and the last 20 lines of output;
  * - running past `timeout_seconds`: the group gets SIGTERM, then SIGKILL
  *   after `kill_grace_seconds`, and `JobFailure` "timed out after N s" + tail;
+ * - in the sandbox, its files (workspace, out, home, `/tmp`) growing past
+ *   `sandbox.workspace_mb`: stopped the same way, `JobFailure` naming the
+ *   limit; a file past `sandbox.max_file_mb`: `JobFailure` naming it;
  * - program missing or not executable: `JobFailure` saying so;
  * - interruption (a canceled job): the group is stopped the same way, and
  *   the interruption completes only once it is gone;
  * - the executor dying (even by SIGKILL): the program's watchdog kills its
  *   group and every process carrying its mark (`Command/Process.ts`).
  */
-export const command = (config: CommandConfig, agentId: AgentId): ExecutorDefinition => ({
+export const command = (config: CommandConfig, agentId: AgentId, isolation: Isolation): ExecutorDefinition => ({
   agent_id: agentId,
-  manifest: commandManifest(config),
-  run: (job, ctx) => runCommand(config, job, ctx)
+  manifest: commandManifest(config, isolation),
+  run: (job, ctx) => runCommand(config, isolation, job, ctx)
 })

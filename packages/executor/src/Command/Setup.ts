@@ -15,10 +15,10 @@ import { clientConfigPath } from "@agnt/domain/ClientConfig"
 import { AgentId } from "@agnt/domain/Ids"
 import { Config, Effect, Option, Schema } from "effect"
 import * as NodeCrypto from "node:crypto"
-import { constants as fsConstants } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { CommandConfig } from "./Config.js"
+import { findExecutable } from "./Sandbox.js"
 
 /** `run command` cannot start as configured; `message` says what to change, in one line. */
 export class SetupError extends Schema.TaggedError<SetupError>()("SetupError", { message: Schema.String }) {}
@@ -92,13 +92,6 @@ export const agentIdOf = (
   return storedAgentId(source, makeAgentId)
 }
 
-/** Whether `path` is a file this process may execute. */
-const isExecutable = (path: string): Promise<boolean> =>
-  NodeFs.stat(path).then(
-    (stats) => stats.isFile() && NodeFs.access(path, fsConstants.X_OK).then(() => true, () => false),
-    () => false
-  )
-
 /**
  * The absolute path `config.program` starts from: a path (containing `/`)
  * as it is, a name from the first `PATH` directory holding an executable
@@ -109,13 +102,7 @@ export const findProgram = (config: CommandConfig, source: ConfigSource): Effect
   Effect.gen(function*() {
     const program = config.program
     const pathVar = yield* Config.string("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
-    const candidates = program.includes("/")
-      ? [NodePath.resolve(program)]
-      : pathVar.split(NodePath.delimiter).filter((dir) => dir !== "").map((dir) => NodePath.join(dir, program))
-    const found = yield* Effect.promise(async () => {
-      for (const candidate of candidates) if (await isExecutable(candidate)) return candidate
-      return undefined
-    })
+    const found = findExecutable(program, pathVar)
     if (found !== undefined) return found
     return yield* new SetupError({
       message: program.includes("/")

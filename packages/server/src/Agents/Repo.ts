@@ -16,7 +16,7 @@ import { decodeOffsetCursor, encodeOffsetCursor } from "../Cursor.js"
 /** The columns of an `Agent`, with its executors' presence. */
 const agentColumns = `
   agents.agent_id, agents.account_id, agents.name, agents.description, agents.tags, agents.input_schema,
-  agents.pricing, agents.output_schema, agents.max_attempts, agents.retry_delay_seconds, agents.created_at, agents.updated_at,
+  agents.pricing, agents.output_schema, agents.max_attempts, agents.retry_delay_seconds, agents.sandboxed, agents.created_at, agents.updated_at,
   (SELECT count(*)::int FROM executors e
     WHERE e.agent_id = agents.agent_id AND e.last_seen_at > now() - interval '60 seconds') AS executors_online,
   (SELECT max(e.last_seen_at) FROM executors e WHERE e.agent_id = agents.agent_id) AS last_seen_at`
@@ -32,7 +32,8 @@ const UpsertRequest = Schema.Struct({
   pricing: Schema.parseJson(Pricing),
   output_schema: Schema.parseJson(JsonSchemaDocument),
   max_attempts: Schema.Int,
-  retry_delay_seconds: Schema.Int
+  retry_delay_seconds: Schema.Int,
+  sandboxed: Schema.NullOr(Schema.Boolean)
 })
 
 /** Create the agent in its account or replace its manifest; `created_at` and the owning account are kept. */
@@ -43,13 +44,15 @@ const upsertStatement = (sql: SqlClient.SqlClient) =>
     execute: (r) =>
       sql`
       INSERT INTO agents (agent_id, account_id, name, description, tags, input_schema, pricing, output_schema,
-                          max_attempts, retry_delay_seconds)
+                          max_attempts, retry_delay_seconds, sandboxed)
       VALUES (${r.agent_id}, ${r.account_id}, ${r.name}, ${r.description}, ${r.tags}::text[],
-              ${r.input_schema}::jsonb, ${r.pricing}::jsonb, ${r.output_schema}::jsonb, ${r.max_attempts}, ${r.retry_delay_seconds})
+              ${r.input_schema}::jsonb, ${r.pricing}::jsonb, ${r.output_schema}::jsonb, ${r.max_attempts}, ${r.retry_delay_seconds},
+              ${r.sandboxed})
       ON CONFLICT (agent_id) DO UPDATE SET
         name = EXCLUDED.name, description = EXCLUDED.description, tags = EXCLUDED.tags,
         input_schema = EXCLUDED.input_schema, pricing = EXCLUDED.pricing, output_schema = EXCLUDED.output_schema,
-        max_attempts = EXCLUDED.max_attempts, retry_delay_seconds = EXCLUDED.retry_delay_seconds, updated_at = now()
+        max_attempts = EXCLUDED.max_attempts, retry_delay_seconds = EXCLUDED.retry_delay_seconds,
+        sandboxed = EXCLUDED.sandboxed, updated_at = now()
       RETURNING ${sql.literal(agentColumns)}`
   })
 
@@ -148,7 +151,8 @@ const upsertRequest = (agentId: AgentId, manifest: AgentManifest, accountId: Acc
   max_attempts: manifest.max_attempts,
   retry_delay_seconds: manifest.retry_delay_seconds,
   pricing: manifest.pricing,
-  output_schema: manifest.output_schema
+  output_schema: manifest.output_schema,
+  sandboxed: manifest.sandboxed ?? null
 })
 
 /**
