@@ -4,7 +4,8 @@
  *
  * - `agnt` (packages/cli/src/bin.ts) → `packages/cli/dist/agnt.js`
  * - `agnt-executor` (packages/executor/src/bin.ts) → `packages/executor/dist/agnt-executor.js`,
- *   with the command presets copied to `dist/presets/`
+ *   with the command presets copied to `dist/presets/` and the sandbox's egress bridge
+ *   script beside the bundle
  * - `agnt-server` (packages/server/src/bin.ts) → `packages/server/dist/agnt-server.js`,
  *   with the migrations copied to `dist/migrations/`
  *
@@ -24,7 +25,8 @@
  * `migrationsDir` (`packages/server/src/Database.ts`) looks for
  * `migrations/` beside the running module first, then in the repository;
  * `presetPath` (`packages/executor/src/Command/Presets.ts`) is `./presets/`
- * beside the running module in both layouts.
+ * beside the running module in both layouts, and `egressBridgePath`
+ * (`Command/EgressProxy.ts`) `./egress-bridge.mjs`.
  *
  *   npx tsx scripts/build.ts            # all three into packages/<pkg>/dist
  *   npx tsx scripts/build.ts /tmp/out   # into /tmp/out/<program>/
@@ -115,7 +117,10 @@ export const buildExecutor = (outDir = distOf("executor")) =>
     name: "agnt-executor",
     entry: "packages/executor/src/bin.ts",
     external: ["eslint", "typescript-eslint", "typescript"],
-    assets: [{ from: "packages/executor/src/Command/presets", to: "presets", pattern: /\.json$/ }]
+    assets: [
+      { from: "packages/executor/src/Command/presets", to: "presets", pattern: /\.json$/ },
+      { from: "packages/executor/src/Command", to: ".", pattern: /^egress-bridge\.mjs$/ }
+    ]
   }, outDir)
 
 /** `agnt-server` with the migrations, into `outDir` (default `packages/server/dist`). */
