@@ -429,7 +429,7 @@ export const bridgeCommand = (options: {
  * (curl, Python's requests and urllib, Go's net/http, Rust's reqwest — so
  * Codex —, Claude Code and Gemini CLI read them), `NO_PROXY` empty so no
  * inherited exception bypasses the proxy, and `NODE_USE_ENV_PROXY=1`, which
- * makes Node's own `fetch` (Node ≥ 22.21 / 24.5) honour them; older Nodes'
+ * makes Node's own `fetch` (Node 22.21+ and 24+) honour them; older Nodes'
  * `fetch` ignores them, and a program using it directly gets no network.
  */
 export const proxyEnvironment = (port: number): Readonly<Record<string, string>> => {
