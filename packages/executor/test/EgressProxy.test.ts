@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
-import { execFile } from "node:child_process"
+import { Effect, Exit, Schedule, Scope } from "effect"
+import { execFile, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import * as NodeHttp from "node:http"
@@ -19,6 +19,7 @@ import {
   EgressResolveError,
   proxyEnvironment
 } from "../src/Command/EgressProxy.js"
+import { isLive, readStat } from "../src/ProcessTable.js"
 
 const client = fileURLToPath(new URL("./fixtures/egress-client.mjs", import.meta.url))
 
@@ -68,6 +69,7 @@ const startProxy = (options: {
   readonly names?: Readonly<Record<string, ReadonlyArray<string>>>
   readonly routeTo?: number
   readonly ports?: ReadonlyArray<number>
+  readonly maxConnections?: number
 }) =>
   Effect.gen(function*() {
     const dir = yield* tempDir
@@ -85,6 +87,7 @@ const startProxy = (options: {
         return NodeNet.connect({ host: "127.0.0.1", port: options.routeTo ?? port })
       },
       ...(options.ports === undefined ? {} : { ports: options.ports }),
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
       ...(names === undefined ? {} : {
         resolve: (host: string) =>
           Effect.sync(() => resolved.push(host)).pipe(
@@ -303,7 +306,7 @@ describe("egress proxy", () => {
       expect(proxy.resolved).toEqual([])
       expect(proxy.dialed).toEqual([])
       expect(proxy.decisions.every((decision) => !decision.allowed)).toBe(true)
-    }))
+    }), 30_000)
 
   it.scoped("refuses a plain HTTP request to an IP literal and answers 400 to a request that is not for a proxy", () =>
     Effect.gen(function*() {
@@ -320,6 +323,30 @@ describe("egress proxy", () => {
       expect(metadata.status).toBe(403)
       expect(metadata.body).toContain("an IP address")
       expect((yield* get("/latest/meta-data/")).status).toBe(400)
+    }))
+
+  it.scoped("closes connections past its limit unanswered while the open ones go on", () =>
+    Effect.gen(function*() {
+      const echo = yield* echoServer
+      const proxy = yield* startProxy({
+        allow: ["api.example.com"],
+        names: { "api.example.com": [publicAddress] },
+        routeTo: echo,
+        maxConnections: 1
+      })
+      const first = NodeNet.connect(proxy.socketPath)
+      yield* Effect.addFinalizer(() => Effect.sync(() => first.destroy()))
+      yield* Effect.async<void>((resume) => {
+        first.write("CONNECT api.example.com:443 HTTP/1.1\r\n\r\n")
+        first.once("data", () => resume(Effect.void))
+      })
+      const second = yield* connectThrough(proxy.socketPath, "api.example.com:443")
+      expect(second.stdout).not.toContain("HTTP/1.1")
+      const echoed = yield* Effect.async<string>((resume) => {
+        first.once("data", (data) => resume(Effect.succeed(data.toString())))
+        first.write("still open")
+      })
+      expect(echoed).toBe("still open")
     }))
 
   it.effect("fails to start on an allow-list entry that is not a name, saying which", () =>
@@ -367,23 +394,61 @@ describe("egress bridge", () => {
       .toEqual([process.execPath, egressBridgePath, "/run/egress.sock", "3128", "--", "claude", "-p", "hi"])
   })
 
-  it.scoped("a real bridge process carries a program's CONNECT to the proxy and exits with the program's code", () =>
+  it.scoped(
+    "a real bridge process carries a program's CONNECT to the proxy and exits with the program's code",
+    () =>
+      Effect.gen(function*() {
+        const echo = yield* echoServer
+        const proxy = yield* startProxy({ allow: ["api.example.com"], names: { "api.example.com": [publicAddress] }, routeTo: echo })
+        const port = yield* freePort
+        const [command, ...args] = bridgeCommand({
+          socketPath: proxy.socketPath,
+          port,
+          program: process.execPath,
+          args: [client, String(port), "api.example.com:443", "over the bridge"]
+        })
+        const result = yield* runProcess(command ?? "", args)
+        expect(firstLine(result.stdout)).toBe("HTTP/1.1 200 Connection Established")
+        expect(result.stdout.endsWith("over the bridge")).toBe(true)
+        const failing = yield* runProcess(process.execPath, [egressBridgePath, proxy.socketPath, String(port), "--", "sh", "-c", "exit 3"])
+        expect(failing.code).toBe(3)
+      }),
+    30_000
+  )
+
+  it.scopedLive("started with & by a shell, it serves until that shell ends, then exits", () =>
     Effect.gen(function*() {
-      const echo = yield* echoServer
-      const proxy = yield* startProxy({ allow: ["api.example.com"], names: { "api.example.com": [publicAddress] }, routeTo: echo })
+      const proxy = yield* startProxy({ allow: [], names: {} })
       const port = yield* freePort
-      const [command, ...args] = bridgeCommand({
-        socketPath: proxy.socketPath,
-        port,
-        program: process.execPath,
-        args: [client, String(port), "api.example.com:443", "over the bridge"]
+      const shell = spawn("sh", [
+        "-c",
+        `"$0" "$1" "$2" "$3" & echo $!; read _`,
+        process.execPath,
+        egressBridgePath,
+        proxy.socketPath,
+        String(port)
+      ], {
+        stdio: ["pipe", "pipe", "inherit"]
       })
-      const result = yield* runProcess(command ?? "", args)
-      expect(firstLine(result.stdout)).toBe("HTTP/1.1 200 Connection Established")
-      expect(result.stdout.endsWith("over the bridge")).toBe(true)
-      const failing = yield* runProcess(process.execPath, [egressBridgePath, proxy.socketPath, String(port), "--", "sh", "-c", "exit 3"])
-      expect(failing.code).toBe(3)
-    }))
+      yield* Effect.addFinalizer(() => Effect.sync(() => shell.kill("SIGKILL")))
+      const bridge = yield* Effect.async<number>((resume) => {
+        shell.stdout.once("data", (data) => resume(Effect.succeed(Number(data.toString().trim()))))
+      })
+      // Serving: a refusal from the proxy comes back through it (retried until it listens).
+      const served = yield* connectThrough(String(port), "anything.example.com:443").pipe(
+        Effect.filterOrFail((result) => result.stdout.startsWith("HTTP/1.1"), (result) => new Error(`not served yet: ${result.stdout}`)),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 }),
+        Effect.orDie
+      )
+      expect(firstLine(served.stdout)).toBe("HTTP/1.1 403 Forbidden")
+      shell.stdin.end()
+      const alive = () => {
+        const stat = readStat(bridge)
+        return stat !== undefined && isLive(stat)
+      }
+      yield* Effect.sync(alive).pipe(Effect.repeat({ while: (live) => live, schedule: Schedule.spaced("100 millis"), times: 100 }))
+      expect(alive()).toBe(false)
+    }), 30_000)
 
   const sandbox = (dir: string, inside: ReadonlyArray<string>) =>
     runProcess("bwrap", [
@@ -403,29 +468,33 @@ describe("egress bridge", () => {
       ...inside
     ])
 
-  it.scoped("inside a bwrap sandbox with only loopback, the bridge is the way to the proxy, and to nothing else", () =>
-    Effect.gen(function*() {
-      const echo = yield* echoServer
-      const proxy = yield* startProxy({ allow: ["api.example.com"], names: { "api.example.com": [publicAddress] }, routeTo: echo })
-      const behindBridge = (target: string) =>
-        sandbox(
-          proxy.dir,
-          bridgeCommand({
-            socketPath: proxy.socketPath,
-            port: 3128,
-            program: process.execPath,
-            args: [client, "3128", target, "sandboxed"]
-          })
-        )
-      const allowed = yield* behindBridge("api.example.com:443")
-      expect(firstLine(allowed.stdout)).toBe("HTTP/1.1 200 Connection Established")
-      expect(allowed.stdout.endsWith("sandboxed")).toBe(true)
-      const refused = yield* behindBridge("169.254.169.254:80")
-      expect(firstLine(refused.stdout)).toBe("HTTP/1.1 403 Forbidden")
-      // No bridge: nothing listens on the sandbox's own loopback, and the host's loopback (the echo server) is out of reach.
-      const noBridge = yield* sandbox(proxy.dir, [process.execPath, client, "3128", "api.example.com:443"])
-      expect(noBridge.stdout).toBe("error ECONNREFUSED\n")
-      const hostLoopback = yield* sandbox(proxy.dir, [process.execPath, client, String(echo), "api.example.com:443"])
-      expect(hostLoopback.stdout).toBe("error ECONNREFUSED\n")
-    }))
+  it.scoped(
+    "inside a bwrap sandbox with only loopback, the bridge is the way to the proxy, and to nothing else",
+    () =>
+      Effect.gen(function*() {
+        const echo = yield* echoServer
+        const proxy = yield* startProxy({ allow: ["api.example.com"], names: { "api.example.com": [publicAddress] }, routeTo: echo })
+        const behindBridge = (target: string) =>
+          sandbox(
+            proxy.dir,
+            bridgeCommand({
+              socketPath: proxy.socketPath,
+              port: 3128,
+              program: process.execPath,
+              args: [client, "3128", target, "sandboxed"]
+            })
+          )
+        const allowed = yield* behindBridge("api.example.com:443")
+        expect(firstLine(allowed.stdout)).toBe("HTTP/1.1 200 Connection Established")
+        expect(allowed.stdout.endsWith("sandboxed")).toBe(true)
+        const refused = yield* behindBridge("169.254.169.254:80")
+        expect(firstLine(refused.stdout)).toBe("HTTP/1.1 403 Forbidden")
+        // No bridge: nothing listens on the sandbox's own loopback, and the host's loopback (the echo server) is out of reach.
+        const noBridge = yield* sandbox(proxy.dir, [process.execPath, client, "3128", "api.example.com:443"])
+        expect(noBridge.stdout).toBe("error ECONNREFUSED\n")
+        const hostLoopback = yield* sandbox(proxy.dir, [process.execPath, client, String(echo), "api.example.com:443"])
+        expect(hostLoopback.stdout).toBe("error ECONNREFUSED\n")
+      }),
+    30_000
+  )
 })

@@ -51,6 +51,12 @@ export interface EgressProxyOptions {
   readonly allow: ReadonlyArray<string>
   /** TCP ports that may be reached; default `defaultEgressPorts`. */
   readonly ports?: ReadonlyArray<number>
+  /**
+   * Most connections open at once (tunnels included); more are closed at
+   * once, unanswered. Default `defaultEgressMaxConnections`. A job cannot
+   * exhaust the executor's file descriptors through its proxy.
+   */
+  readonly maxConnections?: number
   /** Told every decision (e.g. to put refusals in the job's log); default: nothing. */
   readonly onDecision?: (decision: EgressDecision) => Effect.Effect<void>
   /**
@@ -73,6 +79,9 @@ export interface EgressProxy {
 
 /** HTTPS and HTTP. */
 export const defaultEgressPorts: ReadonlyArray<number> = [443, 80]
+
+/** Connections one job's proxy holds at once, unless told otherwise. */
+export const defaultEgressMaxConnections = 256
 
 /** Longest wait for a name's addresses, then for a TCP connection to one of them. */
 export const egressResolveTimeout = Duration.seconds(10)
@@ -360,6 +369,7 @@ export const egressProxy = Effect.fn("EgressProxy.start")(function*(
   }
   const run = yield* FiberSet.makeRuntime<never>()
   const server = NodeHttp.createServer()
+  server.maxConnections = options.maxConnections ?? defaultEgressMaxConnections
   const sockets = new Set<Duplex>()
   server.on("connection", (socket: NodeNet.Socket) => {
     sockets.add(socket)
