@@ -53,6 +53,12 @@ describe("the bundles of npm run build", () => {
 
         const version = yield* run(bundles.agnt, ["--version"], { cwd: dir, env: process.env })
         expect([version.code, version.stdout.trim()]).toEqual([0, "0.1.0"])
+        // The sandbox's egress bridge sits beside the executor's bundle, where `egressBridgePath` looks from it.
+        const bridge = yield* run(NodePath.join(NodePath.dirname(bundles.executor), "egress-bridge.mjs"), [], {
+          cwd: dir,
+          env: process.env
+        })
+        expect([bridge.code, bridge.stderr]).toEqual([64, "usage: node egress-bridge.mjs <socket> <port> [-- <program> [args…]]\n"])
 
         const databaseUrl = yield* freshDatabase(inject("pgAdminUrl"))
         const server = yield* startServerOn(databaseUrl, "agnt-bundled-server-", {}, bundles.server)

@@ -351,6 +351,14 @@ const forward = (route: Route, request: NodeHttp.IncomingMessage, response: Node
   )
 }
 
+/** A request's handling that died (a defect in `onDecision`, say) cuts its connection rather than leaving it unanswered. */
+const cutOnDefect = (socket: Duplex | null) => (handling: Effect.Effect<void>): Effect.Effect<void> =>
+  handling.pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.sync(() => socket?.destroy()).pipe(Effect.zipRight(Effect.logWarning("egress proxy: a request's handling failed", cause)))
+    )
+  )
+
 /**
  * Start the proxy at `options.socketPath` for the life of the scope (see
  * the module comment). Closing the scope ends every tunnel and removes the
@@ -378,9 +386,14 @@ export const egressProxy = Effect.fn("EgressProxy.start")(function*(
   })
   server.on(
     "connect",
-    (request: NodeHttp.IncomingMessage, client: Duplex, head: Buffer) => run(tunnel(route, request.url ?? "", client, head))
+    (request: NodeHttp.IncomingMessage, client: Duplex, head: Buffer) =>
+      run(tunnel(route, request.url ?? "", client, head).pipe(cutOnDefect(client)))
   )
-  server.on("request", (request: NodeHttp.IncomingMessage, response: NodeHttp.ServerResponse) => run(forward(route, request, response)))
+  server.on(
+    "request",
+    (request: NodeHttp.IncomingMessage, response: NodeHttp.ServerResponse) =>
+      run(forward(route, request, response).pipe(cutOnDefect(response.socket)))
+  )
   yield* Effect.acquireRelease(listen(server, options.socketPath), () => close(server, sockets))
   return { socketPath: options.socketPath }
 })
