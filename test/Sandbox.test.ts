@@ -193,6 +193,31 @@ layer(TestLive, { excludeTestServices: true, timeout: "300 seconds" })("the sand
       expect(yield* resultPaths(client, ordinary.job.job_id)).toEqual(["done.txt"])
     }))
 
+  it.scoped("with an allow-list, the program's only way out is the egress proxy: a name off the list and an allowed name resolving to 127.0.0.1 are refused", () =>
+    Effect.gen(function*() {
+      const { agentId, client, start } = yield* commandAgent(
+        "egress",
+        () => "exit 0",
+        { ...hostileSettings, sandbox: { ...hostileSettings.sandbox, network: { allow: ["localhost", "*.example.com"] } } },
+        { sandboxed: true }
+      )
+      yield* start()
+      // A CONNECT through $HTTPS_PROXY (the bridge on 127.0.0.1:3128), as an agent CLI's HTTP client sends it.
+      const viaProxy = (target: string) =>
+        `node -e "const u=new URL(process.env.HTTPS_PROXY);require('http').request({host:u.hostname,port:u.port,method:'CONNECT',path:'${target}'})` +
+        `.on('connect',(r)=>{console.log('CONNECT ${target} '+r.statusCode);process.exit(0)}).on('error',e=>{console.log('CONNECT ${target} '+e.code);process.exit(0)}).end()"`
+      const egress = yield* attempt(
+        client,
+        agentId,
+        [viaProxy("localhost:443"), viaProxy("example.com:443"), viaProxy("127.0.0.1:443"), viaProxy("evil.test:443"), "exit 0"].join("; ")
+      )
+      expect(egress.job.status).toBe("completed")
+      for (const target of ["localhost:443", "example.com:443", "127.0.0.1:443", "evil.test:443"]) {
+        expect(egress.logs).toContain(`CONNECT ${target} 403`)
+      }
+      expect(egress.logs).toContain("[egress] refused localhost:443: resolves to 127.0.0.1 (loopback)")
+    }))
+
   it.scoped("--no-sandbox runs the program as the executor's user, says so in every job's log and in the manifest", () =>
     Effect.gen(function*() {
       const { agentId, client, start } = yield* commandAgent("open", () => "exit 0", hostileSettings)

@@ -15,9 +15,12 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { type ExecutorDefinition, type JobContext, JobFailure } from "../Executor.js"
 import type { CommandConfig } from "./Config.js"
+import { bridgeCommand, egressBridgeExists, egressBridgePath, egressProxy, proxyEnvironment } from "./EgressProxy.js"
 import { type ChildExit, type OutputLine, spawn, type SpawnError } from "./Process.js"
 import {
   type Bind,
+  egressBinds,
+  egressInside,
   handOver,
   inside,
   probeSandbox,
@@ -77,10 +80,10 @@ export const isolationFor = (
     }
     const path = yield* Config.string("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
     const tools = yield* probeSandbox(path, process.getuid?.() === 0)
-    if (config.sandbox.network !== "none") {
+    if (config.sandbox.network !== "none" && !egressBridgeExists()) {
       return yield* new SandboxUnavailable({
-        message: "this executor cannot yet give a sandbox a network allow-list; set \"sandbox\": {\"network\": \"none\"} " +
-          "or run with --no-sandbox"
+        message: `the network allow-list needs the egress bridge script at ${egressBridgePath}, which is missing ` +
+          "(an incomplete installation: reinstall agnt-executor)"
       })
     }
     return { _tag: "Sandboxed", tools, programBinds: programBinds(program, config.sandbox, NodeOs.homedir()) } as const
@@ -272,6 +275,8 @@ interface Launch {
   readonly values: Placeholders
   /** The host directories whose total size `sandbox.workspace_mb` bounds; none when unsandboxed. */
   readonly watched: ReadonlyArray<string>
+  /** The egress proxy to start for the program's allow-list: where its socket goes on the host, and what it allows. */
+  readonly egress: { readonly socketPath: string; readonly allow: ReadonlyArray<string> } | undefined
 }
 
 /**
@@ -297,8 +302,24 @@ const prepareLaunch = (config: CommandConfig, isolation: Isolation, job: Job, ct
     const args = buildArgs(config, values)
     if (isolation._tag === "Unsandboxed") {
       yield* ctx.log("running unsandboxed (--no-sandbox): the program runs as the executor's user, with its files and network")
-      return { program: config.program, args, env, values, watched: [] } satisfies Launch
+      return { program: config.program, args, env, values, watched: [], egress: undefined } satisfies Launch
     }
+    return yield* sandboxedLaunch(config, isolation, ctx, { args, env, values })
+  })
+
+/**
+ * The sandboxed half of `prepareLaunch`: a fresh home and `/tmp` in a
+ * folder beside the workspace, handed to the sandbox's user when the
+ * executor runs as root, the sandbox's argv and, for an allow-list, the
+ * bridge in front of the program and where the egress proxy's socket goes.
+ */
+const sandboxedLaunch = (
+  config: CommandConfig,
+  isolation: Extract<Isolation, { readonly _tag: "Sandboxed" }>,
+  ctx: JobContext,
+  launch: Pick<Launch, "args" | "env" | "values">
+) =>
+  Effect.gen(function*() {
     const root = yield* Effect.tryPromise({
       try: () => NodeFs.mkdtemp(NodePath.join(NodePath.dirname(ctx.workspace), "sandbox-")),
       catch: fsFailure("cannot prepare the sandbox")
@@ -310,16 +331,36 @@ const prepareLaunch = (config: CommandConfig, isolation: Isolation, job: Job, ct
       tmp: NodePath.join(root, "tmp")
     }
     const watched = [mounts.workspace, mounts.out, mounts.home, mounts.tmp]
+    const egressDir = NodePath.join(root, "egress")
     yield* Effect.tryPromise({
       try: async () => {
-        await Promise.all([NodeFs.mkdir(mounts.home), NodeFs.mkdir(mounts.tmp)])
+        await Promise.all([NodeFs.mkdir(mounts.home), NodeFs.mkdir(mounts.tmp), NodeFs.mkdir(egressDir, { mode: 0o755 })])
         if (isolation.tools.setpriv !== undefined) await handOver(watched)
       },
       catch: fsFailure("cannot prepare the sandbox")
     })
+    const network = config.sandbox.network
     const binds = [...sandboxBinds(config.sandbox, mounts, NodeOs.homedir()), ...isolation.programBinds]
-    const [program = "", ...rest] = sandboxArgv(isolation.tools, config.sandbox, binds, config.program, args)
-    return { program, args: rest, env, values, watched } satisfies Launch
+    if (network === "none") {
+      const [program = "", ...rest] = sandboxArgv(isolation.tools, config.sandbox, binds, config.program, launch.args)
+      return { ...launch, program, args: rest, watched, egress: undefined } satisfies Launch
+    }
+    // The allow-list: the program reaches the proxy's socket (shown at `egressInside`) through the bridge on loopback.
+    const [bridge = "", ...bridgeArgs] = bridgeCommand({
+      socketPath: egressInside.socket,
+      port: egressInside.port,
+      program: config.program,
+      args: launch.args
+    })
+    const [program = "", ...rest] = sandboxArgv(isolation.tools, config.sandbox, [...binds, ...egressBinds(egressDir)], bridge, bridgeArgs)
+    return {
+      ...launch,
+      program,
+      args: rest,
+      env: { ...launch.env, ...proxyEnvironment(egressInside.port) },
+      watched,
+      egress: { socketPath: NodePath.join(egressDir, NodePath.basename(egressInside.socket)), allow: network.allow }
+    } satisfies Launch
   })
 
 /** How a job's program ended: by itself, past its time, or stopped when its files outgrew the sandbox's limit. */
@@ -366,6 +407,16 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, iso
   const launch = yield* prepareLaunch(config, isolation, job, ctx)
   const tail: Array<string> = []
   const outcome = yield* Effect.scoped(Effect.gen(function*() {
+    if (launch.egress !== undefined) {
+      const proxy = yield* egressProxy({
+        socketPath: launch.egress.socketPath,
+        allow: launch.egress.allow,
+        onDecision: (decision) =>
+          decision.allowed ? Effect.void : ctx.log(`[egress] refused ${decision.host}:${decision.port}: ${decision.reason}`)
+      }).pipe(Effect.mapError((error) => new JobFailure({ reason: `the sandbox's egress proxy could not start: ${error.message}` })))
+      // Reachable by the sandbox's user (`nobody` when the executor runs as root).
+      yield* Effect.promise(() => NodeFs.chmod(proxy.socketPath, 0o666))
+    }
     const child = yield* spawn({
       program: launch.program,
       args: launch.args,

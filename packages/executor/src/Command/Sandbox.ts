@@ -9,7 +9,10 @@
  *   the job's workspace, out dir, a fresh home and `/tmp` writable, and
  *   nothing else — no seller's home, no agnt config or state, no SSH or
  *   cloud credentials, no `/run` sockets. Its network namespace holds only
- *   loopback (`network: "none"`, the default). Its PID namespace ends with
+ *   loopback (`network: "none"`, the default); with an allow-list
+ *   (`{ "allow": [...] }`) its HTTP clients reach the named hosts through
+ *   the executor's egress proxy (`EgressProxy.ts`), whose socket it sees
+ *   at `/run/agnt`, via the bridge on 127.0.0.1:3128 (`HTTPS_PROXY`). Its PID namespace ends with
  *   it: when the program ends, is canceled or times out, the kernel kills
  *   everything it started (`--die-with-parent` ties the sandbox to the
  *   executor too).
@@ -34,11 +37,14 @@ import * as ChildProcess from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
 import * as NodePath from "node:path"
+import { parseHostPattern } from "./EgressPolicy.js"
+import { egressBridgePath } from "./EgressProxy.js"
 
-/** A domain an agent may reach through the egress proxy: `api.example.com`, or `*.example.com` for its subdomains. */
+/** A host an agent may reach through the egress proxy: `api.example.com`, or `*.example.com` for the names below it (`EgressPolicy.parseHostPattern`). */
 export const DomainPattern = Schema.String.pipe(
-  Schema.pattern(/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {
-    message: () => "a domain name such as api.example.com, or *.example.com for its subdomains"
+  Schema.filter((entry) => {
+    const parsed = parseHostPattern(entry)
+    return "reason" in parsed ? parsed.reason : true
   })
 )
 
@@ -76,7 +82,7 @@ export class SandboxSettings extends Schema.Class<SandboxSettings>("SandboxSetti
   read_only: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.minLength(1))), { default: () => [] }),
   /** Names of the executor's environment variables passed on to the program (e.g. `ANTHROPIC_API_KEY`). Default none. */
   pass_env: Schema.optionalWith(Schema.Array(EnvName), { default: () => [] }),
-  /** Memory the program may allocate, in MiB (`RLIMIT_DATA`). Default 4096. */
+  /** Memory each of the program's processes may allocate, in MiB (`RLIMIT_DATA`, a per-process limit). Default 4096. */
   memory_mb: Schema.optionalWith(PositiveInt, { default: () => 4096 }),
   /** Processes and threads the sandbox's user may run at once (`RLIMIT_NPROC`). Default 512. */
   max_processes: Schema.optionalWith(PositiveInt, { default: () => 512 }),
@@ -176,6 +182,21 @@ export const readOnlyMount = (entry: string, hostHome: string): { readonly host:
   }
   return { host: NodePath.resolve(entry), inside: NodePath.resolve(entry) }
 }
+
+/** Where a sandbox with an allow-list reaches the egress proxy: its socket, and the bridge's port on loopback. */
+export const egressInside = { dir: "/run/agnt", socket: "/run/agnt/egress.sock", port: 3128 } as const
+
+/**
+ * What a sandbox with an allow-list adds: the folder of the proxy's socket
+ * (`egressDir` on the host) at `egressInside.dir`, and Node and the bridge
+ * script at their own paths, read-only, to run the bridge
+ * (`EgressProxy.bridgeCommand`).
+ */
+export const egressBinds = (egressDir: string): Array<Bind> => [
+  { host: egressDir, inside: egressInside.dir, writable: false },
+  { host: process.execPath, inside: process.execPath, writable: false },
+  { host: egressBridgePath, inside: egressBridgePath, writable: false }
+]
 
 /** The host paths the program can read: the system directories and `read_only`'s entries. */
 export const visibleRoots = (settings: SandboxSettings, hostHome: string): Array<string> => [
