@@ -165,6 +165,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "300 seconds" })("the sand
       // Memory past the limit.
       const memory = yield* attempt(client, agentId, "node -e \"const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))\"")
       expect(memory.job.status).toBe("failed")
+      expect(memory.job.failure_reason).toContain("memory limit of 256 MiB per process")
 
       // A file past the file size limit; the job's files past the workspace limit.
       const bigFile = yield* attempt(client, agentId, "head -c 20000000 /dev/zero > big.bin")

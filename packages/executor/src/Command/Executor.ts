@@ -378,8 +378,41 @@ const outgrows = (dirs: ReadonlyArray<string>, limitBytes: number): Effect.Effec
     Effect.repeat({ schedule: Schedule.spaced(workspaceCheckInterval), until: (bytes) => bytes > limitBytes })
   )
 
-/** The failure reason of a program that did not exit 0, naming the sandbox limit it hit when that is known. */
-const failureReason = (config: CommandConfig, outcome: Outcome, tail: ReadonlyArray<string>): string => {
+/**
+ * The sandbox limits a program meets as failing calls, each with what
+ * programs print when one fails (errno texts of `ENOMEM`, `EAGAIN` from
+ * fork, `EMFILE`; Node's, Python's and the shells' own words).
+ */
+const limitSymptoms = [
+  {
+    pattern: /cannot allocate memory|out ?of ?memory|memoryerror|allocation failed|std::bad_alloc/i,
+    limit: (config: CommandConfig) =>
+      `likely at the sandbox's memory limit of ${config.sandbox.memory_mb} MiB per process (sandbox.memory_mb)`
+  },
+  {
+    pattern: /cannot fork|fork: retry|resource temporarily unavailable|EAGAIN/i,
+    limit: (config: CommandConfig) => `likely at the sandbox's limit of ${config.sandbox.max_processes} processes (sandbox.max_processes)`
+  },
+  {
+    pattern: /too many open files|EMFILE/i,
+    limit: (config: CommandConfig) =>
+      `likely at the sandbox's limit of ${config.sandbox.max_open_files} open files (sandbox.max_open_files)`
+  }
+]
+
+/** Which sandbox limit the program's last lines of output say it met, if any. */
+const limitInOutput = (config: CommandConfig, tail: ReadonlyArray<string>): string | undefined => {
+  const text = tail.join("\n")
+  return limitSymptoms.find((symptom) => symptom.pattern.test(text))?.limit(config)
+}
+
+/**
+ * The failure reason of a program that did not exit 0, naming the sandbox
+ * limit it hit: for certain when the runtime stopped it (workspace) or the
+ * kernel did (file size), as likely when its output says so (memory,
+ * processes, open files: the program sees a failing call and reports it).
+ */
+const failureReason = (config: CommandConfig, sandboxed: boolean, outcome: Outcome, tail: ReadonlyArray<string>): string => {
   const name = NodePath.basename(config.program)
   switch (outcome._tag) {
     case "TimedOut":
@@ -392,10 +425,11 @@ const failureReason = (config: CommandConfig, outcome: Outcome, tail: ReadonlyAr
       )
     case "Exited": {
       const fileTooLarge = outcome.exit.signal === "SIGXFSZ" || outcome.exit.code === 128 + 25
+      const limit = sandboxed ? limitInOutput(config, tail) : undefined
       return reasonWithTail(
         fileTooLarge
           ? `${name} wrote a file past the sandbox's file size limit of ${config.sandbox.max_file_mb} MiB (sandbox.max_file_mb)`
-          : `${name} failed with ${describeExit(outcome.exit)}`,
+          : `${name} failed with ${describeExit(outcome.exit)}${limit === undefined ? "" : `, ${limit}`}`,
         tail
       )
     }
@@ -451,7 +485,7 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, iso
     return outcome
   }))
   if (outcome._tag !== "Exited" || outcome.exit.code !== 0) {
-    return yield* new JobFailure({ reason: failureReason(config, outcome, tail) })
+    return yield* new JobFailure({ reason: failureReason(config, isolation._tag === "Sandboxed", outcome, tail) })
   }
   yield* collectResults(ctx)
 })
