@@ -7,8 +7,23 @@ import * as NodeUrl from "node:url"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 
-/** Absolute path of a package's bin script. */
-export const binPath = (pkg: "cli" | "executor" | "server", name: string) => NodePath.join(root, "packages", pkg, "bin", name)
+/**
+ * Absolute path of a package's bin script, or, for the CLI, the `agnt`
+ * program named by `AGNT_CLI_BIN` when it is set (a compiled binary of
+ * `npm run dist`, such as `dist/bin/agnt-linux-x64`): the end-to-end tests
+ * then drive that program instead of the sources.
+ */
+export const binPath = (pkg: "cli" | "executor" | "server", name: string) => {
+  const cli = process.env["AGNT_CLI_BIN"]
+  return pkg === "cli" && cli !== undefined && cli !== "" ? NodePath.resolve(root, cli) : NodePath.join(root, "packages", pkg, "bin", name)
+}
+
+/**
+ * How to start `file`: a JavaScript file (`.js`) through this Node, anything
+ * else (a compiled binary) as a program of its own.
+ */
+const command = (file: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
+  file.endsWith(".js") ? [process.execPath, [file, ...args]] : [file, args]
 
 /** What a finished process left: exit code, stdout, stderr. */
 export interface Finished {
@@ -24,7 +39,8 @@ export const run = (file: string, args: ReadonlyArray<string>, options: {
   readonly input?: string | undefined
 }) =>
   Effect.promise(async (): Promise<Finished> => {
-    const child = spawn(process.execPath, [file, ...args], {
+    const [program, argv] = command(file, args)
+    const child = spawn(program, argv, {
       cwd: options.cwd,
       env: options.env,
       stdio: ["pipe", "pipe", "pipe"]
@@ -44,7 +60,8 @@ export const run = (file: string, args: ReadonlyArray<string>, options: {
 export const daemon = (file: string, args: ReadonlyArray<string>, options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv }) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, [file, ...args], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
+      const [program, argv] = command(file, args)
+      const child = spawn(program, argv, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
       const output: Array<string> = []
       child.stdout.setEncoding("utf8").on("data", (text: string) => output.push(text))
       child.stderr.setEncoding("utf8").on("data", (text: string) => output.push(text))
