@@ -50,9 +50,12 @@ interface Program {
 /**
  * CommonJS packages inside an ESM bundle call `require` for Node's own
  * modules and read `__dirname`; ESM has neither, so every output file
- * starts by defining them from its own URL.
+ * starts by defining them from its own URL (after a `#!/usr/bin/env node`
+ * line, so the bundle runs as a program of its own).
  */
 const commonJsShim = [
+  // First, so an installed package's bin can be the bundle itself.
+  `#!/usr/bin/env node`,
   `import { createRequire as __agntCreateRequire } from "node:module";`,
   `import { dirname as __agntDirname } from "node:path";`,
   `import { fileURLToPath as __agntFileURLToPath } from "node:url";`,
