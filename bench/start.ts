@@ -13,11 +13,17 @@
  *   ready, and of an idle bundled `agnt-executor run code-review` 3 s after
  *   it published its agent to that server (long-polling for jobs), each
  *   vs the same program from source through tsx. Targets: ≤ 120 MB and ≤ 80 MB.
- * - `agnt --version` from spawn to exit: the bundle vs `node -e 0` (Node's
- *   own start) and vs the tsx bin.
+ * - `agnt --version` and `agnt status <job>` (one job ordered on the bundled
+ *   server), wall and CPU time (user + system, from bash's `time`), of the
+ *   compiled binary of `npm run dist` (`bun build --compile --minify
+ *   --bytecode`, linux-x64) and of the esbuild bundle under Node, each vs
+ *   `node -e 0` (Node's own start) in the same run; and the bundle's
+ *   `--version` vs the tsx bin. Goal: the binary's `--version` within 1.5×
+ *   of `node -e 0`, no command's start above 150 ms.
  *
- * Times are medians of 5 runs (1 with `quick`). The bundles are built
- * fresh into a temporary directory, the PostgreSQL (fsync off) started there.
+ * Server times are medians of 5 runs (1 with `quick`), the CLI's of 11 (3).
+ * The bundles and the binary are built fresh into a temporary directory,
+ * the PostgreSQL (fsync off) started there.
  *
  *   npx tsx bench/start.ts
  *   QUICK=true npx tsx bench/start.ts
@@ -32,6 +38,7 @@ import * as NodeUrl from "node:url"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { testCluster } from "../packages/server/test/TestCluster.js"
 import { buildAll } from "../scripts/build.js"
+import { compileAgnt, platforms } from "../scripts/dist.js"
 import type { Measure, Row } from "./Bench.js"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
@@ -197,7 +204,40 @@ const runMs = async (args: ReadonlyArray<string>, samples: number) => {
   return median(times)
 }
 
+/**
+ * Wall and CPU (user + system) ms of one run of `command…`, as bash's `time`
+ * reports them (the CPU from the child's rusage, every thread counted);
+ * throws if the command failed.
+ */
+const timedCommand = async (command: ReadonlyArray<string>, env: NodeJS.ProcessEnv) => {
+  const script = `TIMEFORMAT="%3R %3U %3S"; time "$@" > /dev/null 2> "$AGNT_BENCH_ERR"`
+  const err = NodeFs.mkdtemp(NodePath.join(NodeOs.tmpdir(), "agnt-bench-err-"))
+  const errFile = NodePath.join(await err, "stderr")
+  const child = spawn("bash", ["-c", script, "bash", ...command], {
+    env: { ...env, AGNT_BENCH_ERR: errFile },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let report = ""
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (report += text))
+  const [code] = await once(child, "close")
+  const stderr = await NodeFs.readFile(errFile, "utf8").catch(() => "")
+  await NodeFs.rm(NodePath.dirname(errFile), { recursive: true, force: true })
+  const [wall, user, system] = report.trim().split(" ").map((field) => Number(field) * 1000)
+  if (code !== 0 || wall === undefined || user === undefined || system === undefined) {
+    throw new Error(`${command.join(" ")} exited ${String(code)}: ${stderr}${report}`)
+  }
+  return { wall, cpu: user + system }
+}
+
+/** Median wall and CPU ms of `samples` runs of `command…`. */
+const commandMs = async (command: ReadonlyArray<string>, env: NodeJS.ProcessEnv, samples: number) => {
+  const runs: Array<{ readonly wall: number; readonly cpu: number }> = []
+  for (let i = 0; i < samples; i++) runs.push(await timedCommand(command, env))
+  return { wall: median(runs.map((one) => one.wall)), cpu: median(runs.map((one) => one.cpu)) }
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+const milliseconds = (ms: number) => `${ms.toFixed(0)} ms`
 const megabytes = (mb: number) => `${mb.toFixed(0)} MB`
 const figure = (measure: string, agnt: number, baseline: number, show: (value: number) => string): StartFigure => ({
   measure,
@@ -206,6 +246,52 @@ const figure = (measure: string, agnt: number, baseline: number, show: (value: n
   ratio: `${(agnt / baseline).toFixed(2)}×`,
   values: show === megabytes ? { agnt, baseline, unit: "MB" } : { agnt: agnt / 1000, baseline: baseline / 1000, unit: "s" }
 })
+
+/** The job id in `agnt order`'s JSON output. */
+const jobIdOf = (output: string) => {
+  const printed: unknown = JSON.parse(output)
+  const job = typeof printed === "object" && printed !== null && "job" in printed ? printed.job : printed
+  if (typeof job !== "object" || job === null || !("job_id" in job) || typeof job.job_id !== "string") {
+    throw new Error(`no job in ${output}`)
+  }
+  return job.job_id
+}
+
+/**
+ * `agnt --version` and `agnt status <job>` (a job ordered with the bundled
+ * `agnt` on a bundled server started for them), of the compiled `binary`
+ * and of the bundle under Node: median wall and CPU ms, each beside
+ * `node -e 0`'s measured in the same run.
+ */
+const cliFigures = async (
+  programs: Programs,
+  binary: string,
+  work: string,
+  databaseUrl: string,
+  buyerKey: string,
+  samples: number
+) => {
+  const ready = await readyServer(programs.server, work, databaseUrl)
+  try {
+    const env = { ...process.env, AGNT_API_URL: ready.url, AGNT_API_KEY: buyerKey, XDG_CONFIG_HOME: NodePath.join(work, "config") }
+    const { output } = await timedRun([programs.agnt, "order", codeReviewAgentId, "--prompt", "bench"], env)
+    const job = jobIdOf(output)
+    const node = await commandMs([process.execPath, "-e", "0"], env, samples)
+    const rows: Array<StartFigure> = []
+    const ways = [["binary", [binary]], ["bundle", [process.execPath, programs.agnt]]] as const
+    const commands = [["agnt --version", ["--version"]], ["agnt status <job>", ["status", job]]] as const
+    for (const [way, program] of ways) {
+      for (const [name, args] of commands) {
+        const measured = await commandMs([...program, ...args], env, samples)
+        rows.push(figure(`${name}, ${way}, wall (vs node -e 0)`, measured.wall, node.wall, milliseconds))
+        rows.push(figure(`${name}, ${way}, CPU (vs node -e 0)`, measured.cpu, node.cpu, milliseconds))
+      }
+    }
+    return rows
+  } finally {
+    await stop(ready.child)
+  }
+}
 
 /** Median ms of `samples` restarts (stop, `pg_ctl start`) of the cluster. */
 const postgresStartMs = async (pg: { stop: () => Promise<void>; start: () => Promise<void> }, samples: number) => {
@@ -217,6 +303,13 @@ const postgresStartMs = async (pg: { stop: () => Promise<void>; start: () => Pro
     times.push(performance.now() - started)
   }
   return median(times)
+}
+
+/** The release platform of this machine, whose compiled `agnt` it can run. */
+const hostPlatform = () => {
+  const platform = platforms.find((platform) => platform.os === process.platform && platform.cpu === process.arch)
+  if (platform === undefined) throw new Error(`no compiled agnt for ${process.platform} ${process.arch}`)
+  return platform
 }
 
 /**
@@ -246,8 +339,9 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
     }
     const bundledRss = await idleRss(bundles, work, adminUrl, keys)
     const tsxRss = await idleRss(tsxBins, work, adminUrl, keys)
+    const binary = await compileAgnt(hostPlatform(), NodePath.join(work, "agnt"))
+    const cli = await cliFigures(bundles, binary, work, adminUrl, keys.buyerKey, options.quick ? 3 : 11)
     const version = await runMs([bundles.agnt, "--version"], samples)
-    const nodeStart = await runMs(["-e", "0"], samples)
     const tsxVersion = await runMs([tsxBins.agnt, "--version"], samples)
     const postgresStart = await postgresStartMs(pg, samples)
     return [
@@ -256,8 +350,8 @@ export const startFigures = async (options: { readonly quick: boolean }): Promis
       figure("server spawn → /readyz 200 (vs pg_ctl start)", bundledReady.ms, postgresStart, seconds),
       figure("server idle RSS, target ≤ 120 MB (vs tsx)", bundledRss.server, tsxRss.server, megabytes),
       figure("executor code-review idle RSS, target ≤ 80 MB (vs tsx)", bundledRss.executor, tsxRss.executor, megabytes),
-      figure("agnt --version (vs node -e 0)", version, nodeStart, seconds),
-      figure("agnt --version (vs tsx)", version, tsxVersion, seconds)
+      ...cli,
+      figure("agnt --version, bundle (vs tsx)", version, tsxVersion, milliseconds)
     ]
   } finally {
     await pg.stop()
