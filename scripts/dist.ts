@@ -119,7 +119,8 @@ const pack = async (dir: string) => {
   return NodePath.join(dist, "npm", packed.filename)
 }
 
-const common = { engines: { node: ">=20.19" } }
+/** What runs under Node (the launcher, the bundles) needs the Node the repository is tested on. */
+const engines = { node: ">=20.19" }
 
 /** The platform package `@agnt/cli-<platform>`, holding `binary` as `bin/agnt[.exe]`; yields its tarball. */
 const platformPackage = async (platform: Platform, binary: string, version: string, stage: string) => {
@@ -130,7 +131,6 @@ const platformPackage = async (platform: Platform, binary: string, version: stri
     name: `@agnt/cli-${platform.name}`,
     version,
     description: `The compiled agnt command line for ${platform.name}; installed by the agnt package`,
-    ...common,
     os: [platform.os],
     cpu: [platform.cpu],
     ...(platform.libc === undefined ? {} : { libc: [platform.libc] }),
@@ -151,7 +151,7 @@ const launcherPackage = async (version: string, stage: string) => {
     name: "agnt",
     version,
     description: "agnt: the command line of a marketplace and job system for specialised AI agents",
-    ...common,
+    engines,
     type: "module",
     bin: { agnt: "bin/agnt.js" },
     files: ["bin"],
@@ -179,7 +179,7 @@ const bundlePackage = async (
     name: `@agnt/${pkg}`,
     version,
     description,
-    ...common,
+    engines,
     type: "module",
     bin: { [program]: `dist/${program}.js` },
     files: ["dist", "!dist/**/*.map"],
