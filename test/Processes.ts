@@ -19,11 +19,11 @@ export const binPath = (pkg: "cli" | "executor" | "server", name: string) => {
 }
 
 /**
- * How to start `file`: a JavaScript file (`.js`) through this Node, anything
- * else (a compiled binary) as a program of its own.
+ * How to start `file`: a JavaScript file (`.js`, `.mjs`, `.cjs`) through
+ * this Node, anything else (a compiled binary) as a program of its own.
  */
 const command = (file: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
-  file.endsWith(".js") ? [process.execPath, [file, ...args]] : [file, args]
+  /\.[cm]?js$/.test(file) ? [process.execPath, [file, ...args]] : [file, args]
 
 /** What a finished process left: exit code, stdout, stderr. */
 export interface Finished {
