@@ -28,6 +28,7 @@ import {
   startServer,
   writeCommandExecutor
 } from "./Executors.js"
+import { binPath, run } from "./Processes.js"
 
 /** A work dir with the environment of a server on the embedded default in it. */
 const embeddedSetup = Effect.gen(function*() {
@@ -133,6 +134,23 @@ describe("the embedded default after a hard kill", () => {
       const client = yield* buyerClient(`http://127.0.0.1:${port}`, keys.api_key)
       const page = yield* client.jobs.list({ urlParams: { limit: 20 } })
       expect(page.data).toEqual([])
+    }).pipe(Effect.provide(FetchHttpClient.layer)))
+
+  it.scopedLive("agnt-server keys create beside a running embedded server uses its PostgreSQL and leaves it running; the new key works", () =>
+    Effect.gen(function*() {
+      const { env, port, postmasterPid, work } = yield* embeddedSetup
+      const server = yield* startServer(port, { cwd: work, env })
+      const postgres = yield* postmasterPid
+      const created = yield* run(binPath("server", "agnt-server.js"), ["keys", "create", "--role", "buyer"], { cwd: work, env })
+      expect(created.stderr).not.toContain("stopping a PostgreSQL left running")
+      expect(created.code).toBe(0)
+      const key: unknown = JSON.parse(created.stdout).key
+      expect(typeof key).toBe("string")
+      expect(yield* running(postgres)).toBe(true)
+      const client = yield* buyerClient(`http://127.0.0.1:${port}`, String(key))
+      const page = yield* client.jobs.list({ urlParams: { limit: 20 } })
+      expect(page.data).toEqual([])
+      expect(server.output.join("")).not.toContain("stopping a PostgreSQL")
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
   it.scopedLive("a postmaster.pid naming a live process that is not PostgreSQL is removed as stale, and the server starts", () =>

@@ -4,9 +4,10 @@
  * `<dataDir>/postgres`, started on a free loopback port for the life of the
  * scope and stopped when the scope closes. The superuser password is made
  * once, at `initdb`, and kept in `<dataDir>/postgres.password` (mode 0600).
- * A PostgreSQL left running on the cluster by a server that died is stopped
- * first, and a watchdog stops this one should the server die without its
- * finalizers (`Postmaster.ts`). A failed start says why: the last lines
+ * A PostgreSQL a live agnt process started on the cluster (a running
+ * `agnt-server serve`) is used as it is, and left running; one left by a
+ * server that died is stopped first, and a watchdog stops the one started
+ * here should the server die without its finalizers (`Postmaster.ts`). A failed start says why: the last lines
  * PostgreSQL logged.
  */
 import { Data, Effect, Redacted, type Scope } from "effect"
@@ -67,6 +68,11 @@ export const start = (
       ? (yield* attempt(`cannot read ${passwordFile}`, () =>
         NodeFs.readFile(passwordFile, "utf8"))).trim()
       : NodeCrypto.randomBytes(24).toString("hex")
+    const running = initialised ? yield* Postmaster.runningForLiveServer(clusterDir) : undefined
+    if (running !== undefined) {
+      yield* Effect.logInfo(`using the PostgreSQL a running agnt process started on ${clusterDir} (PID ${running.pid})`)
+      return Redacted.make(`postgres://postgres:${password}@127.0.0.1:${running.port}/postgres`)
+    }
     yield* Postmaster.clearStale(clusterDir).pipe(
       Effect.mapError((error) => new EmbeddedPostgresError({ message: error.message, cause: error.cause }))
     )

@@ -5,7 +5,8 @@
  * every later start fails. Two guards:
  *
  * - `clearStale`, before a start: a `postmaster.pid` whose process is a
- *   PostgreSQL on this cluster is stopped (fast shutdown, `pg_ctl stop -m
+ *   PostgreSQL on this cluster, left by a server that died (no watchdog of
+ *   it runs: `runningForLiveServer` tells the two apart), is stopped (fast shutdown, `pg_ctl stop -m
  *   fast`'s SIGINT, then SIGQUIT); one whose process is gone, or is some
  *   other program that reused the PID, is removed.
  * - `watchdog`, after a start: a tiny `sh` process that blocks reading a pipe
@@ -25,10 +26,11 @@ export class PostmasterError extends Data.TaggedError("PostmasterError")<{
   readonly cause?: unknown
 }> {}
 
-/** The first two lines of `postmaster.pid`: the postmaster's PID and its data directory. */
+/** What `postmaster.pid` says (PostgreSQL's `pidfile.h`): the postmaster's PID (line 1), data directory (2) and port (4). */
 interface LockFile {
   readonly pid: number
   readonly dataDir: string
+  readonly port: number | undefined
 }
 
 const lockPath = (clusterDir: string) => NodePath.join(clusterDir, "postmaster.pid")
@@ -37,9 +39,12 @@ const lockPath = (clusterDir: string) => NodePath.join(clusterDir, "postmaster.p
 export const readLock = (clusterDir: string): Effect.Effect<LockFile | undefined> =>
   Effect.promise(() =>
     NodeFs.readFile(lockPath(clusterDir), "utf8").then((text) => {
-      const [pidLine = "", dataDir = ""] = text.split("\n")
+      const [pidLine = "", dataDir = "", , portLine = ""] = text.split("\n")
       const pid = Number(pidLine.trim())
-      return Number.isInteger(pid) && pid > 0 ? { pid, dataDir: dataDir.trim() } : undefined
+      const port = Number(portLine.trim())
+      return Number.isInteger(pid) && pid > 0
+        ? { pid, dataDir: dataDir.trim(), port: Number.isInteger(port) && port > 0 ? port : undefined }
+        : undefined
     }, () => undefined)
   )
 
@@ -85,6 +90,46 @@ const signalAndWait = (pid: number, signal: NodeJS.Signals, within: Duration.Dur
   Effect.flatMap(alive(pid), (running) => running ? Effect.ignore(Effect.try(() => process.kill(pid, signal))) : Effect.void).pipe(
     Effect.zipRight(exited(pid, within))
   )
+
+/** The watchdog's name in its command line (`sh -c <script> agnt-postgres-watchdog <pid>`). */
+const watchdogName = "agnt-postgres-watchdog"
+
+/** Every process's PID, parent PID and command line, from `ps` (on Linux and macOS alike). */
+const processTable: Effect.Effect<ReadonlyArray<{ readonly pid: number; readonly ppid: number; readonly command: string }>> = Effect
+  .promise(() =>
+    new Promise((resolve) =>
+      execFile("ps", ["-Ao", "pid=,ppid=,command="], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
+        resolve(
+          error ? [] : stdout.split("\n").flatMap((line) => {
+            const match = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
+            return match === null ? [] : [{ pid: Number(match[1]), ppid: Number(match[2]), command: match[3] ?? "" }]
+          })
+        ))
+    )
+  )
+
+/**
+ * The postmaster running on `clusterDir` for an agnt process that is still
+ * alive — its `watchdog` runs and is still the child of an agnt process (a
+ * server that died leaves its watchdog to init, which stops the postmaster
+ * and exits) — with its PID and port; `undefined` when there is none, or
+ * none so owned. Another agnt process on the same data dir (`agnt-server
+ * keys`, a second instance) connects to it rather than stopping it as stale.
+ */
+export const runningForLiveServer = (
+  clusterDir: string
+): Effect.Effect<{ readonly pid: number; readonly port: number } | undefined> =>
+  Effect.gen(function*() {
+    const lock = yield* readLock(clusterDir)
+    if (lock === undefined || lock.port === undefined || !(yield* alive(lock.pid))) return undefined
+    const table = yield* processTable
+    const watchdogOf = `${watchdogName} ${lock.pid}`
+    const owned = table.some((entry) =>
+      entry.command.endsWith(watchdogOf) &&
+      table.some((parent) => parent.pid === entry.ppid && parent.pid !== 1 && parent.command.includes("agnt"))
+    )
+    return owned ? { pid: lock.pid, port: lock.port } : undefined
+  })
 
 /**
  * Make `clusterDir` startable after a crash of the server that ran it: stop
@@ -138,7 +183,7 @@ const watchdogScript = [
 export const watchdog = (pid: number): Effect.Effect<void, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn("sh", ["-c", watchdogScript, "agnt-postgres-watchdog", String(pid)], {
+      const child = spawn("sh", ["-c", watchdogScript, watchdogName, String(pid)], {
         stdio: ["pipe", "ignore", "ignore"]
       })
       child.on("error", () => {})

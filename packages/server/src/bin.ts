@@ -15,7 +15,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Cause, Console, Effect, Layer, Logger, Option, Redacted, Schema } from "effect"
 import { ApiKeyInfo, ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { ServerLive } from "./Server.js"
@@ -23,7 +23,16 @@ import { ServerConfig } from "./ServerConfig.js"
 
 const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
-const KeysLive = ApiKeys.Default.pipe(Layer.provide(DatabaseLive), Layer.provide(ServerConfig.layer))
+/**
+ * What the `keys` commands run on: the configured database (the embedded
+ * one shared with a running server, or started for the command), with log
+ * lines on stderr so that stdout holds the command's JSON alone.
+ */
+const KeysLive = ApiKeys.Default.pipe(
+  Layer.provide(DatabaseLive),
+  Layer.provide(ServerConfig.layer),
+  Layer.provide(Logger.replace(Logger.prettyLoggerDefault, Logger.prettyLogger({ stderr: true })))
+)
 
 const serve = Command.make("serve", {}, () => Layer.launch(ServerLive.pipe(Layer.provide(ServerConfig.layer)))).pipe(
   Command.withDescription("Run the API server")
