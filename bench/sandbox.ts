@@ -10,9 +10,7 @@
  *   npx tsx bench/sandbox.ts          # N=50
  *   N=200 npx tsx bench/sandbox.ts
  */
-import { AccountId, AgentId, JobId } from "@agnt/domain/Ids"
-import { Job } from "@agnt/domain/Job"
-import { Config, Console, DateTime, Effect, Schema } from "effect"
+import { Config, Console, Effect } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -20,34 +18,8 @@ import { CommandConfig } from "../packages/executor/src/Command/Config.js"
 import { command, type Isolation, isolationFor } from "../packages/executor/src/Command/Executor.js"
 import { SandboxSettings } from "../packages/executor/src/Command/Sandbox.js"
 import type { JobContext } from "../packages/executor/src/Executor.js"
+import { agentId, makeJob } from "../packages/executor/test/Jobs.js"
 import { percentile, runIfMain } from "./Bench.js"
-
-const agentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
-
-const job = new Job({
-  job_id: Schema.decodeSync(JobId)("job_01m7zs84jxe4bv682cvngbb1p6"),
-  agent_id: agentId,
-  account_id: Schema.decodeSync(AccountId)("acct_01m7zs84jxe4bv682cvngbb1p6"),
-  status: "running",
-  prompt: "p",
-  params: {},
-  progress: null,
-  status_message: null,
-  decision_reason: null,
-  failure_reason: null,
-  result: null,
-  created_at: DateTime.unsafeMake(0),
-  updated_at: DateTime.unsafeMake(0),
-  started_at: DateTime.unsafeMake(0),
-  completed_at: null,
-  duration_seconds: null,
-  cancel_requested: false,
-  lease_expires_at: null,
-  attempt: 1,
-  max_attempts: 1,
-  retry_at: null,
-  input_files: []
-})
 
 /** One job of `config` under `isolation` in a fresh job directory (as the runtime lays it out); milliseconds. */
 const oneJob = (config: CommandConfig, isolation: Isolation) =>
@@ -62,7 +34,7 @@ const oneJob = (config: CommandConfig, isolation: Isolation) =>
     }
     yield* Effect.promise(() => Promise.all([NodeFs.mkdir(ctx.workspace), NodeFs.mkdir(ctx.outDir)]))
     const started = performance.now()
-    yield* command(config, agentId, isolation).run(job, ctx).pipe(Effect.orDie)
+    yield* command(config, agentId, isolation).run(makeJob("p"), ctx).pipe(Effect.orDie)
     const ms = performance.now() - started
     yield* Effect.promise(() => NodeFs.rm(root, { recursive: true, force: true }))
     return ms

@@ -1,8 +1,6 @@
 import { AgentManifest } from "@agnt/domain/Agent"
-import { AccountId, AgentId, JobId } from "@agnt/domain/Ids"
-import { Job } from "@agnt/domain/Job"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, DateTime, Effect, Exit, Fiber, Schedule, Schema } from "effect"
+import { Cause, Effect, Exit, Fiber, Schedule } from "effect"
 import { readFileSync } from "node:fs"
 import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -14,39 +12,11 @@ import { loadPreset, presetNames, presetPath } from "../src/Command/Presets.js"
 import { lineSplitter } from "../src/Command/Process.js"
 import type { JobContext } from "../src/Executor.js"
 import { JobFailure } from "../src/Executor.js"
+import { agentId, jobId, makeJob } from "./Jobs.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-const agentId = Schema.decodeSync(AgentId)("agent_01m7zs84jxe4bv682cvngbb1p6")
-const jobId = Schema.decodeSync(JobId)("job_01m7zs84jxe4bv682cvngbb1p6")
-const accountId = Schema.decodeSync(AccountId)("acct_01m7zs84jxe4bv682cvngbb1p6")
 /** These tests pin how programs are run, reported and stopped; `Sandbox.test.ts` runs them in the sandbox. */
 const unsandboxed: Isolation = { _tag: "Unsandboxed" }
-
-const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
-  new Job({
-    job_id: jobId,
-    agent_id: agentId,
-    account_id: accountId,
-    status: "running",
-    prompt,
-    params,
-    progress: null,
-    status_message: null,
-    decision_reason: null,
-    failure_reason: null,
-    result: null,
-    created_at: DateTime.unsafeMake(0),
-    updated_at: DateTime.unsafeMake(0),
-    started_at: DateTime.unsafeMake(0),
-    completed_at: null,
-    duration_seconds: null,
-    cancel_requested: false,
-    lease_expires_at: null,
-    attempt: 1,
-    max_attempts: 1,
-    retry_at: null,
-    input_files: []
-  })
 
 const config = (fields: Omit<ConstructorParameters<typeof CommandConfig>[0], "name" | "description">) =>
   new CommandConfig({ name: "Test command", description: "runs a fixture", ...fields })
