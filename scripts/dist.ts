@@ -8,7 +8,11 @@
  *   `bun build --compile --minify --bytecode` from `packages/cli/src/bin.ts`
  *   into one self-contained program per platform (Bun's runtime inside, no
  *   Node needed), with `dist/bin/SHA256SUMS` (`sha256sum -c` format). x64
- *   builds use Bun's `baseline` runtime, which needs no AVX2.
+ *   builds use Bun's `baseline` runtime, which needs no AVX2. The binary
+ *   reads no `.env` or `bunfig.toml` from the folder it runs in (Bun's
+ *   default for compiled programs): a buyer's project settings are not
+ *   agnt's, and `AGNT_API_URL`/`AGNT_API_KEY` come only from the
+ *   environment or the config file.
  * - `dist/npm/*.tgz`, each an `npm pack` tarball:
  *   - `agnt`: `bin/agnt.js` (`scripts/npm/agnt.mjs`), a launcher that
  *     runs the binary of the platform package npm installed, and
@@ -78,6 +82,13 @@ export const platforms: ReadonlyArray<Platform> = [
   { name: "windows-x64", bunTarget: "bun-windows-x64-baseline", os: "win32", cpu: "x64", exe: true, wheelTag: "win_amd64" }
 ]
 
+/** The platform of this machine, whose compiled `agnt` runs here. @throws when agnt is not built for it. */
+export const hostPlatform = (): Platform => {
+  const platform = platforms.find((platform) => platform.os === process.platform && platform.cpu === process.arch)
+  if (platform === undefined) throw new Error(`no compiled agnt for ${process.platform} ${process.arch}`)
+  return platform
+}
+
 /** `dist/bin/agnt-<platform>[.exe]`. */
 export const binaryPath = (platform: Platform, outDir = NodePath.join(dist, "bin")) =>
   NodePath.join(outDir, `agnt-${platform.name}${platform.exe ? ".exe" : ""}`)
@@ -99,7 +110,8 @@ const manifestOf = async (pkg: string) =>
 export const compileAgnt = async (platform: Platform, outfile: string) => {
   const bun = NodePath.join(root, "node_modules", ".bin", "bun")
   const entry = NodePath.join(root, "packages", "cli", "src", "bin.ts")
-  await run(bun, ["build", "--compile", "--minify", "--bytecode", `--target=${platform.bunTarget}`, entry, "--outfile", outfile], {
+  const flags = ["--compile", "--minify", "--bytecode", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"]
+  await run(bun, ["build", ...flags, `--target=${platform.bunTarget}`, entry, "--outfile", outfile], {
     cwd: root,
     maxBuffer: 16 * 1024 * 1024
   })

@@ -141,6 +141,8 @@ describe("the release artifacts in dist/", () => {
         expect(JSON.stringify(search)).toContain(codeReviewAgentId)
 
         const project = yield* plantedProject(NodePath.join(work, "project"))
+        // A project's `.env` is the project's: the compiled `agnt` does not load it (Bun's would by default).
+        yield* Effect.promise(() => NodeFs.writeFile(NodePath.join(project, ".env"), "AGNT_API_URL=http://127.0.0.1:9\n"))
         const out = NodePath.join(work, "out")
         const order = yield* run(agnt, ["order", codeReviewAgentId, "--prompt", "review", "--file", "src", "--wait", "--out", out], {
           cwd: project,
