@@ -167,7 +167,10 @@ layer(TestLive, { excludeTestServices: true, timeout: "300 seconds" })("the sand
       expect(memory.job.status).toBe("failed")
       expect(memory.job.failure_reason).toContain("memory limit of 256 MiB per process")
 
-      // A file past the file size limit; the job's files past the workspace limit.
+      // A file of exactly the file size limit, copied (cp asks to write once more at the limit), is allowed;
+      // a file past it is not; the job's files past the workspace limit are not.
+      const exact = yield* attempt(client, agentId, "head -c 8388608 /dev/zero > /tmp/exact.bin && cp /tmp/exact.bin exact.bin")
+      expect(exact.job.status).toBe("completed")
       const bigFile = yield* attempt(client, agentId, "head -c 20000000 /dev/zero > big.bin")
       expect(bigFile.job.status).toBe("failed")
       expect(bigFile.job.failure_reason).toContain("file size limit of 8 MiB")

@@ -88,7 +88,11 @@ export class SandboxSettings extends Schema.Class<SandboxSettings>("SandboxSetti
   max_processes: Schema.optionalWith(PositiveInt, { default: () => 512 }),
   /** Files a process may hold open (`RLIMIT_NOFILE`). Default 1024. */
   max_open_files: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
-  /** Largest file the program may write, in MiB (`RLIMIT_FSIZE`). Default 1024. */
+  /**
+   * Largest file the program may write, in MiB (`RLIMIT_FSIZE`). Default 1024. A file of exactly this
+   * size is allowed: the limit is set one byte above it, since the kernel refuses (SIGXFSZ) any write
+   * that starts at the limit, even one that would copy nothing more (`cp` of a file of exactly the limit).
+   */
   max_file_mb: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
   /** Total size of the job's writable directories (workspace, out, home, `/tmp`), in MiB. Default 4096. */
   workspace_mb: Schema.optionalWith(PositiveInt, { default: () => 4096 })
@@ -291,7 +295,7 @@ export const sandboxArgv = (
     `--data=${settings.memory_mb * mib}`,
     `--nproc=${settings.max_processes}`,
     `--nofile=${settings.max_open_files}`,
-    `--fsize=${settings.max_file_mb * mib}`,
+    `--fsize=${settings.max_file_mb * mib + 1}`,
     "--core=0",
     "--",
     tools.bwrap,
