@@ -5,7 +5,8 @@
  * downloaded and a copy uploaded as the result), and comes back with the
  * real `agnt result --out` and with curl from the same download URL. One
  * real `agnt-server` process on a fresh embedded PostgreSQL database and a
- * local object directory. Prints MiB/s (wall time of the whole process, so
+ * local object directory. The programs are what a user installs, built
+ * fresh: the server and executor bundles under Node, `agnt` compiled. Prints MiB/s (wall time of the whole process, so
  * `agnt`'s start-up counts) and peak RSS (`/usr/bin/time`'s maximum
  * resident set size; VmHWM from /proc for the executor and the server).
  *
@@ -23,11 +24,14 @@ import { spawn } from "node:child_process"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import * as NodeUrl from "node:url"
 import * as EmbeddedPostgres from "../packages/server/src/EmbeddedPostgres.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
+import { buildAll } from "../scripts/build.js"
+import { compileAgnt, hostPlatform } from "../scripts/dist.js"
 import { makeKeys, startExecutor, startServerOn, writeCommandExecutor } from "../test/Executors.js"
-import { binPath } from "../test/Processes.js"
+import { command } from "../test/Processes.js"
 import { type Measure, type Row, runIfMain } from "./Bench.js"
 
 /** A finished measured process: its exit code, wall seconds, peak RSS in MiB and output. */
@@ -96,17 +100,36 @@ const row = (what: string, mib: number, seconds: number, peakMiB: number | undef
   }`
 }
 
+const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+
+/**
+ * What a user installs, built fresh into a temporary directory: the
+ * esbuild bundles of the server and the executor (run by Node, their
+ * external packages found through a `node_modules` link beside them) and
+ * `agnt` compiled for this machine (`npm run dist`'s binary).
+ */
+const shippedPrograms = Effect.gen(function*() {
+  const dir = yield* temporaryDirectory("agnt-bench-files-programs-")
+  return yield* Effect.promise(async () => {
+    await NodeFs.symlink(NodePath.join(root, "node_modules"), NodePath.join(dir, "node_modules"))
+    const built = await buildAll(NodePath.join(dir, "dist"))
+    const agnt = await compileAgnt(hostPlatform(), NodePath.join(dir, "agnt"))
+    return { agnt, server: built.server.file, executor: built.executor.file }
+  })
+})
+
 /** One `sizeMiB` file up and down through agnt and curl on a fresh database of `adminUrl`; every figure of the table. */
 export const fileFigures = (adminUrl: string, sizeMiB: number) =>
   Effect.gen(function*() {
     const size = sizeMiB * 1024 * 1024
     const databaseUrl = yield* freshDatabase(adminUrl)
     const limit = String(2 * size + 1024 * 1024)
+    const programs = yield* shippedPrograms
     const { dataDir, server, url, work } = yield* startServerOn(databaseUrl, "agnt-bench-files-", {
       AGNT_MAX_FILE_BYTES: limit,
       AGNT_MAX_BODY_BYTES: limit,
       AGNT_MAX_JOB_BYTES: limit
-    })
+    }, programs.server)
     const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
     const buyer = yield* makeApiClient({ baseUrl: url, key: buyerKey.key })
     const agentId = makeAgentId()
@@ -114,18 +137,20 @@ export const fileFigures = (adminUrl: string, sizeMiB: number) =>
     const sha256 = yield* writeRandomFile(source, size)
     const cliEnv = { ...process.env, XDG_CONFIG_HOME: NodePath.join(work, "config"), AGNT_API_URL: url }
     const buyerEnv = { ...cliEnv, AGNT_API_KEY: Redacted.value(buyerKey.key) }
-    const agnt = binPath("cli", "agnt.js")
+    const agnt = programs.agnt
 
     // The agent is published by its executor, started and stopped here so that no executor runs during the uploads.
-    const config = yield* writeCommandExecutor(work, "copy", "cp -a . \"$AGNT_OUT_DIR/\"")
+    const config = yield* writeCommandExecutor(work, "copy", "cp -a . \"$AGNT_OUT_DIR/\"", {}, {
+      sandbox: { read_only: [work], max_file_mb: 2 * sizeMiB, workspace_mb: 4 * sizeMiB }
+    })
     const executorArgs = ["command", "--config", config, "--agent-id", agentId]
     const executorEnv = { ...cliEnv, AGNT_API_KEY: Redacted.value(executorKey.key) }
     yield* Effect.scoped(Effect.gen(function*() {
-      yield* startExecutor(executorArgs, { cwd: work, env: executorEnv })
+      yield* startExecutor(executorArgs, { cwd: work, env: executorEnv, program: programs.executor })
       yield* buyer.agents.get({ path: { agent_id: agentId } }).pipe(Effect.retry(Schedule.spaced("200 millis")))
     }))
 
-    const startup = yield* timed(process.execPath, [agnt, "--help"], buyerEnv)
+    const startup = yield* timed(...command(agnt, ["--help"]), buyerEnv)
     const authorization = `Authorization: Bearer ${Redacted.value(buyerKey.key)}`
     const curl = (args: ReadonlyArray<ReadonlyArray<string>>) =>
       timed("curl", ["-sS", "--fail-with-body", "-H", authorization, ...args.flat()], process.env)
@@ -140,11 +165,11 @@ export const fileFigures = (adminUrl: string, sizeMiB: number) =>
     )
     yield* buyer.jobs.cancel({ path: { job_id: curlJob.job_id } })
 
-    const agntUp = yield* timed(process.execPath, [agnt, "order", agentId, "--prompt", "copy", "--file", "big.bin"], buyerEnv, work)
+    const agntUp = yield* timed(...command(agnt, ["order", agentId, "--prompt", "copy", "--file", "big.bin"]), buyerEnv, work)
     yield* fail("agnt order", agntUp)
     const job: { readonly job_id: JobId } = JSON.parse(agntUp.stdout)
 
-    const executor = yield* startExecutor(executorArgs, { cwd: work, env: executorEnv })
+    const executor = yield* startExecutor(executorArgs, { cwd: work, env: executorEnv, program: programs.executor })
     const done = yield* buyer.jobs.get({ path: { job_id: job.job_id } }).pipe(
       Effect.filterOrFail((found) => found.status === "completed" || found.status === "failed", () => "running"),
       Effect.retry(Schedule.spaced("500 millis"))
@@ -167,7 +192,7 @@ export const fileFigures = (adminUrl: string, sizeMiB: number) =>
     const curlDown = yield* curl([["-o", NodePath.join(work, "curl-download.bin")], [`${url}${file.download_url}`]])
     yield* fail("curl download", curlDown)
     yield* Effect.promise(() => NodeFs.rm(NodePath.join(work, "curl-download.bin")))
-    const agntDown = yield* timed(process.execPath, [agnt, "result", job.job_id, "--out", NodePath.join(work, "back")], buyerEnv)
+    const agntDown = yield* timed(...command(agnt, ["result", job.job_id, "--out", NodePath.join(work, "back")]), buyerEnv)
     yield* fail("agnt result", agntDown)
     const serverPeak = yield* peakOf(server.child.pid)
 

@@ -38,7 +38,7 @@ import * as NodeUrl from "node:url"
 import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { testCluster } from "../packages/server/test/TestCluster.js"
 import { buildAll } from "../scripts/build.js"
-import { compileAgnt, platforms } from "../scripts/dist.js"
+import { compileAgnt, hostPlatform } from "../scripts/dist.js"
 import type { Measure, Row } from "./Bench.js"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
@@ -306,12 +306,6 @@ const postgresStartMs = async (pg: { stop: () => Promise<void>; start: () => Pro
 }
 
 /** The release platform of this machine, whose compiled `agnt` it can run. */
-const hostPlatform = () => {
-  const platform = platforms.find((platform) => platform.os === process.platform && platform.cpu === process.arch)
-  if (platform === undefined) throw new Error(`no compiled agnt for ${process.platform} ${process.arch}`)
-  return platform
-}
-
 /**
  * The start figures: bundles built into a temporary directory, a
  * PostgreSQL of their own; `quick` takes one sample per time instead of

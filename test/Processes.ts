@@ -22,7 +22,7 @@ export const binPath = (pkg: "cli" | "executor" | "server", name: string) => {
  * How to start `file`: a JavaScript file (`.js`, `.mjs`, `.cjs`) through
  * this Node, anything else (a compiled binary) as a program of its own.
  */
-const command = (file: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
+export const command = (file: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] =>
   /\.[cm]?js$/.test(file) ? [process.execPath, [file, ...args]] : [file, args]
 
 /** What a finished process left: exit code, stdout, stderr. */
