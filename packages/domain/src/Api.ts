@@ -10,7 +10,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, Multipart, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { Agent, AgentManifest, AgentStats, Tag } from "./Agent.js"
-import { Authentication } from "./Auth.js"
+import { Authentication, BearerAuthentication } from "./Auth.js"
 import {
   AgentNotFound,
   ChecksumMismatch,
@@ -27,7 +27,8 @@ import {
   LeaseLost,
   NotReady,
   PayloadTooLarge,
-  RateLimited
+  RateLimited,
+  Unauthorized
 } from "./Errors.js"
 import { AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import {
@@ -49,6 +50,7 @@ import { JobStatus } from "./Lifecycle.js"
 import { maxIdempotencyKeyLength } from "./Limits.js"
 import { Limit, Page } from "./Pagination.js"
 import { jsonBody, pathParams, QueryInteger, queryParams, requestHeaders } from "./Requests.js"
+import { Session, SessionAuthentication, SignInLink, SignInRequest } from "./Session.js"
 import { StorableText } from "./Text.js"
 
 /** Path parameters of the routes about an agent, a job, and a job's file. */
@@ -363,6 +365,50 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
   .annotate(OpenApi.Description, "Executors claim jobs under a lease, report on them and deliver results")
 {}
 
+/**
+ * Browser sessions (`Session.ts`): signing in with an API key or a
+ * one-time link for an `HttpOnly`, `SameSite=Strict` cookie, reading and
+ * ending the session, and making sign-in links with a key (`agnt ui`).
+ */
+export class SessionsGroup extends HttpApiGroup.make("sessions")
+  .add(
+    HttpApiEndpoint.post("create", "/v1/sessions")
+      .setPayload(SignInRequest.annotations(jsonBody))
+      .addSuccess(Session, { status: 201 })
+      .addError(Unauthorized)
+      .annotate(OpenApi.Summary, "Sign a browser in with an API key or a sign-in link's token")
+      .annotate(
+        OpenApi.Description,
+        "Sets the session cookie agnt_session (HttpOnly, SameSite=Strict, Path=/, Max-Age the session's lifetime, " +
+          "Secure over HTTPS). No key needed; counted against the caller's address. 401 for a key that is not valid " +
+          "or was revoked, or a link already used or expired; 403 when an Origin header names another origin."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("current", "/v1/sessions/current")
+      .middleware(SessionAuthentication)
+      .addSuccess(Session)
+      .annotate(OpenApi.Summary, "The signed-in browser's session, with its CSRF token")
+  )
+  .add(
+    HttpApiEndpoint.del("delete", "/v1/sessions/current")
+      .middleware(SessionAuthentication)
+      .annotate(OpenApi.Summary, "Sign out: end the session and clear its cookie (needs x-csrf-token)")
+  )
+  .add(
+    HttpApiEndpoint.post("createLink", "/v1/sessions/links")
+      .middleware(BearerAuthentication)
+      .addSuccess(SignInLink, { status: 201 })
+      .annotate(OpenApi.Summary, "Make a one-time sign-in link for a browser, valid 5 minutes, as the calling key")
+  )
+  .addError(Forbidden)
+  .addError(InvalidRequest)
+  .addError(PayloadTooLarge)
+  .addError(RateLimited)
+  .addError(NotReady)
+  .annotate(OpenApi.Description, "Browser sessions: sign in with a key or a one-time link, read the session, sign out")
+{}
+
 /** Liveness and readiness, without authentication. */
 export class HealthGroup extends HttpApiGroup.make("health")
   .add(
@@ -397,6 +443,7 @@ export class Api extends HttpApi.make("agnt")
   .add(AgentsGroup)
   .add(JobsGroup)
   .add(ExecutorGroup)
+  .add(SessionsGroup)
   .add(HealthGroup)
   .annotate(OpenApi.Title, "agnt API")
   .annotate(OpenApi.Version, "1.0.0")
