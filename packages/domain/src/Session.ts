@@ -50,9 +50,14 @@ export class Session extends Schema.Class<Session>("Session")({
  * sign-in link's token (`link_token`, from the `#token=` of the link `agnt
  * ui` prints). Unknown fields, both or neither are refused (400).
  */
-export const SignInRequest = Schema.Union(
-  Schema.Struct({ api_key: Schema.String.annotations({ description: "an API key, agnt_<role>_…" }) }),
-  Schema.Struct({ link_token: Schema.String.annotations({ description: "the token of a sign-in link" }) })
+export const SignInRequest = Schema.Struct({
+  api_key: Schema.optional(Schema.String.annotations({ description: "an API key, agnt_<role>_…" })),
+  link_token: Schema.optional(Schema.String.annotations({ description: "the token of a sign-in link" }))
+}).pipe(
+  Schema.filter((body) => (body.api_key === undefined) !== (body.link_token === undefined), {
+    message: () => "the body must hold exactly one of `api_key` or `link_token`",
+    description: "an object with exactly one of api_key or link_token"
+  })
 )
 export type SignInRequest = typeof SignInRequest.Type
 
