@@ -1,8 +1,8 @@
 /**
  * The whole server as one layer: database (migrated), object store, the
  * API groups (each with its own services) behind the HTTP edge, with
- * `/openapi.json` and `/docs`, the lease reaper, and dev keys on a first
- * embedded start. Composed once here; `bin.ts` launches it, tests build it
+ * `/openapi.json` and `/docs`, the lease reaper, the sweepers of rate
+ * limits and ended sessions, and dev keys on a first embedded start. Composed once here; `bin.ts` launches it, tests build it
  * on port 0.
  */
 import { Api } from "@agnt/domain/Api"
@@ -25,6 +25,8 @@ import { LocalObjectStoreLive } from "./ObjectStore.js"
 import { RateLimits, RateLimitsSweeperLive } from "./RateLimits.js"
 import { ReaperLive } from "./Reaper.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
+import { SessionsSweeperLive } from "./Sessions.js"
+import { SessionsHttpLive } from "./Sessions/Http.js"
 
 /** The body of the 503 answered while no API handler is attached: the typed `NotReady`, as JSON. */
 const notReadyBody = JSON.stringify(
@@ -127,7 +129,7 @@ const KeyChangesLive = Layer.scopedDiscard(
 
 /** Every group of the API, each providing its own services. */
 const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([AgentsHttpLive, JobsHttpLive, ExecutorHttpLive, HealthHttpLive])
+  Layer.provide([AgentsHttpLive, JobsHttpLive, ExecutorHttpLive, SessionsHttpLive, HealthHttpLive])
 )
 
 /**
@@ -151,6 +153,7 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.merge(DevKeysLive),
   Layer.merge(ReaperLive),
   Layer.merge(RateLimitsSweeperLive),
+  Layer.merge(SessionsSweeperLive),
   Layer.merge(KeyChangesLive),
   Layer.provideMerge(NodeServerLive),
   Layer.provide(RateLimits.Default),

@@ -12,6 +12,7 @@ import {
   defaultMaxParamsBytes,
   defaultMaxPromptChars
 } from "@agnt/domain/Limits"
+import { defaultSessionSeconds } from "@agnt/domain/Session"
 import { Config, Context, Layer, Option, type Redacted } from "effect"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -126,6 +127,11 @@ export interface ServerSettings {
   readonly reaperGraceSeconds?: number | undefined
   /** Seconds a long-poll sleeps between database checks when no notification comes (NOTIFY is a hint). */
   readonly pollFallbackSeconds: number
+  /**
+   * How long a browser session lasts from sign-in, in seconds
+   * (AGNT_SESSION_TTL_SECONDS, default 43,200: 12 hours; `Session.ts`).
+   */
+  readonly sessionSeconds: number
 }
 
 /**
@@ -146,7 +152,7 @@ export const defaultDataDir = (env: { readonly xdgDataHome: Option.Option<string
  * AGNT_RATE_LIMIT_BURST, AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, AGNT_ADDRESS_RATE_LIMIT_BURST,
  * AGNT_HEADERS_TIMEOUT_SECONDS, AGNT_REQUEST_TIMEOUT_SECONDS, AGNT_BODY_IDLE_TIMEOUT_SECONDS,
  * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_REAPER_GRACE_SECONDS,
- * AGNT_POLL_FALLBACK_SECONDS.
+ * AGNT_POLL_FALLBACK_SECONDS, AGNT_SESSION_TTL_SECONDS.
  */
 export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   port: Config.port("PORT").pipe(Config.withDefault(8080)),
@@ -177,7 +183,11 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   leaseSeconds: Config.number("AGNT_LEASE_SECONDS").pipe(Config.withDefault(60)),
   reaperIntervalSeconds: Config.number("AGNT_REAPER_INTERVAL_SECONDS").pipe(Config.withDefault(5)),
   reaperGraceSeconds: Config.option(Config.number("AGNT_REAPER_GRACE_SECONDS")).pipe(Config.map(Option.getOrUndefined)),
-  pollFallbackSeconds: Config.number("AGNT_POLL_FALLBACK_SECONDS").pipe(Config.withDefault(2))
+  pollFallbackSeconds: Config.number("AGNT_POLL_FALLBACK_SECONDS").pipe(Config.withDefault(2)),
+  sessionSeconds: Config.integer("AGNT_SESSION_TTL_SECONDS").pipe(
+    Config.validate({ message: "AGNT_SESSION_TTL_SECONDS must be a positive whole number of seconds", validation: (n) => n > 0 }),
+    Config.withDefault(defaultSessionSeconds)
+  )
 })
 
 /** The server's settings as a service. */

@@ -4,6 +4,7 @@
  * migrated, served over real HTTP on a free loopback port, with a local
  * object directory in a temporary folder.
  */
+import { defaultSessionSeconds } from "@agnt/domain/Session"
 import { HttpServer } from "@effect/platform"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
@@ -63,6 +64,7 @@ export const testSettings = (dataDir: string, databaseUrl: string, overrides: Pa
   leaseSeconds: 60,
   reaperIntervalSeconds: 1,
   pollFallbackSeconds: 2,
+  sessionSeconds: defaultSessionSeconds,
   ...overrides
 })
 
