@@ -6,13 +6,16 @@
  * EB, and the owner buyer's completed job J on A with an input and a result
  * file (plus K, the other buyer's job on B with an input file). Jobs belong
  * to accounts: the owner's other key, a second buyer key of the owner's
- * account, may do whatever the owner buyer may. Cells that
- * change state get their own fresh job or agent, so cells never interfere.
+ * account, may do whatever the owner buyer may; so may the owner's browser,
+ * the owner buyer's key signed in with the session cookie (sending its CSRF
+ * token), but for making sign-in links. Cells that change state get their
+ * own fresh job, agent or session, so cells never interfere.
  */
 import { Api } from "@agnt/domain/Api"
 import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import type { Job } from "@agnt/domain/Job"
-import { HttpApi, HttpClient, type HttpServer } from "@effect/platform"
+import { csrfHeaderName, Session } from "@agnt/domain/Session"
+import { HttpApi, HttpBody, HttpClient, HttpClientRequest, HttpClientResponse, type HttpServer } from "@effect/platform"
 import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { ApiKeys } from "../src/ApiKeys.js"
@@ -34,7 +37,8 @@ const actors = [
   "executor of B",
   "admin",
   "no key",
-  "revoked key"
+  "revoked key",
+  "owner's browser"
 ] as const
 type Actor = typeof actors[number]
 
@@ -57,7 +61,8 @@ type Row = readonly [
   executorOfB: Outcome,
   admin: Outcome,
   noKey: Outcome,
-  revokedKey: Outcome
+  revokedKey: Outcome,
+  ownersBrowser: Outcome
 ]
 
 /**
@@ -69,32 +74,36 @@ type Row = readonly [
  */
 // dprint-ignore: one row per endpoint, one column per actor
 const policy = {
-  //                                              route                                       owner buyer     owner's other   other buyer     executor of A   executor of B   admin           no key          revoked key
-  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized"],
-  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized"],
-  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized"],
-  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized"],
-  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized"],
-  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
-  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"]
+  //                                              route                                       owner buyer     owner's other   other buyer     executor of A   executor of B   admin           no key          revoked key     owner's browser
+  "agents.search":                               ["GET /v1/agents/search",                    "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "agents.get":                                  ["GET /v1/agents/:agent_id",                 "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "agents.stats":                                ["GET /v1/agents/:agent_id/stats",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "agents.publish":                              ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "agents.publish · a new agent id":             ["PUT /v1/agents/:agent_id",                 "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "jobs.create":                                 ["POST /v1/jobs",                            "ok",           "ok",           "ok",           "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "jobs.list":                                   ["GET /v1/jobs",                             "ok, J listed", "ok, J listed", "ok, J hidden", "ok, J listed", "ok, J hidden", "ok, J listed", "Unauthorized", "Unauthorized",  "ok, J listed"],
+  "jobs.get":                                    ["GET /v1/jobs/:job_id",                     "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "jobs.get · a job id that does not exist":     ["GET /v1/jobs/:job_id",                     "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "JobNotFound",  "Unauthorized", "Unauthorized",  "JobNotFound"],
+  "jobs.result":                                 ["GET /v1/jobs/:job_id/result",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "jobs.download":                               ["GET /v1/jobs/:job_id/files/:file_id",      "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "jobs.download · K's file through J's path":   ["GET /v1/jobs/:job_id/files/:file_id",      "FileNotFound", "FileNotFound", "JobNotFound",  "FileNotFound", "JobNotFound",  "FileNotFound", "Unauthorized", "Unauthorized",  "FileNotFound"],
+  "jobs.cancel":                                 ["POST /v1/jobs/:job_id/cancel",             "ok",           "ok",           "JobNotFound",  "Forbidden",    "Forbidden",    "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "jobs.events":                                 ["GET /v1/jobs/:job_id/events",              "ok",           "ok",           "JobNotFound",  "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "ok"],
+  "executor.list":                               ["GET /v1/executor/jobs",                    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "executor.claim":                              ["POST /v1/executor/jobs/claim",             "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "Forbidden",    "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized",  "Forbidden"],
+  "sessions.create":                             ["POST /v1/sessions",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
+  "sessions.current":                            ["GET /v1/sessions/current",                 "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "ok"],
+  "sessions.delete":                             ["DELETE /v1/sessions/current",              "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "ok"],
+  "sessions.createLink":                         ["POST /v1/sessions/links",                  "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "Unauthorized", "Unauthorized", "Unauthorized"],
+  "health.healthz":                              ["GET /healthz",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",            "ok"],
+  "health.readyz":                               ["GET /readyz",                              "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",            "ok"],
+  "health.metrics":                              ["GET /metrics",                             "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",            "ok"],
+  "GET /openapi.json":                           ["GET /openapi.json",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",            "ok"],
+  "GET /docs":                                   ["GET /docs",                                "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",            "ok"],
 } as const satisfies Record<string, Row>
 
 type RowKey = keyof typeof policy
@@ -129,6 +138,8 @@ type Client = Effect.Effect.Success<ReturnType<typeof clientWith>>
 interface Caller {
   readonly key: string | undefined
   readonly client: Client
+  /** For a browser: the client of another session of the same key, made anew (to sign out of). */
+  readonly fresh?: Effect.Effect<Client, never, HttpServer.HttpServer | HttpClient.HttpClient>
 }
 
 const inputText = "export const answer = 42\n"
@@ -146,6 +157,23 @@ interface WorldShape {
   readonly otherJob: Job
   readonly otherFileId: FileId
 }
+
+/**
+ * A browser signed in with `key` (through a sign-in link it made): a derived
+ * client sending the session cookie and the session's CSRF token, no key.
+ */
+const browserOf = (key: string) =>
+  Effect.gen(function*() {
+    const keyed = yield* clientWith(key)
+    const link = yield* keyed.sessions.createLink()
+    const http = yield* HttpClient.HttpClient
+    const url = yield* serverUrl
+    const response = yield* http.post(`${url}/v1/sessions`, { body: HttpBody.unsafeJson({ link_token: link.link_token }) })
+    const cookie = (response.headers["set-cookie"] ?? "").split(";")[0] ?? ""
+    const session = yield* HttpClientResponse.schemaBodyJson(Session)(response)
+    const browser = HttpClient.mapRequest(http, HttpClientRequest.setHeaders({ cookie, [csrfHeaderName]: session.csrf_token }))
+    return yield* Effect.provideService(clientWith(undefined), HttpClient.HttpClient, browser)
+  }).pipe(Effect.orDie)
 
 class World extends Context.Tag("test/Authorization/World")<World, WorldShape>() {}
 
@@ -199,7 +227,8 @@ const WorldLive = Layer.effect(
         "executor of B": executorB,
         admin,
         "no key": { key: undefined, client: yield* clientWith(undefined) },
-        "revoked key": revoked
+        "revoked key": revoked,
+        "owner's browser": { key: undefined, client: yield* browserOf(owner.key), fresh: browserOf(owner.key) }
       },
       agentA,
       agentB,
@@ -372,6 +401,20 @@ const cells = (() => {
         if (seen === "ok") return after.status === "completed" && files.files.length === 1 ? "ok" : "ok but not completed"
         return files.files.length > 0 ? `${seen} but files stored` : refusalChangesNothing(seen, job, after)
       }),
+    "sessions.create": ({ client }, world) =>
+      Effect.gen(function*() {
+        const link = yield* owner(world).sessions.createLink().pipe(Effect.orDie)
+        return yield* observe(client.sessions.create({ payload: { link_token: link.link_token } }))
+      }),
+    "sessions.current": ({ client }) => observe(client.sessions.current()),
+    "sessions.delete": ({ client, fresh }) =>
+      Effect.gen(function*() {
+        const signedIn = fresh === undefined ? client : yield* fresh
+        const seen = yield* observe(signedIn.sessions.delete())
+        const after = yield* observe(signedIn.sessions.current())
+        return seen === "ok" && after === "ok" ? "ok but still signed in" : seen
+      }),
+    "sessions.createLink": ({ client }) => observe(client.sessions.createLink()),
     "health.healthz": ({ client }) => observe(client.health.healthz()),
     "health.readyz": ({ client }) => observe(client.health.readyz()),
     "health.metrics": ({ client }) => observe(client.health.metrics()),
