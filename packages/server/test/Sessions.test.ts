@@ -14,6 +14,7 @@ import { Effect, Layer } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { inject } from "vitest"
 import { ApiKeys } from "../src/ApiKeys.js"
+import { SessionsRepo } from "../src/Sessions/Repo.js"
 import { serverUrl, TestServerLive } from "../src/Testing.js"
 import { actor, openMarket, TestLive } from "./support.js"
 
@@ -247,6 +248,54 @@ layer(TestLive, { timeout: 60_000 })("browser sessions", (it) => {
         expect(tagOf(after)).toBe("Unauthorized")
       }))
   })
+
+  describe("the edge and the document", () => {
+    it.effect("another method on a sessions path is 405 MethodNotAllowed with Allow", () =>
+      Effect.gen(function*() {
+        const url = yield* serverUrl
+        for (const [method, path, allow] of [["PUT", "/v1/sessions", "POST"], ["POST", "/v1/sessions/current", "DELETE, GET"]] as const) {
+          const response = yield* Effect.promise(() => fetch(`${url}${path}`, { method }))
+          expect(response.status, `${method} ${path}`).toBe(405)
+          expect(response.headers.get("allow")).toBe(allow)
+          expect(yield* Effect.promise(() => response.json())).toMatchObject({ _tag: "MethodNotAllowed" })
+        }
+      }))
+
+    it.effect("/openapi.json states the cookie scheme, which every authenticated group accepts beside the bearer key", () =>
+      Effect.gen(function*() {
+        const document = yield* call("GET", "/openapi.json")
+        expect(document.body).toMatchObject({
+          components: { securitySchemes: { cookie: { type: "apiKey", in: "cookie", name: sessionCookieName } } },
+          paths: {
+            "/v1/jobs": { get: { security: [{ bearer: [] }, { cookie: [] }] } },
+            "/v1/sessions/current": { get: { security: [{ cookie: [] }] }, delete: { security: [{ cookie: [] }] } },
+            "/v1/sessions/links": { post: { security: [{ bearer: [] }] } },
+            "/v1/sessions": { post: { security: [] } }
+          }
+        })
+      }))
+  })
+
+  it.effect("the sweep deletes sessions and links that ended over a day ago, and keeps the others", () =>
+    Effect.gen(function*() {
+      const { buyer, cookie } = yield* signedInBuyer
+      yield* signIn({ api_key: buyer.key })
+      yield* linkOf(buyer.key)
+      yield* linkOf(buyer.key)
+      const sql = yield* SqlClient.SqlClient
+      const keyId = buyer.info.key_id
+      yield* sql`UPDATE sessions SET expires_at = now() - interval '2 days' WHERE key_id = ${keyId} AND token_sha256 <> ${
+        NodeCrypto.createHash("sha256").update(cookie.slice(`${sessionCookieName}=`.length)).digest()
+      }`
+      yield* sql`UPDATE sign_in_links SET expires_at = now() - interval '2 days'
+        WHERE token_sha256 = (SELECT token_sha256 FROM sign_in_links WHERE key_id = ${keyId} LIMIT 1)`
+      yield* Effect.flatMap(SessionsRepo, (repo) => repo.sweep()).pipe(Effect.provide(SessionsRepo.Default))
+      const left = yield* sql<{ sessions: number; links: number }>`
+        SELECT (SELECT count(*)::int FROM sessions WHERE key_id = ${keyId}) AS sessions,
+               (SELECT count(*)::int FROM sign_in_links WHERE key_id = ${keyId}) AS links`
+      expect(left[0]).toEqual({ sessions: 1, links: 1 })
+      expect((yield* call("GET", "/v1/jobs", { headers: { cookie } })).status).toBe(200)
+    }))
 
   describe("sign-in links", () => {
     it.effect("a link signs the browser in as the key that made it, once: the second use is 401 'already used'", () =>
