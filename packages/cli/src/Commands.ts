@@ -11,6 +11,7 @@
  * - `watch <job-id> [--after N]` → the job's events, one JSON line each (NDJSON)
  * - `logs <job-id> [--after N] [--follow]` → the job's log lines, one JSON line each (NDJSON)
  * - `result <job-id> [--out DIR]` → job result, or the files saved
+ * - `ui [--no-open]` → a one-time sign-in link for the web app (the URL alone on a terminal), opened in the browser
  */
 import { retryTransient } from "@agnt/client/ApiClient"
 import { uploadBody } from "@agnt/client/Upload"
@@ -23,9 +24,10 @@ import { Page } from "@agnt/domain/Pagination"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Option, Schema, Stream } from "effect"
+import { Console, Effect, Option, Schema, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
-import { AgntClient } from "./Client.js"
+import { openInBrowser } from "./Browser.js"
+import { AgntClient, Settings } from "./Client.js"
 import { events, LogLine, logLinesOf } from "./Events.js"
 import { collectInputFiles } from "./InputFiles.js"
 import { JobFailed, printJson, printJsonLine, UsageError } from "./Output.js"
@@ -346,13 +348,39 @@ export const result = Command.make("result", { jobId: jobIdArg, out: outOption }
     yield* printJson(SavedResult, { job_id: jobResult.job_id, status: jobResult.status, out: out.value, files })
   })).pipe(Command.withDescription("Show a job's result files, or download them with --out"))
 
+// ---------------------------------------------------------------------------
+// The web app
+// ---------------------------------------------------------------------------
+
+/** Output of `ui` when stdout is not a terminal: the sign-in URL, until when it works, and whether a browser was started. */
+const SignInUrl = Schema.Struct({ url: Schema.String, expires_at: Schema.DateTimeUtc, opened: Schema.Boolean })
+
+/**
+ * `agnt ui [--no-open]`: a one-time sign-in link for the web app as the
+ * configured key (valid 5 minutes), opened with the platform's opener
+ * unless `--no-open` or there is none. On a terminal stdout gets the URL
+ * alone; otherwise the usual JSON document.
+ */
+export const ui = Command.make("ui", {
+  noOpen: Options.boolean("no-open").pipe(Options.withDescription("only print the link; do not open a browser"))
+}, ({ noOpen }) =>
+  Effect.gen(function*() {
+    const client = yield* AgntClient
+    const settings = yield* Settings
+    const link = yield* client.sessions.createLink()
+    const url = `${settings.api_url.replace(/\/+$/, "")}${link.path}`
+    const opened = noOpen ? false : yield* openInBrowser(url)
+    if (process.stdout.isTTY === true) return yield* Console.log(url)
+    yield* printJson(SignInUrl, { url, expires_at: link.expires_at, opened })
+  })).pipe(Command.withDescription("Sign in to the web app: print a one-time link and open it in the browser"))
+
 /** `agnt` itself: without a subcommand it is a usage error. */
 export const agnt = Command.make("agnt", {}, () =>
   Effect.fail(
     new UsageError({
-      message: "missing command: one of search, info, stats, order, jobs, status, cancel, watch, logs, result (see agnt --help)"
+      message: "missing command: one of search, info, stats, order, jobs, status, cancel, watch, logs, result, ui (see agnt --help)"
     })
   )).pipe(
     Command.withDescription("The agnt marketplace from the command line: find agents, order jobs, follow them, fetch results"),
-    Command.withSubcommands([search, info, stats, order, jobs, status, cancel, watch, logs, result])
+    Command.withSubcommands([search, info, stats, order, jobs, status, cancel, watch, logs, result, ui])
   )

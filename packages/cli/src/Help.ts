@@ -6,7 +6,7 @@
  */
 import { defaultApiUrl } from "@agnt/client/ClientConfig"
 import type { ProgramHelp, Row, Section } from "@agnt/client/CliHelp"
-import { cancel, info, jobs, logs, order, result, search, stats, status, watch } from "./Commands.js"
+import { cancel, info, jobs, logs, order, result, search, stats, status, ui, watch } from "./Commands.js"
 import { ExitCode } from "./Output.js"
 
 const agent = "agent_01m7zs9jhrf6b823fs339p8m4q"
@@ -35,8 +35,9 @@ const configFile: Section = {
 const output: Section = {
   title: "OUTPUT",
   lines: [
-    "stdout holds one JSON document (watch and logs: one JSON document per line); a failure is one",
-    "JSON document on stderr ({\"_tag\": …, \"message\": …}) with the exit code of its kind."
+    "stdout holds one JSON document (watch and logs: one JSON document per line; ui on a terminal: the",
+    "link alone); a failure is one JSON document on stderr ({\"_tag\": …, \"message\": …}) with the exit",
+    "code of its kind."
   ]
 }
 
@@ -150,6 +151,17 @@ export const agntHelp: ProgramHelp = {
         "With --out: every file downloaded, checked against its SHA-256, and the paths saved."
       ],
       examples: [`agnt result ${job}`, `agnt result ${job} --out ./results`]
+    },
+    {
+      path: ["ui"],
+      command: ui,
+      details: [
+        "Makes a sign-in link for the web app as your key: it works once, within 5 minutes, and signs the\n" +
+        "browser in with a session cookie (the key itself never reaches the browser). Opens it with xdg-open,\n" +
+        "open or start unless --no-open or there is none. On a terminal prints the link; otherwise\n" +
+        "{\"url\", \"expires_at\", \"opened\"}."
+      ],
+      examples: ["agnt ui", "agnt ui --no-open", "agnt ui --no-open | jq -r .url"]
     }
   ]
 }

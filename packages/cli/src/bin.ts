@@ -16,11 +16,11 @@ import { agntHelp } from "./Help.js"
 import { ExitCode, exitCodeOf, reportDefect, reportFailure, UsageError } from "./Output.js"
 
 /**
- * The API client with its settings, built only when a command runs (so
+ * The API client and its settings, built only when a command runs (so
  * `--help` works with a broken config), over keep-alive `node:http`
  * (`HttpClientLive`).
  */
-const ClientLive = AgntClient.Default.pipe(Layer.provide(Settings.layer), Layer.provideMerge(HttpClientLive))
+const ClientLive = AgntClient.Default.pipe(Layer.provideMerge(Settings.layer), Layer.provideMerge(HttpClientLive))
 
 const cli = Command.run(agnt.pipe(Command.provide(ClientLive)), { name: "agnt", version: "0.1.0" })
 
