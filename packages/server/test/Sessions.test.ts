@@ -375,3 +375,21 @@ layer(TestServerLive(inject("pgAdminUrl"), { sessionSeconds: 1 }).pipe(Layer.pro
       }))
   }
 )
+
+layer(
+  TestServerLive(inject("pgAdminUrl"), { addressRateLimitPerSecond: 0.01, addressRateLimitBurst: 5 }).pipe(
+    Layer.provideMerge(FetchHttpClient.layer)
+  ),
+  { timeout: 60_000, excludeTestServices: true }
+)("sign-in under the address rate", (it) => {
+  it.effect("sign-in attempts spend from the address's rate, with or without a bearer header: past it, 429", () =>
+    Effect.gen(function*() {
+      const statuses: Array<number> = []
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const headers = attempt % 2 === 0 ? {} : { authorization: "Bearer agnt_buyer_guess" }
+        statuses.push((yield* signIn({ api_key: `agnt_buyer_guess_${attempt}` }, headers)).status)
+      }
+      expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
+      expect(statuses.slice(5)).toEqual([429, 429, 429])
+    }))
+})

@@ -11,6 +11,7 @@ import { Duration, Effect, Layer, Redacted } from "effect"
 import * as NodeHttp from "node:http"
 import * as NodeTls from "node:tls"
 import { BearerAuthenticationLive, SessionAuthenticationLive } from "../Auth.js"
+import { clientAddress, hasBearer, RateLimits } from "../RateLimits.js"
 import { ServerConfig } from "../ServerConfig.js"
 import { Sessions } from "../Sessions.js"
 
@@ -52,13 +53,17 @@ const cookieOptions = (request: HttpServerRequest.HttpServerRequest) =>
 
 /**
  * `POST /v1/sessions`: sign in and set the session cookie for the
- * session's lifetime.
+ * session's lifetime. Every attempt spends from its address's keyless
+ * rate: the edge counts one without a bearer key, and one with a bearer
+ * key (which sign-in does not read) is counted here.
  *
- * @fails Forbidden from another origin; Unauthorized as `Sessions.signIn`.
+ * @fails RateLimited over the address's rate; Forbidden from another
+ * origin; Unauthorized as `Sessions.signIn`.
  */
-const signIn = (sessions: Sessions, sessionSeconds: number, payload: SignInRequest) =>
+const signIn = (sessions: Sessions, limits: RateLimits, sessionSeconds: number, payload: SignInRequest) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    if (hasBearer(request)) yield* limits.admitAddress(clientAddress(request))
     yield* refuseForeignOrigin(request)
     const { session, token } = yield* sessions.signIn(payload)
     yield* HttpApiBuilder.securitySetCookie(sessionCookie, token, {
@@ -82,12 +87,13 @@ const signOut = (sessions: Sessions) =>
 export const SessionsHttpLive = HttpApiBuilder.group(Api, "sessions", (handlers) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
+    const limits = yield* RateLimits
     const { sessionSeconds } = yield* ServerConfig
     return handlers
-      .handle("create", ({ payload }) => signIn(sessions, sessionSeconds, payload))
+      .handle("create", ({ payload }) => signIn(sessions, limits, sessionSeconds, payload))
       .handle("current", () => Effect.map(CurrentSession, (current) => current.session))
       .handle("delete", () => signOut(sessions))
       .handle("createLink", () => Effect.flatMap(CurrentPrincipal, sessions.createLink))
   })).pipe(
-    Layer.provide([BearerAuthenticationLive, SessionAuthenticationLive, Sessions.Default])
+    Layer.provide([BearerAuthenticationLive, SessionAuthenticationLive, Sessions.Default, RateLimits.Default])
   )
