@@ -130,7 +130,7 @@ layer(TestLive, { timeout: 60_000 })("browser sessions", (it) => {
         expect(yield* countRows("sessions")).toBe(before)
       }))
 
-    it.effect("a body with both, neither, or another field is 400 with the fields at fault in its message", () =>
+    it.effect("a body with both, neither, or another field is 400 with the fields at fault in its message; malformed JSON is 400 InvalidRequest", () =>
       Effect.gen(function*() {
         const buyer = yield* actor("buyer")
         const cases = [
@@ -145,6 +145,16 @@ layer(TestLive, { timeout: 60_000 })("browser sessions", (it) => {
           expect(tagOf(answer)).toBe("HttpApiDecodeError")
           expect(messageOf(answer)).toContain(message)
         }
+        const url = yield* serverUrl
+        const malformed = yield* Effect.promise(async () => {
+          const response = await fetch(`${url}/v1/sessions`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: "{\"api_key\":"
+          })
+          return { status: response.status, body: await response.json() }
+        })
+        expect(malformed).toEqual({ status: 400, body: { _tag: "InvalidRequest", message: "the request body is not valid JSON" } })
       }))
 
     it.effect("a sign-in from a page of another origin is 403 Forbidden (login CSRF); from the server's own origin it works", () =>
