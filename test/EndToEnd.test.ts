@@ -78,7 +78,7 @@ describe("end to end: agnt CLI → API → code-review executor → downloaded r
       expect([info.code, agent.pricing, agent.output_schema.required]).toEqual([
         0,
         { model: "free" },
-        ["files_reviewed", "files_skipped", "errors", "warnings"]
+        ["files_reviewed", "files_skipped", "errors", "warnings", "notes"]
       ])
       const search = yield* run(binPath("cli", "agnt.js"), ["search", "code review"], { cwd: work, env: buyerEnv })
       const listed = JSON.parse(search.stdout).data.find((found: { agent_id: string }) => found.agent_id === codeReviewAgentId)

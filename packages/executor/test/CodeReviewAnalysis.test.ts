@@ -1,9 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { access, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
+import { builtinRules } from "eslint/use-at-your-own-risk"
+import { createHash } from "node:crypto"
+import { access, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { analyze, type Finding, renderMarkdown, renderSarif, type ReviewReport } from "../src/CodeReview/Analysis.js"
+import { analyze } from "../src/CodeReview/Analysis.js"
+import { importedFrameworks, isTestPath } from "../src/CodeReview/Environment.js"
+import { detailedFindings, markdownLineBound, renderMarkdown } from "../src/CodeReview/Markdown.js"
+import type { Finding, ReviewReport, Severity } from "../src/CodeReview/Report.js"
+import { renderSarif } from "../src/CodeReview/Sarif.js"
+import { fixtureFiles, fixturesDir, sarifSchemaErrors } from "./CodeReviewFixtures.js"
 
 /** A temp directory holding `files`, removed when the scope closes. */
 const workspace = (files: Record<string, string>) =>
@@ -53,7 +60,7 @@ describe("CodeReview/Analysis analyze", () => {
         ["scripts/tool.js", 1, 7, "no-unused-vars", "error"],
         ["src/broken.ts", 2, 23, "parse-error", "error"],
         ["src/file.ts", 3, 1, "no-debugger", "error"],
-        ["src/file.ts", 5, 21, "@typescript-eslint/no-explicit-any", "error"],
+        ["src/file.ts", 5, 21, "@typescript-eslint/no-explicit-any", "warning"],
         ["src/widget.jsx", 1, 35, "no-undef", "error"]
       ])
       expect(report.files_reviewed).toEqual(["legacy.cjs", "scripts/tool.js", "src/broken.ts", "src/file.ts", "src/widget.jsx"])
@@ -74,7 +81,9 @@ describe("CodeReview/Analysis analyze", () => {
       expect(report.rules.find((rule) => rule.id === "no-debugger")).toEqual({
         id: "no-debugger",
         description: "Disallow the use of `debugger`",
-        help_uri: "https://eslint.org/docs/latest/rules/no-debugger"
+        help_uri: "https://eslint.org/docs/latest/rules/no-debugger",
+        kind: "problem",
+        severity: "error"
       })
     }), 30_000)
 
@@ -109,6 +118,7 @@ describe("CodeReview/Analysis analyze", () => {
         "eslint.config.mjs": hostile,
         ".eslintrc.json": "{ \"root\": true, \"rules\": { \"no-debugger\": \"off\" } }\n",
         ".eslintignore": "*\n",
+        "package.json": JSON.stringify({ eslintConfig: { rules: { "no-debugger": "off" } }, browser: "src/file.ts" }),
         "src/file.ts": planted["src/file.ts"]
       })
       const report = yield* analyze({ root, files: ["src/file.ts"] })
@@ -171,100 +181,317 @@ describe("CodeReview/Analysis analyze", () => {
     }), 30_000)
 })
 
-describe("CodeReview/Analysis renderSarif", () => {
-  it.scoped("emits one SARIF 2.1.0 run whose results point at the planted rule ids and lines", () =>
+describe("CodeReview/Analysis severities", () => {
+  it.scoped("splits findings by each rule's meta.type: problem is an error, suggestion a warning", () =>
+    Effect.gen(function*() {
+      const root = join(fixturesDir, "node-mocha")
+      const report = yield* analyze({ root, files: yield* fixtureFiles(root) })
+      expect(report.findings.map(brief)).toEqual([
+        ["index.js", 14, 14, "no-unused-vars", "error"],
+        ["index.js", 14, 21, "no-empty", "warning"],
+        ["lib/parse.js", 10, 26, "valid-typeof", "error"],
+        ["lib/parse.js", 13, 38, "no-undef", "error"]
+      ])
+      const expected = { problem: "error", suggestion: "warning", layout: "note" } as const
+      for (const finding of [...report.findings, ...(yield* analyzePlanted).findings]) {
+        const type = builtinRules.get(finding.rule_id)?.meta?.type
+        if (type !== undefined) expect([finding.rule_id, finding.severity]).toEqual([finding.rule_id, expected[type]])
+      }
+    }), 30_000)
+})
+
+describe("CodeReview/Analysis environments", () => {
+  const noUndef = (report: ReviewReport) =>
+    report.findings.filter((finding) => finding.rule_id === "no-undef").map((finding) => [finding.file, finding.message])
+
+  it.scoped(
+    "a Node package with Mocha tests: Node globals everywhere, Mocha's in test/, browser globals nowhere",
+    () =>
+      Effect.gen(function*() {
+        const root = join(fixturesDir, "node-mocha")
+        const report = yield* analyze({ root, files: yield* fixtureFiles(root) })
+        expect(noUndef(report)).toEqual([["lib/parse.js", "'window' is not defined."]])
+        expect(report.environments).toEqual({ node: 2, "node+mocha": 2 })
+      }),
+    30_000
+  )
+
+  it.scoped("a browser package: browser globals, Vitest's for tests by path and by import, no Node globals", () =>
+    Effect.gen(function*() {
+      const root = join(fixturesDir, "browser")
+      const report = yield* analyze({ root, files: yield* fixtureFiles(root) })
+      expect(noUndef(report)).toEqual([["src/copy-button.js", "'Buffer' is not defined."]])
+      expect(report.environments).toEqual({ browser: 1, "browser+vitest": 2 })
+    }), 30_000)
+
+  it.scoped(
+    "Jest and Jasmine tests get their globals from the package, node:test none; public/ files browser globals too",
+    () =>
+      Effect.gen(function*() {
+        const root = yield* workspace({
+          "jest/package.json": JSON.stringify({ name: "j", devDependencies: { jest: "^29.0.0" } }),
+          "jest/__tests__/sum.js": "test(\"sums\", () => { expect(jest.fn()).toBeDefined(); });\n",
+          "jasmine/package.json": JSON.stringify({ name: "k", scripts: { test: "jasmine" } }),
+          "jasmine/spec/sum.spec.js": "describe(\"s\", () => { it(\"x\", () => { jasmine.createSpy(); }); });\n",
+          "runner/package.json": JSON.stringify({ name: "r", type: "module", scripts: { test: "node --test" } }),
+          "runner/test/a.js": "import { it } from \"node:test\";\nit(\"a\", () => { expect(1); });\n",
+          "mocha-required.js": "const { describe } = require(\"mocha\");\ndescribe(\"x\", () => it(\"y\", () => {}));\n",
+          "server/package.json": JSON.stringify({ name: "s", main: "index.js" }),
+          "server/public/app.js": "document.title = String(window.innerWidth);\n"
+        })
+        const report = yield* analyze({
+          root,
+          files: ["jest/__tests__/sum.js", "jasmine/spec/sum.spec.js", "runner/test/a.js", "mocha-required.js", "server/public/app.js"]
+        })
+        expect(noUndef(report)).toEqual([["runner/test/a.js", "'expect' is not defined."]])
+        expect(report.environments).toEqual({
+          "node+jest": 1,
+          "node+jasmine": 1,
+          node: 1,
+          "node+browser+mocha": 1,
+          "node+browser": 1
+        })
+      }),
+    30_000
+  )
+
+  it("recognises test files by path and test frameworks by import or require", () => {
+    expect(["test/a.js", "src/__tests__/a.ts", "spec/x.js", "src/a.test.ts", "src/a.spec.mjs", "lib/tests/h.cjs"].map(isTestPath))
+      .toEqual([true, true, true, true, true, true])
+    expect(["src/test.js", "src/contest/a.js", "latest.js", "src/testing.ts"].map(isTestPath)).toEqual([false, false, false, false])
+    expect(importedFrameworks("import { it, vi } from 'vitest'\nconst m = require( \"mocha\" )")).toEqual(["vitest", "mocha"])
+    expect(importedFrameworks("import { jest } from \"@jest/globals\"; import test from \"node:test\"")).toEqual(["jest", "node-test"])
+    expect(importedFrameworks("import x from \"vitest-preview\"; // from \"mocha\" in a comment is text too")).toEqual(["mocha"])
+  })
+})
+
+/** The SARIF of `report`, failing the test unless it is valid against the official schema. */
+const validSarif = (report: ReviewReport) =>
+  Effect.gen(function*() {
+    const sarif = renderSarif(report)
+    expect(yield* sarifSchemaErrors(JSON.parse(JSON.stringify(sarif)))).toEqual([])
+    return sarif
+  })
+
+/** A copy of a fixture package in a fresh temp directory, analysed. */
+const analyzeCopy = (name: string, edit: (root: string) => Promise<void> = async () => {}) =>
+  workspace({}).pipe(
+    Effect.tap((root) => Effect.promise(() => cp(join(fixturesDir, name), root, { recursive: true }).then(() => edit(root)))),
+    Effect.flatMap((root) => Effect.flatMap(fixtureFiles(root), (files) => analyze({ root, files })))
+  )
+
+const syntheticFinding = (file: string, line: number, severity: Severity): Finding => ({
+  file,
+  line,
+  column: 1,
+  end_line: line,
+  end_column: 4,
+  rule_id: severity === "error" ? "no-undef" : "no-empty",
+  severity,
+  message: "Planted.",
+  excerpt: { start_line: Math.max(1, line - 1), lines: ["before", "bad", "after"] }
+})
+
+/** A report with `count` findings spread over files of 5 findings each. */
+const hugeReport = (count: number): ReviewReport => {
+  const findings = Array.from(
+    { length: count },
+    (_, index) => syntheticFinding(`src/f${Math.floor(index / 5)}.js`, (index % 5) * 10 + 2, index % 3 === 0 ? "error" : "warning")
+  )
+  const files = [...new Set(findings.map((finding) => finding.file)), "src/clean.js"].sort()
+  return {
+    files_reviewed: files,
+    files_skipped: [],
+    artifacts: files.map((file) => ({ file, length: 1, sha256: "0".repeat(64) })),
+    environments: { node: files.length },
+    findings,
+    rules: [{ id: "no-undef", severity: "error", kind: "problem" }, { id: "no-empty", severity: "warning", kind: "suggestion" }],
+    notes: [],
+    type_checked: false,
+    tool: { name: "eslint", version: "9.39.5" }
+  }
+}
+
+const cleanReport: ReviewReport = {
+  files_reviewed: ["clean.ts"],
+  files_skipped: [],
+  artifacts: [{ file: "clean.ts", length: 0, sha256: createHash("sha256").digest("hex") }],
+  environments: { node: 1 },
+  findings: [],
+  rules: [],
+  notes: [],
+  type_checked: false,
+  tool: { name: "eslint", version: "9.39.5" }
+}
+
+describe("CodeReview/Sarif renderSarif", () => {
+  it.scoped("every SARIF file produced is valid against the official SARIF 2.1.0 schema", () =>
+    Effect.gen(function*() {
+      yield* validSarif(yield* analyzePlanted)
+      for (const name of ["node-mocha", "browser", "typescript"]) {
+        const root = join(fixturesDir, name)
+        yield* validSarif(yield* analyze({ root, files: yield* fixtureFiles(root) }))
+      }
+      yield* validSarif(cleanReport)
+      yield* validSarif(hugeReport(1_000))
+      expect(yield* sarifSchemaErrors({ version: "2.1.0", runs: [{ results: [] }] })).not.toEqual([])
+    }), 60_000)
+
+  it.scoped("one run whose results point at the planted rule ids, levels, lines and exact snippets", () =>
     Effect.gen(function*() {
       const report = yield* analyzePlanted
-      const sarif = renderSarif(report)
-      expect(sarif.version).toBe("2.1.0")
-      expect(sarif.$schema).toBe("https://json.schemastore.org/sarif-2.1.0.json")
-      expect(sarif.runs).toHaveLength(1)
+      const sarif = yield* validSarif(report)
+      expect(sarif.$schema).toBe("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
       const run = sarif.runs[0]
-      expect(run?.tool.driver.name).toBe("agnt code-review (ESLint)")
-      expect(run?.tool.driver.version).toBe(report.tool.version)
+      expect([sarif.version, sarif.runs.length, run?.tool.driver.name, run?.tool.driver.version, run?.columnKind])
+        .toEqual(["2.1.0", 1, "agnt code-review (ESLint)", report.tool.version, "utf16CodeUnits"])
       const rules = run?.tool.driver.rules ?? []
       const results = run?.results ?? []
       expect(results.map((result) => [
         result.ruleId,
         result.level,
         result.locations?.[0]?.physicalLocation?.artifactLocation?.uri,
+        result.locations?.[0]?.physicalLocation?.artifactLocation?.uriBaseId,
         result.locations?.[0]?.physicalLocation?.region?.startLine
       ])).toEqual([
-        ["no-unused-vars", "error", "scripts/tool.js", 1],
-        ["parse-error", "error", "src/broken.ts", 2],
-        ["no-debugger", "error", "src/file.ts", 3],
-        ["@typescript-eslint/no-explicit-any", "error", "src/file.ts", 5],
-        ["no-undef", "error", "src/widget.jsx", 1]
+        ["no-unused-vars", "error", "scripts/tool.js", "%SRCROOT%", 1],
+        ["parse-error", "error", "src/broken.ts", "%SRCROOT%", 2],
+        ["no-debugger", "error", "src/file.ts", "%SRCROOT%", 3],
+        ["@typescript-eslint/no-explicit-any", "warning", "src/file.ts", "%SRCROOT%", 5],
+        ["no-undef", "error", "src/widget.jsx", "%SRCROOT%", 1]
       ])
       for (const result of results) {
         expect(rules[result.ruleIndex ?? -1]?.id).toBe(result.ruleId)
+        expect(result.message.text).not.toBe("")
       }
-      expect(results[3]?.locations?.[0]?.physicalLocation?.region).toEqual({
-        startLine: 5,
-        startColumn: 21,
-        endLine: 5,
-        endColumn: 24
+      expect(results[3]?.locations?.[0]?.physicalLocation).toMatchObject({
+        region: { startLine: 5, startColumn: 21, endLine: 5, endColumn: 24, snippet: { text: "any" } },
+        contextRegion: { startLine: 4, endLine: 6, snippet: { text: "\nexport const loose: any = limit;\n" } }
       })
-      expect(rules.find((rule) => rule.id === "no-debugger")).toEqual({
-        id: "no-debugger",
-        shortDescription: { text: "Disallow the use of `debugger`" },
-        helpUri: "https://eslint.org/docs/latest/rules/no-debugger"
-      })
-      expect(run?.artifacts?.map((artifact) => artifact.location?.uri)).toEqual(report.files_reviewed)
-      expect(JSON.parse(JSON.stringify(sarif))).toEqual(sarif)
+      expect(results[2]?.locations?.[0]?.physicalLocation?.region?.snippet).toEqual({ text: "debugger;" })
     }), 30_000)
-})
 
-describe("CodeReview/Analysis renderMarkdown", () => {
+  it.scoped("rules carry help, tags and their default level; artifacts their length and SHA-256", () =>
+    Effect.gen(function*() {
+      const root = join(fixturesDir, "node-mocha")
+      const sarif = yield* validSarif(yield* analyze({ root, files: yield* fixtureFiles(root) }))
+      const run = sarif.runs[0]
+      expect(run?.tool.driver.rules?.find((rule) => rule.id === "no-empty")).toEqual({
+        id: "no-empty",
+        shortDescription: { text: "Disallow empty block statements" },
+        fullDescription: { text: "Disallow empty block statements" },
+        helpUri: "https://eslint.org/docs/latest/rules/no-empty",
+        help: {
+          text: "Disallow empty block statements. See https://eslint.org/docs/latest/rules/no-empty",
+          markdown: "Disallow empty block statements. [Documentation](https://eslint.org/docs/latest/rules/no-empty)"
+        },
+        defaultConfiguration: { level: "warning" },
+        properties: { tags: ["maintainability", "javascript", "suggestion"], "problem.severity": "warning" }
+      })
+      const bytes = yield* Effect.promise(() => readFile(join(root, "lib/parse.js")))
+      expect(run?.artifacts?.find((artifact) => artifact.location?.uri === "lib/parse.js")).toEqual({
+        location: { uri: "lib/parse.js", uriBaseId: "%SRCROOT%" },
+        length: bytes.length,
+        sourceLanguage: "javascript",
+        hashes: { "sha-256": createHash("sha256").update(bytes).digest("hex") }
+      })
+    }), 30_000)
+
   it.scoped(
-    "review.md summarises counts and lists every planted finding as file:line:column grouped by file",
+    "fingerprints are the same across two runs, in other directories, and after lines are added above",
     () =>
       Effect.gen(function*() {
-        const markdown = renderMarkdown(yield* analyzePlanted)
-        expect(markdown).toMatch(/^# Code review\n/)
-        expect(markdown).toContain("| 5 | 2 | 5 | 5 | 0 |")
-        expect(markdown).toContain("`src/file.ts:3:1` **error** [`no-debugger`](https://eslint.org/docs/latest/rules/no-debugger)")
-        expect(markdown).toContain("`src/file.ts:5:21` **error**")
-        expect(markdown).toContain("`src/broken.ts:2:23` **error** `parse-error`")
-        expect(markdown).toContain("- `README.md`")
-        const fileSection = markdown.indexOf("### `src/file.ts`")
-        expect(fileSection).toBeGreaterThan(markdown.indexOf("### `src/broken.ts`"))
-        expect(markdown.indexOf("src/file.ts:3:1")).toBeGreaterThan(fileSection)
+        const prints = (report: ReviewReport) =>
+          (renderSarif(report).runs[0]?.results ?? []).map((result) => [result.ruleId, result.partialFingerprints?.["agntLineHash/v1"]])
+        const first = prints(yield* analyzeCopy("node-mocha"))
+        const second = prints(yield* analyzeCopy("node-mocha"))
+        const shifted = yield* analyzeCopy("node-mocha", async (root) => {
+          const path = join(root, "lib/parse.js")
+          await writeFile(path, `// A comment\n\n${await readFile(path, "utf8")}`)
+        })
+        expect(first).toHaveLength(4)
+        expect(new Set(first.map(([, print]) => print)).size).toBe(4)
+        expect(second).toEqual(first)
+        expect(prints(shifted)).toEqual(first)
+        expect(shifted.findings.find((finding) => finding.rule_id === "valid-typeof")?.line).toBe(12)
       }),
     30_000
   )
 
-  it("review.md says there are no findings when the report is clean", () => {
-    const report: ReviewReport = {
-      files_reviewed: ["clean.ts"],
-      files_skipped: [],
-      findings: [],
-      rules: [],
-      tool: { name: "eslint", version: "9.39.5" }
-    }
-    const markdown = renderMarkdown(report)
-    expect(markdown).toContain("No findings")
-    expect(markdown).toContain("- `clean.ts` — 0 findings")
+  it("keeps at most 25,000 results, the most severe, and says how many were left out", () => {
+    const run = renderSarif(hugeReport(25_003)).runs[0]
+    expect(run?.results).toHaveLength(25_000)
+    expect(run?.results?.filter((result) => result.level === "error")).toHaveLength(8_335)
+    expect(run?.invocations?.[0]?.toolExecutionNotifications?.map((notification) => notification.message.text))
+      .toEqual(["3 less severe findings were left out (at most 25000 results)."])
+  })
+})
+
+describe("CodeReview/Markdown renderMarkdown", () => {
+  it.scoped(
+    "opens with a verdict and a summary, then findings by file, most severe first, each with its code",
+    () =>
+      Effect.gen(function*() {
+        const root = join(fixturesDir, "node-mocha")
+        const markdown = renderMarkdown(yield* analyze({ root, files: yield* fixtureFiles(root) }))
+        const lines = markdown.split("\n")
+        expect(lines.slice(0, 3)).toEqual([
+          "# Code review",
+          "",
+          "**Verdict: changes needed** — 3 errors to fix, and 1 warning to consider."
+        ])
+        expect(markdown).toContain("4 findings in 2 files; 2 files without findings; 2 files not linted")
+        expect(markdown).toContain("| error | 3 |")
+        expect(markdown).toContain("| warning | 1 |")
+        expect(markdown).toContain("| `lib/parse.js` | 2 | 0 | 0 |")
+        expect(markdown).not.toContain("test/parse.js")
+        const parse = markdown.indexOf("### `lib/parse.js` — 2 errors")
+        const index = markdown.indexOf("### `index.js` — 1 error, 1 warning")
+        expect(parse).toBeGreaterThan(markdown.indexOf("## Findings"))
+        expect(index).toBeGreaterThan(parse)
+        expect(markdown.indexOf("**error** [`no-unused-vars`]")).toBeLessThan(markdown.indexOf("**warning** [`no-empty`]"))
+        expect(markdown).toContain([
+          "**error** [`valid-typeof`](https://eslint.org/docs/latest/rules/valid-typeof) at `lib/parse.js:10:26`: Invalid typeof comparison value.",
+          "",
+          "```js",
+          "   9 |     const [key, value] = trimmed.split(\"=\");",
+          "> 10 |     if (typeof value === \"undefiend\") continue;",
+          "  11 |     result[key.trim()] = value.trim();",
+          "```"
+        ].join("\n"))
+      }),
+    30_000
+  )
+
+  it("fences an excerpt with more backticks than any run in the code", () => {
+    const finding = { ...syntheticFinding("a.md.js", 2, "error"), excerpt: { start_line: 1, lines: ["const s = `", "```js", "`"] } }
+    const markdown = renderMarkdown({ ...hugeReport(0), files_reviewed: ["a.md.js"], findings: [finding] })
+    expect(markdown).toContain(["````js", "  1 | const s = `", "> 2 | ```js", "  3 | `", "````"].join("\n"))
   })
 
-  it("review.md escapes Markdown in messages and counts by rule and severity", () => {
-    const finding = (line: number, severity: "error" | "warning"): Finding => ({
-      file: "a.ts",
-      line,
-      column: 1,
-      rule_id: "demo-rule",
-      severity,
-      message: "Unexpected <script> | `x`"
-    })
-    const markdown = renderMarkdown({
-      files_reviewed: ["a.ts"],
-      files_skipped: [],
-      findings: [finding(1, "error"), finding(2, "warning"), finding(3, "warning")],
-      rules: [{ id: "demo-rule" }],
-      tool: { name: "eslint", version: "9.39.5" }
-    })
-    expect(markdown).toContain("| `demo-rule` | error | 1 |")
-    expect(markdown).toContain("| `demo-rule` | warning | 2 |")
+  it("stays under its line bound and points to review.sarif past a few hundred findings", () => {
+    for (const count of [0, 50, 300, 5_000]) {
+      const markdown = renderMarkdown(hugeReport(count))
+      expect(markdown.split("\n").length).toBeLessThanOrEqual(markdownLineBound)
+      expect(markdown.includes("`review.sarif` has them all")).toBe(count > detailedFindings)
+    }
+    const markdown = renderMarkdown(hugeReport(5_000))
+    expect(markdownLineBound).toBeLessThanOrEqual(2_000)
+    expect(markdown).toContain("4,700 more findings")
+    expect(markdown).not.toContain("src/clean.js")
+    expect(markdown.match(/^```js$/gm)).toHaveLength(detailedFindings)
+  })
+
+  it("says so when the report is clean, counting files rather than listing them", () => {
+    const markdown = renderMarkdown(cleanReport)
+    expect(markdown).toContain("**Verdict: clean**")
+    expect(markdown).toContain("0 findings in 0 files; 1 file without findings.")
+    expect(markdown).not.toContain("`clean.ts`")
+  })
+
+  it("escapes Markdown in messages", () => {
+    const finding = { ...syntheticFinding("a.ts", 1, "warning"), message: "Unexpected <script> | `x`" }
+    const markdown = renderMarkdown({ ...hugeReport(0), files_reviewed: ["a.ts"], findings: [finding] })
     expect(markdown).toContain("Unexpected \\<script\\> \\| \\`x\\`")
     expect(markdown).not.toContain("<script>")
   })

@@ -1,9 +1,8 @@
 /**
  * The built-in code-review executor: lints the job's input files with
- * ESLint (`Analysis.ts`) and returns `review.md` and `review.sarif`
- * (SARIF 2.1.0), and as the job's structured result the counts
- * (`codeReviewOutputSchema`). `params.min_severity` ("warning", the
- * default, or "error") drops findings below it.
+ * ESLint (`Analysis.ts`) and returns `review.md` (`Markdown.ts`) and
+ * `review.sarif` (SARIF 2.1.0, `Sarif.ts`), and as the job's structured
+ * result the counts (`codeReviewOutputSchema`). Params: `codeReviewInputSchema`.
  */
 import { AgentManifest } from "@agnt/domain/Agent"
 import { AgentId } from "@agnt/domain/Ids"
@@ -21,11 +20,40 @@ export const codeReviewOutputSchema = {
   properties: {
     files_reviewed: { type: "integer", minimum: 0, description: "Files ESLint linted" },
     files_skipped: { type: "integer", minimum: 0, description: "Files not linted (an extension ESLint is not set up for)" },
-    errors: { type: "integer", minimum: 0, description: "Findings of severity error" },
-    warnings: { type: "integer", minimum: 0, description: "Findings of severity warning (0 with min_severity error)" }
+    errors: { type: "integer", minimum: 0, description: "Findings of severity error (rules of type problem, parse errors)" },
+    warnings: {
+      type: "integer",
+      minimum: 0,
+      description: "Findings of severity warning (rules of type suggestion); 0 with min_severity error"
+    },
+    notes: {
+      type: "integer",
+      minimum: 0,
+      description: "Findings of severity note (rules of type layout); 0 with min_severity warning or error"
+    }
   },
-  required: ["files_reviewed", "files_skipped", "errors", "warnings"],
+  required: ["files_reviewed", "files_skipped", "errors", "warnings", "notes"],
   additionalProperties: false
+}
+
+/**
+ * The job's params (JSON Schema, checked by the server on order):
+ * `min_severity` — the least severe findings reported (`note`, the default,
+ * reports all; `warning` drops notes; `error` keeps errors only).
+ */
+export const codeReviewInputSchema = {
+  type: "object",
+  properties: {
+    min_severity: {
+      enum: ["note", "warning", "error"],
+      default: "note",
+      description: "Report findings of this severity and above. A finding's severity comes from its ESLint rule's type: " +
+        "problem → error, suggestion → warning, layout → note; a file that does not parse is an error.",
+      examples: ["error"]
+    }
+  },
+  additionalProperties: false,
+  examples: [{}, { min_severity: "warning" }]
 }
 
 /** Its manifest: what buyers see in search. Free. */
@@ -34,13 +62,7 @@ export const codeReviewManifest = new AgentManifest({
   description: "Static analysis of JavaScript and TypeScript sources with ESLint and typescript-eslint's recommended rules. " +
     "Send your source files; get review.md (findings by file and line, counts by rule and severity) and review.sarif (SARIF 2.1.0).",
   tags: ["code-review", "static-analysis", "eslint", "typescript", "javascript"],
-  input_schema: {
-    type: "object",
-    properties: {
-      min_severity: { enum: ["warning", "error"], description: "Drop findings below this severity" }
-    },
-    additionalProperties: false
-  },
+  input_schema: codeReviewInputSchema,
   output_schema: codeReviewOutputSchema
 })
 
@@ -53,13 +75,14 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
       if (ctx.inputs.length === 0) return yield* new JobFailure({ reason: "no input files to review" })
       yield* ctx.progress(10, `linting ${ctx.inputs.length} file(s)`)
       // ESLint and TypeScript are loaded with the first job, not at start: an idle executor does not hold them.
-      const { analyze, renderMarkdown, renderSarif } = yield* Effect.promise(() => import("./Analysis.js"))
+      const [{ analyze }, { renderMarkdown }, { renderSarif }, { countBySeverity, withSeverityFloor }] = yield* Effect.promise(
+        () => Promise.all([import("./Analysis.js"), import("./Markdown.js"), import("./Sarif.js"), import("./Report.js")])
+      )
       const full = yield* analyze({ root: ctx.workspace, files: ctx.inputs }).pipe(
         Effect.mapError((error) => new JobFailure({ reason: `analysis failed: ${error.message}` }))
       )
-      const report = job.params["min_severity"] === "error"
-        ? { ...full, findings: full.findings.filter((finding) => finding.severity === "error") }
-        : full
+      const floor = job.params["min_severity"]
+      const report = floor === "error" || floor === "warning" ? withSeverityFloor(full, floor) : full
       yield* ctx.progress(90, `${report.findings.length} finding(s) in ${report.files_reviewed.length} file(s)`)
       yield* Effect.promise(() =>
         Promise.all([
@@ -68,13 +91,14 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
         ])
       )
       yield* ctx.log(`reviewed ${report.files_reviewed.length} file(s): ${report.findings.length} finding(s)`)
-      const count = (severity: string) => report.findings.filter((finding) => finding.severity === severity).length
+      const counts = countBySeverity(report.findings)
       return {
         result: {
           files_reviewed: report.files_reviewed.length,
           files_skipped: report.files_skipped.length,
-          errors: count("error"),
-          warnings: count("warning")
+          errors: counts.error,
+          warnings: counts.warning,
+          notes: counts.note
         }
       }
     })
