@@ -26,7 +26,8 @@
  * `migrations/` beside the running module first, then in the repository;
  * `presetPath` (`packages/executor/src/Command/Presets.ts`) is `./presets/`
  * beside the running module in both layouts, and `egressBridgePath`
- * (`Command/EgressProxy.ts`) `./egress-bridge.mjs`.
+ * (`Command/EgressProxy.ts`) `./egress-bridge.mjs`, and the code-review
+ * executor's type-check worker (`CodeReview/TypeCheck.ts`) `./type-check-worker.mjs`.
  *
  *   npx tsx scripts/build.ts            # all three into packages/<pkg>/dist
  *   npx tsx scripts/build.ts /tmp/out   # into /tmp/out/<program>/
@@ -122,7 +123,8 @@ export const buildExecutor = (outDir = distOf("executor")) =>
     external: ["eslint", "typescript-eslint", "typescript"],
     assets: [
       { from: "packages/executor/src/Command/presets", to: "presets", pattern: /\.json$/ },
-      { from: "packages/executor/src/Command", to: ".", pattern: /^egress-bridge\.mjs$/ }
+      { from: "packages/executor/src/Command", to: ".", pattern: /^egress-bridge\.mjs$/ },
+      { from: "packages/executor/src/CodeReview", to: ".", pattern: /^type-check-worker\.mjs$/ }
     ]
   }, outDir)
 

@@ -70,7 +70,14 @@ describe("the bundles of npm run build", () => {
         const project = NodePath.join(dir, "project")
         yield* Effect.promise(async () => {
           await NodeFs.mkdir(NodePath.join(project, "src"), { recursive: true })
-          await NodeFs.writeFile(NodePath.join(project, "src", "planted.ts"), "export const f = () => {\n  debugger\n}\n")
+          await NodeFs.writeFile(
+            NodePath.join(project, "src", "planted.ts"),
+            "const later = async (): Promise<void> => {}\nexport const f = () => {\n  debugger\n  later()\n}\n"
+          )
+          await NodeFs.writeFile(
+            NodePath.join(project, "src", "tsconfig.json"),
+            "{ \"compilerOptions\": { \"strict\": true, \"types\": [] } }\n"
+          )
         })
         const env = { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: server.url }
         const client = yield* buyerClient(server.url, buyerKey)
@@ -90,9 +97,11 @@ describe("the bundles of npm run build", () => {
         expect(order.code).toBe(0)
         const ordered = JSON.parse(order.stdout)
         expect(ordered.job.status).toBe("completed")
-        expect(ordered.job.result).toMatchObject({ files_reviewed: 1, files_skipped: 0 })
+        expect(ordered.job.result).toMatchObject({ files_reviewed: 1, files_skipped: 1 })
         const sarif = JSON.parse(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(out, "review.sarif"), "utf8")))
         expect(JSON.stringify(sarif)).toContain("no-debugger")
+        // The type-check worker runs from beside the bundle: the floating promise needs types to be found.
+        expect(JSON.stringify(sarif)).toContain("@typescript-eslint/no-floating-promises")
 
         // The preset is read from beside the executor's bundle; its agent is published under the preset's name.
         // A stand-in `codex` on PATH: the executor checks the preset's program before publishing.

@@ -496,3 +496,69 @@ describe("CodeReview/Markdown renderMarkdown", () => {
     expect(markdown).not.toContain("<script>")
   })
 })
+
+describe("CodeReview/TypeCheck type-aware rules", () => {
+  const floating = (report: ReviewReport) =>
+    report.findings.filter((finding) => finding.rule_id === "@typescript-eslint/no-floating-promises").map((finding) => [
+      finding.file,
+      finding.line,
+      finding.severity
+    ])
+
+  it.scoped("finds the floating promise only with types, when the input holds a tsconfig.json", () =>
+    Effect.gen(function*() {
+      const root = join(fixturesDir, "typescript")
+      const files = yield* fixtureFiles(root)
+      const typed = yield* analyze({ root, files })
+      expect(floating(typed)).toEqual([["src/index.ts", 6, "error"]])
+      expect(typed.type_checked).toBe(true)
+      expect(typed.notes).toEqual([
+        "4 finding(s) of the no-unsafe-* rules about types that could not be resolved (imports of packages that are not among the input files) were left out."
+      ])
+      expect(renderMarkdown(typed)).toContain("(TypeScript with type information)")
+      const withoutTsconfig = yield* analyze({ root, files: files.filter((file) => file !== "tsconfig.json") })
+      expect([floating(withoutTsconfig), withoutTsconfig.type_checked]).toEqual([[], false])
+      const turnedOff = yield* analyze({ root, files, type_check: false })
+      expect(floating(turnedOff)).toEqual([])
+    }), 60_000)
+
+  it.scopedLive("over its time or memory bound falls back to the untyped rules and says so", () =>
+    Effect.gen(function*() {
+      const root = join(fixturesDir, "typescript")
+      const files = yield* fixtureFiles(root)
+      const slow = yield* analyze({ root, files, type_check_limits: { seconds: 0.05, memory_mb: 2048 } })
+      expect([floating(slow), slow.type_checked, slow.notes]).toEqual([[], false, [
+        "Type information was not used: it took longer than 0.05 seconds. TypeScript files were linted with the rules that need no types."
+      ]])
+      const small = yield* analyze({ root, files, type_check_limits: { seconds: 120, memory_mb: 4 } })
+      expect([floating(small), small.type_checked]).toEqual([[], false])
+      expect(small.notes).toEqual([
+        "Type information was not used: it needed more than 4 MB of memory. TypeScript files were linted with the rules that need no types."
+      ])
+      expect(renderMarkdown(small)).toContain("> Type information was not used")
+    }), 60_000)
+
+  it.scoped("reads nothing outside the workspace through a tsconfig and loads no TypeScript plugin", () =>
+    Effect.gen(function*() {
+      const outside = yield* workspace({
+        "tsconfig.base.json": JSON.stringify({ compilerOptions: { strict: true }, files: ["./leak.d.ts"] }),
+        "leak.d.ts": "declare function leaked(): Promise<void>;\n"
+      })
+      const root = yield* workspace({
+        "tsconfig.json": JSON.stringify({
+          extends: join(outside, "tsconfig.base.json"),
+          compilerOptions: { strict: true, types: [], plugins: [{ name: "evil-plugin" }] },
+          include: ["src", join(outside, "leak.d.ts")]
+        }),
+        "node_modules/evil-plugin/package.json": JSON.stringify({ name: "evil-plugin", main: "index.js" }),
+        "node_modules/evil-plugin/index.js":
+          "require(\"node:fs\").writeFileSync(require(\"node:path\").join(__dirname, \"../../PLUGIN_LOADED\"), \"x\");\nmodule.exports = () => ({ create: (info) => info.languageService });\n",
+        "src/local.d.ts": "declare function local(): Promise<void>;\n",
+        "src/main.ts": "export function run(): void {\n  local();\n  leaked();\n}\n"
+      })
+      const report = yield* analyze({ root, files: ["tsconfig.json", "src/local.d.ts", "src/main.ts"] })
+      expect(report.type_checked).toBe(true)
+      expect(floating(report)).toEqual([["src/main.ts", 2, "error"]])
+      expect(yield* exists(join(root, "PLUGIN_LOADED"))).toBe(false)
+    }), 60_000)
+})

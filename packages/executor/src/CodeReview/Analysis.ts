@@ -5,8 +5,8 @@
  *
  * Rules come from `@eslint/js` "recommended" (all JS and TS files) plus
  * `typescript-eslint` "recommended" — the syntactic set — for
- * `.ts`/`.tsx`/`.mts`/`.cts`, and its type-checked set when the workspace
- * holds a `tsconfig.json` (`TypeCheck.ts`). Each finding's severity comes
+ * `.ts`/`.tsx`/`.mts`/`.cts`, or its type-checked set when the input files
+ * hold a `tsconfig.json` (`TypeCheck.ts`, in a bounded worker thread). Each finding's severity comes
  * from its rule's `meta.type` (`Report.ts` `Severity`). Each file gets the
  * globals of where it runs — Node, browser or both, plus its test
  * framework's — decided by `Environment.ts` from the workspace's files.
@@ -41,6 +41,7 @@ import {
   RuleKind,
   severityOfKind
 } from "./Report.js"
+import { defaultTypeCheckLimits, lockedEslintOptions, typeCheckedLint, type TypeCheckLimits, type TypeCheckOutcome } from "./TypeCheck.js"
 
 // ---------------------------------------------------------------------------
 // ESLint configuration
@@ -63,14 +64,11 @@ const syntacticTypeScript: ReadonlyArray<Linter.Config> = defineConfig({
 })
 
 /**
- * The whole ESLint configuration for files of one environment; nothing is
- * read from the workspace. `typeScript` is the set for TypeScript files
- * (the syntactic recommended one, or `TypeCheck.ts`'s).
+ * The whole ESLint configuration for files of one environment, without
+ * types; nothing is read from the workspace. (`type-check-worker.mjs` builds
+ * the type-checked one for TypeScript files.)
  */
-const reviewConfig = (
-  environment: Environment,
-  typeScript: ReadonlyArray<Linter.Config> = syntacticTypeScript
-): Array<Linter.Config> =>
+const reviewConfig = (environment: Environment): Array<Linter.Config> =>
   defineConfig(
     {
       files: patternsFor([...scriptExtensions, ...typeScriptExtensions]),
@@ -82,7 +80,7 @@ const reviewConfig = (
       files: ["**/*.jsx"],
       languageOptions: { parserOptions: { ecmaFeatures: { jsx: true } } }
     },
-    ...typeScript
+    ...syntacticTypeScript
   )
 
 const parseErrorRule: RuleInfo = { id: "parse-error", description: "The file could not be parsed.", severity: "error" }
@@ -94,15 +92,15 @@ const noRuleId = "eslint"
 
 /**
  * Which files to review: `root` is absolute, `files` are relative to it.
- * `typeScriptConfig`, when given, replaces the syntactic typescript-eslint
- * set for TypeScript files (`TypeCheck.ts` passes the type-checked one), and
- * `notes` are added to the report's.
+ * `type_check` (default true): when a `tsconfig.json` is among `files`,
+ * lint TypeScript files with type information (`TypeCheck.ts`) within
+ * `type_check_limits` (default `defaultTypeCheckLimits`).
  */
 export interface AnalyzeOptions {
   readonly root: string
   readonly files: ReadonlyArray<string>
-  readonly typeScriptConfig?: ReadonlyArray<Linter.Config>
-  readonly notes?: ReadonlyArray<string>
+  readonly type_check?: boolean
+  readonly type_check_limits?: TypeCheckLimits
 }
 
 const attempt = <A>(message: string, evaluate: () => Promise<A>): Effect.Effect<A, CodeReviewError> =>
@@ -160,10 +158,23 @@ const readSource = (entry: Located): Effect.Effect<ReadFile, CodeReviewError> =>
     }))
   )
 
-interface EslintOutcome {
-  readonly results: ReadonlyArray<ESLint.LintResult>
-  readonly rulesMeta: ESLint.LintResultData["rulesMeta"]
+type LintMessage = TypeCheckOutcome["results"][number]["messages"][number]
+
+interface RuleMeta {
+  readonly type?: string | undefined
+  readonly docs?: { readonly description?: string | undefined; readonly url?: string | undefined } | undefined
 }
+
+/** What a lint gave, from ESLint in this process or from the type-check worker. */
+interface EslintOutcome {
+  readonly results: ReadonlyArray<{ readonly filePath: string; readonly messages: ReadonlyArray<LintMessage> }>
+  readonly rulesMeta: Readonly<Record<string, RuleMeta | undefined>>
+}
+
+const mergeOutcomes = (outcomes: ReadonlyArray<EslintOutcome>): EslintOutcome => ({
+  results: outcomes.flatMap((outcome) => outcome.results),
+  rulesMeta: Object.assign({}, ...outcomes.map((outcome) => outcome.rulesMeta))
+})
 
 const runEslint = (
   root: string,
@@ -171,18 +182,7 @@ const runEslint = (
   config: Array<Linter.Config>
 ): Effect.Effect<EslintOutcome, CodeReviewError> =>
   attempt("ESLint failed", async () => {
-    const eslint = new ESLint({
-      cwd: root,
-      overrideConfigFile: true,
-      overrideConfig: config,
-      plugins: null,
-      ignore: false,
-      globInputPaths: false,
-      errorOnUnmatchedPattern: true,
-      allowInlineConfig: false,
-      cache: false,
-      fix: false
-    })
+    const eslint = new ESLint({ ...lockedEslintOptions, cwd: root, overrideConfig: config })
     const results = await eslint.lintFiles([...absolutePaths])
     return { results, rulesMeta: eslint.getRulesMetaForResults(results) }
   })
@@ -211,12 +211,12 @@ export const excerptOf = (lines: ReadonlyArray<string>, line: number, endLine: n
   }
 }
 
-const kindOf = (meta: { readonly type?: string | undefined } | undefined) => RuleKind.literals.find((kind) => kind === meta?.type)
+const kindOf = (meta: RuleMeta | undefined) => RuleKind.literals.find((kind) => kind === meta?.type)
 
 const toFinding = (
   file: string,
   lines: ReadonlyArray<string>,
-  message: ESLint.LintResult["messages"][number],
+  message: LintMessage,
   rulesMeta: EslintOutcome["rulesMeta"]
 ): Finding => {
   const rule_id = message.ruleId ?? (message.fatal === true ? parseErrorRule.id : noRuleId)
@@ -255,22 +255,99 @@ const ruleInfo = (id: string, rulesMeta: EslintOutcome["rulesMeta"]): RuleInfo =
   }
 }
 
-/** Lint each environment's files with its own configuration, one ESLint run per environment. */
+const noEnvironment: Environment = { key: "", globals: {} }
+
+/** `sources` grouped by environment, each group with its environment. */
+const byEnvironment = (sources: ReadonlyArray<ReadFile>, environments: Map<string, Environment>) =>
+  Object.values(Arr.groupBy(sources, (source) => environments.get(source.file)?.key ?? "")).map((group) => ({
+    environment: environments.get(group[0].file) ?? noEnvironment,
+    sources: group
+  }))
+
+/** Lint each environment's files with its own configuration (untyped), one ESLint run per environment. */
 const lintByEnvironment = (
   root: string,
   sources: ReadonlyArray<ReadFile>,
-  environments: Map<string, Environment>,
-  typeScriptConfig: ReadonlyArray<Linter.Config> | undefined
-): Effect.Effect<EslintOutcome, CodeReviewError> => {
-  const groups = Object.values(Arr.groupBy(sources, (source) => environments.get(source.file)?.key ?? ""))
-  return Effect.forEach(groups, (group) => {
-    const environment = environments.get(group[0].file) ?? { key: "", globals: {} }
-    return runEslint(root, group.map((source) => source.absolute), reviewConfig(environment, typeScriptConfig))
-  }).pipe(Effect.map((outcomes) => ({
-    results: outcomes.flatMap((outcome) => outcome.results),
-    rulesMeta: Object.assign({}, ...outcomes.map((outcome) => outcome.rulesMeta))
-  })))
+  environments: Map<string, Environment>
+): Effect.Effect<EslintOutcome, CodeReviewError> =>
+  sources.length === 0
+    ? Effect.succeed({ results: [], rulesMeta: {} })
+    : Effect.forEach(
+      byEnvironment(sources, environments),
+      ({ environment, sources: group }) => runEslint(root, group.map((source) => source.absolute), reviewConfig(environment))
+    ).pipe(Effect.map(mergeOutcomes))
+
+/** The project service's fatal error for a file no tsconfig.json includes. */
+const outsideProject = (message: LintMessage) => message.fatal === true && message.message.includes("was not found by the project service")
+
+/**
+ * A `no-unsafe-*` finding about a type TypeScript could not resolve — an
+ * import of a package that is not among the input files — rather than about the code.
+ */
+const unresolvedType = (message: LintMessage) =>
+  message.ruleId?.startsWith("@typescript-eslint/no-unsafe-") === true && /(?:could not|cannot) be resolved/.test(message.message)
+
+interface Linted {
+  readonly outcome: EslintOutcome
+  readonly notes: ReadonlyArray<string>
+  readonly type_checked: boolean
 }
+
+/**
+ * Lint `sources`: TypeScript files with type information when `typed`
+ * (falling back to the untyped rules, with a note, when that fails or a file
+ * is in no project), everything else untyped.
+ */
+const lintWorkspace = Effect.fn("CodeReview.lintWorkspace")(function*(
+  root: string,
+  realRoot: string,
+  sources: ReadonlyArray<ReadFile>,
+  environments: Map<string, Environment>,
+  typed: boolean,
+  limits: TypeCheckLimits
+) {
+  const [scripts, typeScript] = typed ? Arr.partition(sources, (source) => isTypeScript(source.file)) : [sources, []]
+  if (typeScript.length === 0) {
+    return { outcome: yield* lintByEnvironment(root, sources, environments), notes: [], type_checked: false } satisfies Linted
+  }
+  const groups = byEnvironment(typeScript, environments).map(({ environment, sources: group }) => ({
+    globals: environment.globals,
+    files: group.map((source) => source.absolute)
+  }))
+  const typedOutcome = yield* Effect.either(typeCheckedLint(root, realRoot, groups, limits))
+  if (typedOutcome._tag === "Left") {
+    return {
+      outcome: yield* lintByEnvironment(root, sources, environments),
+      notes: [
+        `Type information was not used: ${typedOutcome.left.reason}. TypeScript files were linted with the rules that need no types.`
+      ],
+      type_checked: false
+    } satisfies Linted
+  }
+  const [inProject, outside] = Arr.partition(typedOutcome.right.results, (result) => result.messages.some(outsideProject))
+  const unresolved = inProject.reduce((count, result) => count + result.messages.filter(unresolvedType).length, 0)
+  const retried = new Set(outside.map((result) => result.filePath))
+  const untyped = yield* lintByEnvironment(root, [...scripts, ...typeScript.filter((source) => retried.has(source.absolute))], environments)
+  return {
+    outcome: mergeOutcomes([
+      {
+        results: inProject.map((result) => ({ ...result, messages: result.messages.filter((message) => !unresolvedType(message)) })),
+        rulesMeta: typedOutcome.right.rulesMeta
+      },
+      untyped
+    ]),
+    notes: [
+      ...(outside.length === 0
+        ? []
+        : [`${outside.length} TypeScript file(s) are in no tsconfig.json's project and were linted without type information.`]),
+      ...(unresolved === 0 ? [] : [
+        `${unresolved} finding(s) of the no-unsafe-* rules about types that could not be resolved ` +
+        "(imports of packages that are not among the input files) were left out."
+      ])
+    ],
+    type_checked: inProject.length > 0
+  } satisfies Linted
+})
 
 /**
  * Lint `files` (relative to the absolute directory `root`) with ESLint.
@@ -309,10 +386,16 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
   )
   const environments = yield* Effect.promise(() => environmentsOf(root, realRoot, sources))
 
-  // Never call ESLint with no paths: it would then lint the whole root.
-  const outcome: EslintOutcome = sources.length === 0
-    ? { results: [], rulesMeta: {} }
-    : yield* lintByEnvironment(root, sources, environments, options.typeScriptConfig)
+  const typed = options.type_check !== false && located.some((entry) => NodePath.basename(entry.file) === "tsconfig.json")
+  // Never call ESLint with no paths (lintByEnvironment doesn't): it would then lint the whole root.
+  const { notes, outcome, type_checked } = yield* lintWorkspace(
+    root,
+    realRoot,
+    sources,
+    environments,
+    typed,
+    options.type_check_limits ?? defaultTypeCheckLimits
+  )
 
   const sourceOf = new Map(sources.map((source) => [source.absolute, source]))
   const findings = Arr.sort(
@@ -337,8 +420,8 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
     environments: environmentCounts,
     findings,
     rules: ruleIds.map((id) => ruleInfo(id, outcome.rulesMeta)),
-    notes: [...(options.notes ?? [])],
-    type_checked: options.typeScriptConfig !== undefined && sources.some((source) => isTypeScript(source.file)),
+    notes: [...notes],
+    type_checked,
     tool: { name: "eslint", version: ESLint.version }
   }
 })

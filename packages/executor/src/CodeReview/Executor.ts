@@ -39,7 +39,9 @@ export const codeReviewOutputSchema = {
 /**
  * The job's params (JSON Schema, checked by the server on order):
  * `min_severity` — the least severe findings reported (`note`, the default,
- * reports all; `warning` drops notes; `error` keeps errors only).
+ * reports all; `warning` drops notes; `error` keeps errors only);
+ * `type_check` — with a `tsconfig.json` among the input files, lint
+ * TypeScript with typescript-eslint's type-checked rules (default `true`).
  */
 export const codeReviewInputSchema = {
   type: "object",
@@ -50,17 +52,27 @@ export const codeReviewInputSchema = {
       description: "Report findings of this severity and above. A finding's severity comes from its ESLint rule's type: " +
         "problem → error, suggestion → warning, layout → note; a file that does not parse is an error.",
       examples: ["error"]
+    },
+    type_check: {
+      type: "boolean",
+      default: true,
+      description: "Rule sets: @eslint/js recommended for every file, and for TypeScript typescript-eslint's recommended set, " +
+        "or, when the input files hold a tsconfig.json and this is true, its type-checked recommended set " +
+        "(floating and misused promises, unsafe any flows), within 120 seconds and 2 GB, else the untyped set with a note in review.md.",
+      examples: [false]
     }
   },
   additionalProperties: false,
-  examples: [{}, { min_severity: "warning" }]
+  examples: [{}, { min_severity: "warning" }, { min_severity: "error", type_check: false }]
 }
 
 /** Its manifest: what buyers see in search. Free. */
 export const codeReviewManifest = new AgentManifest({
   name: "Code review (ESLint)",
-  description: "Static analysis of JavaScript and TypeScript sources with ESLint and typescript-eslint's recommended rules. " +
-    "Send your source files; get review.md (findings by file and line, counts by rule and severity) and review.sarif (SARIF 2.1.0).",
+  description: "Static analysis of JavaScript and TypeScript sources with ESLint and typescript-eslint's recommended rules " +
+    "(type-checked when you send a tsconfig.json), with Node, browser and test-framework globals per file. " +
+    "Send your source files and package.json; get review.md (a verdict, then the findings by file with their code) " +
+    "and review.sarif (SARIF 2.1.0, ready for code scanning).",
   tags: ["code-review", "static-analysis", "eslint", "typescript", "javascript"],
   input_schema: codeReviewInputSchema,
   output_schema: codeReviewOutputSchema
@@ -78,7 +90,7 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
       const [{ analyze }, { renderMarkdown }, { renderSarif }, { countBySeverity, withSeverityFloor }] = yield* Effect.promise(
         () => Promise.all([import("./Analysis.js"), import("./Markdown.js"), import("./Sarif.js"), import("./Report.js")])
       )
-      const full = yield* analyze({ root: ctx.workspace, files: ctx.inputs }).pipe(
+      const full = yield* analyze({ root: ctx.workspace, files: ctx.inputs, type_check: job.params["type_check"] !== false }).pipe(
         Effect.mapError((error) => new JobFailure({ reason: `analysis failed: ${error.message}` }))
       )
       const floor = job.params["min_severity"]
