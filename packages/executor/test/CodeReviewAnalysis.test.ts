@@ -260,7 +260,8 @@ describe("CodeReview/Analysis environments", () => {
       .toEqual([true, true, true, true, true, true])
     expect(["src/test.js", "src/contest/a.js", "latest.js", "src/testing.ts"].map(isTestPath)).toEqual([false, false, false, false])
     expect(importedFrameworks("import { it, vi } from 'vitest'\nconst m = require( \"mocha\" )")).toEqual(["vitest", "mocha"])
-    expect(importedFrameworks("import { jest } from \"@jest/globals\"; import test from \"node:test\"")).toEqual(["jest", "node-test"])
+    expect(importedFrameworks("import { jest } from \"@jest/globals\"; import test from \"node:test\"")).toEqual(["jest", "imported"])
+    expect(importedFrameworks("import test from 'ava'")).toEqual(["imported"])
     expect(importedFrameworks("import x from \"vitest-preview\"; // from \"mocha\" in a comment is text too")).toEqual(["mocha"])
   })
 })
@@ -561,4 +562,26 @@ describe("CodeReview/TypeCheck type-aware rules", () => {
       expect(floating(report)).toEqual([["src/main.ts", 2, "error"]])
       expect(yield* exists(join(root, "PLUGIN_LOADED"))).toBe(false)
     }), 60_000)
+
+  it.scoped(
+    "lints a TypeScript file in no tsconfig's project without types, says so, and reports each unused variable once",
+    () =>
+      Effect.gen(function*() {
+        const root = yield* workspace({
+          "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, types: [] }, include: ["src"] }),
+          "src/a.ts": "const later = async (): Promise<void> => {}\nexport function run(): void {\n  const unused = 1\n  later()\n}\n",
+          "scripts/tool.ts": "const later = async (): Promise<void> => {}\ndebugger\nlater()\n"
+        })
+        const report = yield* analyze({ root, files: ["tsconfig.json", "src/a.ts", "scripts/tool.ts"] })
+        expect(report.findings.map(brief)).toEqual([
+          ["scripts/tool.ts", 2, 1, "no-debugger", "error"],
+          ["src/a.ts", 3, 9, "@typescript-eslint/no-unused-vars", "error"],
+          ["src/a.ts", 4, 3, "@typescript-eslint/no-floating-promises", "error"]
+        ])
+        expect([report.type_checked, report.notes]).toEqual([true, [
+          "1 TypeScript file(s) are in no tsconfig.json's project and were linted without type information."
+        ]])
+      }),
+    60_000
+  )
 })

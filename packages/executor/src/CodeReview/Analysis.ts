@@ -224,8 +224,8 @@ const toFinding = (
   const help_uri = meta?.docs?.url
   // ESLint passes a parser's error column through as is: espree's is 1-based,
   // typescript-eslint's (8.x) is 0-based, so shift the latter.
-  const column = message.fatal === true && isTypeScript(file) ? message.column + 1 : message.column
-  const line = Math.max(1, message.line)
+  const column = (message.column ?? 1) + (message.fatal === true && isTypeScript(file) && message.column !== undefined ? 1 : 0)
+  const line = Math.max(1, message.line ?? 1)
   const excerpt = excerptOf(lines, line, message.endLine ?? line)
   return {
     file,

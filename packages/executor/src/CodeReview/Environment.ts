@@ -13,15 +13,16 @@
  * - **Test framework** for test files. A file is a test file by path
  *   (a `test/`, `tests/`, `__tests__/`, `__mocks__/`, `spec/` directory, or
  *   a `*.test.*` / `*.spec.*` name) or by importing a framework (`vitest`,
- *   `mocha`, `@jest/globals`, `jasmine`, `node:test`, by `import` or
- *   `require`). Its framework is what it imports, else what its package uses
- *   (`dependencies`/`devDependencies`, a `jest`/`mocha` key, the `test`
- *   script), else Mocha, Jest, Vitest and Jasmine together.
+ *   `mocha`, `@jest/globals`, `jasmine`, or a runner whose API is only
+ *   imported: `node:test`, `ava`, `tap`, `uvu`, `@playwright/test`; by
+ *   `import` or `require`). Its framework is what it imports, else what its
+ *   package uses (`dependencies`/`devDependencies`, a `jest`/`mocha` key, the
+ *   `test` script), else Mocha, Jest, Vitest and Jasmine together.
  *
  * Globals come from the `globals` package (`globals.node`, `globals.browser`,
  * `globals.mocha`, `globals.jest`, `globals.vitest`, `globals.jasmine`).
- * Node's test runner (`node:test`) has no globals — `describe`, `it` and
- * `test` are imported — so it adds none.
+ * Node's test runner (`node:test`), AVA, tap, uvu and Playwright Test have
+ * no globals — their `test`, `describe`, `it` are imported — so they add none.
  */
 import globals from "globals"
 import * as NodeFs from "node:fs/promises"
@@ -31,14 +32,14 @@ import * as NodePath from "node:path"
 export type Runtime = "node" | "browser" | "node+browser"
 
 /** A test framework recognised from imports or the package. */
-export type TestFramework = "mocha" | "jest" | "vitest" | "jasmine" | "node-test"
+export type TestFramework = "mocha" | "jest" | "vitest" | "jasmine" | "imported"
 
 const frameworkGlobals: Record<TestFramework, Record<string, boolean>> = {
   mocha: globals.mocha,
   jest: globals.jest,
   vitest: globals.vitest,
   jasmine: globals.jasmine,
-  "node-test": {}
+  imported: {}
 }
 
 /** The environment one file is linted in. `key` names it, e.g. `node+mocha`. */
@@ -70,7 +71,8 @@ const frameworkPackages: ReadonlyArray<readonly [TestFramework, ReadonlyArray<st
   ["mocha", ["mocha", "@types/mocha"]],
   ["jest", ["jest", "@types/jest", "ts-jest", "@jest/globals"]],
   ["vitest", ["vitest"]],
-  ["jasmine", ["jasmine", "jasmine-core", "@types/jasmine"]]
+  ["jasmine", ["jasmine", "jasmine-core", "@types/jasmine"]],
+  ["imported", ["ava", "tap", "uvu", "@playwright/test"]]
 ]
 
 const frameworksOfPackage = (json: Record<string, unknown>): ReadonlyArray<TestFramework> => {
@@ -86,7 +88,7 @@ const frameworksOfPackage = (json: Record<string, unknown>): ReadonlyArray<TestF
       ? [framework]
       : []
   )
-  return /\bnode\s+(?:[^|&;]*\s)?--test\b/.test(testScript) ? [...found, "node-test"] : found
+  return /\bnode\s+(?:[^|&;]*\s)?--test\b/.test(testScript) ? [...found, "imported"] : found
 }
 
 const signalsOf = (json: Record<string, unknown>): PackageSignals => {
@@ -153,10 +155,17 @@ const importedModules: ReadonlyArray<readonly [TestFramework, string]> = [
   ["mocha", "mocha"],
   ["jest", "@jest/globals"],
   ["jasmine", "jasmine"],
-  ["node-test", "node:test"]
+  ["imported", "node:test"],
+  ["imported", "ava"],
+  ["imported", "tap"],
+  ["imported", "uvu"],
+  ["imported", "@playwright/test"]
 ]
 
-/** The test frameworks `text` imports or requires (`from "vitest"`, `require("mocha")`, `import "node:test"`). */
+/**
+ * The test frameworks `text` imports or requires (`from "vitest"`,
+ * `require("mocha")`; `"imported"` for `node:test`, `ava`, `tap`, `uvu`, `@playwright/test`).
+ */
 export const importedFrameworks = (text: string): ReadonlyArray<TestFramework> => {
   const specifiers = new Set(
     Array.from(
@@ -187,7 +196,7 @@ const runtimeGlobals: Record<Runtime, Record<string, boolean>> = {
 const allFrameworks: ReadonlyArray<TestFramework> = ["mocha", "jest", "vitest", "jasmine"]
 
 const environmentOf = (runtime: Runtime, frameworks: ReadonlyArray<TestFramework>): Environment => {
-  const named = [...frameworks.filter((framework) => framework !== "node-test")].sort()
+  const named = [...frameworks.filter((framework) => framework !== "imported")].sort()
   return {
     key: [runtime, ...named].join("+"),
     globals: Object.assign({}, runtimeGlobals[runtime], ...named.map((framework) => frameworkGlobals[framework]))

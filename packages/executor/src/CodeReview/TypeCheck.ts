@@ -62,8 +62,8 @@ const LintMessage = Schema.Struct({
   fatal: Schema.optional(Schema.Boolean),
   severity: Schema.Number,
   message: Schema.String,
-  line: Schema.Number,
-  column: Schema.Number,
+  line: Schema.optional(Schema.Number),
+  column: Schema.optional(Schema.Number),
   endLine: Schema.optional(Schema.Number),
   endColumn: Schema.optional(Schema.Number)
 })

@@ -50,21 +50,27 @@ const confine = (sys) => {
 confine(ts.sys)
 confine(require("typescript/lib/tsserverlibrary").sys)
 
+const typeScriptFiles = ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.cts"]
+
+// @eslint/js's recommended levels first, so that typescript-eslint's sets turn off the core rules
+// TypeScript makes redundant (no-undef, no-unused-vars, …), as Analysis.ts's untyped config does.
 const configFor = (globals) =>
-  defineConfig({
-    files: ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.cts"],
-    extends: [tseslint.configs.recommendedTypeChecked],
-    rules,
-    languageOptions: {
-      globals,
-      parserOptions: {
-        projectService: { loadTypeScriptPlugins: false },
-        tsconfigRootDir: root,
-        warnOnUnsupportedTypeScriptVersion: false
-      }
-    },
-    linterOptions: { reportUnusedDisableDirectives: "off" }
-  })
+  defineConfig(
+    { files: typeScriptFiles, rules },
+    {
+      files: typeScriptFiles,
+      extends: [tseslint.configs.recommendedTypeChecked],
+      languageOptions: {
+        globals,
+        parserOptions: {
+          projectService: { loadTypeScriptPlugins: false },
+          tsconfigRootDir: root,
+          warnOnUnsupportedTypeScriptVersion: false
+        }
+      },
+      linterOptions: { reportUnusedDisableDirectives: "off" }
+    }
+  )
 
 const metaOf = (meta) => ({
   type: meta?.type,
