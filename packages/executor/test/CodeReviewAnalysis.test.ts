@@ -1,11 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, FastCheck } from "effect"
 import { builtinRules } from "eslint/use-at-your-own-risk"
 import { createHash } from "node:crypto"
 import { access, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { analyze } from "../src/CodeReview/Analysis.js"
+import { changedLines } from "../src/CodeReview/Changes.js"
 import { importedFrameworks, isTestPath } from "../src/CodeReview/Environment.js"
 import { detailedFindings, markdownLineBound, renderMarkdown } from "../src/CodeReview/Markdown.js"
 import type { Finding, ReviewReport, Severity } from "../src/CodeReview/Report.js"
@@ -584,4 +585,70 @@ describe("CodeReview/TypeCheck type-aware rules", () => {
       }),
     60_000
   )
+})
+
+/** Length of a longest common subsequence, the plain quadratic way: what a line diff must keep. */
+const commonLength = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  let row = new Array<number>(b.length + 1).fill(0)
+  for (const line of a) {
+    const next = [0]
+    for (let j = 0; j < b.length; j++) next.push(line === b[j] ? (row[j] ?? 0) + 1 : Math.max(row[j + 1] ?? 0, next[j] ?? 0))
+    row = next
+  }
+  return row[b.length] ?? 0
+}
+
+describe("CodeReview/Changes changedLines", () => {
+  it("marks the added and edited lines of the new text, 1-based", () => {
+    expect([...changedLines(["a", "b", "c"], ["a", "b", "c"])]).toEqual([])
+    expect([...changedLines(["a", "b", "c"], ["a", "x", "c"])]).toEqual([2])
+    expect([...changedLines(["a", "b", "c"], ["a", "b", "new", "c", "tail"])]).toEqual([3, 5])
+    expect([...changedLines([], ["a", "b"])]).toEqual([1, 2])
+    expect([...changedLines(["a", "b"], [])]).toEqual([])
+  })
+
+  it.prop(
+    "keeps a longest common subsequence of lines unchanged",
+    [
+      FastCheck.array(FastCheck.constantFrom("a", "b", "c"), { maxLength: 14 }),
+      FastCheck.array(FastCheck.constantFrom("a", "b", "c"), { maxLength: 14 })
+    ],
+    ([before, after]) => {
+      const changed = changedLines(before, after)
+      expect(after.length - changed.size).toBe(commonLength(before, after))
+      expect([...changed].every((line) => line >= 1 && line <= after.length)).toBe(true)
+    },
+    { fastCheck: { numRuns: 500 } }
+  )
+})
+
+describe("CodeReview/Analysis base", () => {
+  it.scoped("with a base tree, reports only findings on changed lines and says how many were left out", () =>
+    Effect.gen(function*() {
+      const before = "const old = 1;\ndebugger;\nexport const kept = 2;\n"
+      const root = yield* workspace({
+        "base/src/edited.js": before,
+        "base/src/same.js": "debugger;\n",
+        "src/edited.js": "const old = 1;\ndebugger;\nexport const kept = 2;\nconst fresh = 3;\n",
+        "src/same.js": "debugger;\n",
+        "src/new.js": "debugger;\n"
+      })
+      const report = yield* analyze({
+        root,
+        files: ["base/src/edited.js", "base/src/same.js", "src/edited.js", "src/same.js", "src/new.js"],
+        base: "base/"
+      })
+      expect(report.findings.map(brief)).toEqual([
+        ["src/edited.js", 4, 7, "no-unused-vars", "error"],
+        ["src/new.js", 1, 1, "no-debugger", "error"]
+      ])
+      expect(report.files_reviewed).toEqual(["src/edited.js", "src/new.js"])
+      expect(report.notes).toEqual([
+        "Only what changed since the base tree was reviewed: 2 base file(s) set apart, 1 unchanged file(s) not linted, 2 finding(s) on unchanged lines left out."
+      ])
+      for (const base of ["../x", "/abs", "missing", "."]) {
+        const error = yield* Effect.flip(analyze({ root, files: ["src/new.js"], base }))
+        expect(error._tag).toBe("CodeReviewError")
+      }
+    }), 30_000)
 })

@@ -30,6 +30,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import tseslint from "typescript-eslint"
+import { changedLines } from "./Changes.js"
 import { type Environment, environmentsOf, type SourceFile } from "./Environment.js"
 import {
   type Artifact,
@@ -95,12 +96,18 @@ const noRuleId = "eslint"
  * `type_check` (default true): when a `tsconfig.json` is among `files`,
  * lint TypeScript files with type information (`TypeCheck.ts`) within
  * `type_check_limits` (default `defaultTypeCheckLimits`).
+ * `base`: a directory among `files` (relative, e.g. `"base"`) holding the
+ * base version of the tree; then only the other files are reviewed, a file
+ * identical to its base version is not linted, and only findings on lines
+ * added or edited since the base are reported (a file without a base version
+ * is all new).
  */
 export interface AnalyzeOptions {
   readonly root: string
   readonly files: ReadonlyArray<string>
   readonly type_check?: boolean
   readonly type_check_limits?: TypeCheckLimits
+  readonly base?: string
 }
 
 const attempt = <A>(message: string, evaluate: () => Promise<A>): Effect.Effect<A, CodeReviewError> =>
@@ -349,6 +356,60 @@ const lintWorkspace = Effect.fn("CodeReview.lintWorkspace")(function*(
   } satisfies Linted
 })
 
+/** What a `base` tree gives: the changed lines of each file to review (`undefined`: all new) and what was set aside. */
+interface BaseComparison {
+  readonly changed: ReadonlyMap<string, ReadonlySet<number> | undefined>
+  readonly unchanged: number
+  readonly base_files: number
+}
+
+/** The directory `base` names, `/`-separated without `./` or a trailing `/`; fails when it is absolute or escapes. */
+const baseDirectory = (base: string): Effect.Effect<string, CodeReviewError> => {
+  const normalised = NodePath.posix.normalize(base.replaceAll("\\", "/")).replace(/\/+$/, "")
+  return normalised === "" || normalised === "." || normalised.startsWith("../") || normalised === ".." ||
+      NodePath.posix.isAbsolute(normalised)
+    ? Effect.fail(new CodeReviewError({ message: `base must be a directory inside the input: ${JSON.stringify(base)}` }))
+    : Effect.succeed(normalised)
+}
+
+/** Set the `base` tree apart from `located` and compare each lintable file of the rest with its base version. */
+const compareWithBase = Effect.fn("CodeReview.compareWithBase")(function*(base: string, located: ReadonlyArray<Located>) {
+  const directory = yield* baseDirectory(base)
+  const [tree, baseEntries] = Arr.partition(located, (entry) => entry.file.startsWith(`${directory}/`))
+  if (baseEntries.length === 0) {
+    return yield* new CodeReviewError({ message: `no input file lies under the base directory ${JSON.stringify(directory)}` })
+  }
+  const baseOf = new Map(baseEntries.filter((entry) => entry.lintable).map((entry) => [entry.file.slice(directory.length + 1), entry]))
+  const sources = yield* Effect.forEach(tree.filter((entry) => entry.lintable), readSource, { concurrency: 16 })
+  const changed = new Map<string, ReadonlySet<number> | undefined>()
+  for (const source of sources) {
+    const previous = baseOf.get(source.file)
+    const before = previous === undefined ? undefined : linesOf((yield* readSource(previous)).text)
+    const lines = before === undefined ? undefined : changedLines(before, linesOf(source.text))
+    if (lines === undefined || lines.size > 0) changed.set(source.file, lines)
+  }
+  return {
+    tree,
+    sources: sources.filter((source) => changed.has(source.file)),
+    comparison: { changed, unchanged: sources.length - changed.size, base_files: baseEntries.length } satisfies BaseComparison
+  }
+})
+
+/** Keep the findings that touch a changed line; count the rest. */
+const onChangedLines = (findings: ReadonlyArray<Finding>, comparison: BaseComparison) => {
+  const [leftOut, kept] = Arr.partition(findings, (finding) => {
+    const lines = comparison.changed.get(finding.file)
+    if (lines === undefined) return true
+    for (let line = finding.line; line <= Math.max(finding.line, finding.end_line ?? finding.line); line++) {
+      if (lines.has(line)) return true
+    }
+    return false
+  })
+  const note = `Only what changed since the base tree was reviewed: ${comparison.base_files} base file(s) set apart, ` +
+    `${comparison.unchanged} unchanged file(s) not linted, ${leftOut.length} finding(s) on unchanged lines left out.`
+  return { findings: kept, note }
+}
+
 /**
  * Lint `files` (relative to the absolute directory `root`) with ESLint.
  *
@@ -379,14 +440,16 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
     yield* Effect.forEach(options.files, (file) => locate(root, realRoot, file), { concurrency: 16 }),
     (a, b) => a.file === b.file
   )
-  const [skipped, lintable] = Arr.partition(located, (entry) => entry.lintable)
+  const compared = options.base === undefined ? undefined : yield* compareWithBase(options.base, located)
+  const tree = compared?.tree ?? located
+  const skipped = tree.filter((entry) => !entry.lintable)
   const sources = Arr.sort(
-    yield* Effect.forEach(lintable, readSource, { concurrency: 16 }),
+    compared?.sources ?? (yield* Effect.forEach(tree.filter((entry) => entry.lintable), readSource, { concurrency: 16 })),
     Order.mapInput(Order.string, (source: ReadFile) => source.file)
   )
   const environments = yield* Effect.promise(() => environmentsOf(root, realRoot, sources))
 
-  const typed = options.type_check !== false && located.some((entry) => NodePath.basename(entry.file) === "tsconfig.json")
+  const typed = options.type_check !== false && tree.some((entry) => NodePath.basename(entry.file) === "tsconfig.json")
   // Never call ESLint with no paths (lintByEnvironment doesn't): it would then lint the whole root.
   const { notes, outcome, type_checked } = yield* lintWorkspace(
     root,
@@ -398,7 +461,7 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
   )
 
   const sourceOf = new Map(sources.map((source) => [source.absolute, source]))
-  const findings = Arr.sort(
+  const linted = Arr.sort(
     outcome.results.flatMap((result) => {
       const source = sourceOf.get(result.filePath)
       const file = source?.file ?? toPosix(NodePath.relative(root, result.filePath))
@@ -407,6 +470,8 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
     }),
     findingOrder
   )
+  const changedOnly = compared === undefined ? undefined : onChangedLines(linted, compared.comparison)
+  const findings = changedOnly?.findings ?? linted
   const ruleIds = Arr.sort(Arr.dedupe(findings.map((finding) => finding.rule_id)), Order.string)
   const environmentCounts: Record<string, number> = {}
   for (const environment of environments.values()) {
@@ -420,7 +485,7 @@ export const analyze: (options: AnalyzeOptions) => Effect.Effect<ReviewReport, C
     environments: environmentCounts,
     findings,
     rules: ruleIds.map((id) => ruleInfo(id, outcome.rulesMeta)),
-    notes: [...notes],
+    notes: [...notes, ...(changedOnly === undefined ? [] : [changedOnly.note])],
     type_checked,
     tool: { name: "eslint", version: ESLint.version }
   }

@@ -41,7 +41,9 @@ export const codeReviewOutputSchema = {
  * `min_severity` — the least severe findings reported (`note`, the default,
  * reports all; `warning` drops notes; `error` keeps errors only);
  * `type_check` — with a `tsconfig.json` among the input files, lint
- * TypeScript with typescript-eslint's type-checked rules (default `true`).
+ * TypeScript with typescript-eslint's type-checked rules (default `true`);
+ * `base` — a directory of the inputs holding the base tree: review only what
+ * changed since it.
  */
 export const codeReviewInputSchema = {
   type: "object",
@@ -60,10 +62,21 @@ export const codeReviewInputSchema = {
         "or, when the input files hold a tsconfig.json and this is true, its type-checked recommended set " +
         "(floating and misused promises, unsafe any flows), within 120 seconds and 2 GB, else the untyped set with a note in review.md.",
       examples: [false]
+    },
+    base: {
+      type: "string",
+      minLength: 1,
+      maxLength: 200,
+      pattern: "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$",
+      description: "Changed-only review: a directory among the input files that holds the base version of the tree " +
+        "(e.g. the files at the branch point, sent under base/). The other files are reviewed: a file identical to its base " +
+        "version is not linted, and only findings on lines added or edited since the base are reported; review.md says " +
+        "how many were left out.",
+      examples: ["base"]
     }
   },
   additionalProperties: false,
-  examples: [{}, { min_severity: "warning" }, { min_severity: "error", type_check: false }]
+  examples: [{}, { min_severity: "warning" }, { min_severity: "error", type_check: false }, { base: "base" }]
 }
 
 /** Its manifest: what buyers see in search. Free. */
@@ -90,7 +103,13 @@ export const codeReview = (agentId: AgentId = codeReviewAgentId): ExecutorDefini
       const [{ analyze }, { renderMarkdown }, { renderSarif }, { countBySeverity, withSeverityFloor }] = yield* Effect.promise(
         () => Promise.all([import("./Analysis.js"), import("./Markdown.js"), import("./Sarif.js"), import("./Report.js")])
       )
-      const full = yield* analyze({ root: ctx.workspace, files: ctx.inputs, type_check: job.params["type_check"] !== false }).pipe(
+      const base = job.params["base"]
+      const full = yield* analyze({
+        root: ctx.workspace,
+        files: ctx.inputs,
+        type_check: job.params["type_check"] !== false,
+        ...(typeof base === "string" ? { base } : {})
+      }).pipe(
         Effect.mapError((error) => new JobFailure({ reason: `analysis failed: ${error.message}` }))
       )
       const floor = job.params["min_severity"]
