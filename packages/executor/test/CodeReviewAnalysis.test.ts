@@ -9,7 +9,7 @@ import { analyze } from "../src/CodeReview/Analysis.js"
 import { changedLines } from "../src/CodeReview/Changes.js"
 import { importedFrameworks, isTestPath } from "../src/CodeReview/Environment.js"
 import { detailedFindings, markdownLineBound, renderMarkdown } from "../src/CodeReview/Markdown.js"
-import type { Finding, ReviewReport, Severity } from "../src/CodeReview/Report.js"
+import { type Finding, type ReviewReport, type Severity, withSeverityFloor } from "../src/CodeReview/Report.js"
 import { renderSarif } from "../src/CodeReview/Sarif.js"
 import { fixtureFiles, fixturesDir, sarifSchemaErrors } from "./CodeReviewFixtures.js"
 
@@ -482,6 +482,14 @@ describe("CodeReview/Markdown renderMarkdown", () => {
     expect(markdown).toContain("4,700 more findings")
     expect(markdown).not.toContain("src/clean.js")
     expect(markdown.match(/^```js$/gm)).toHaveLength(detailedFindings)
+  })
+
+  it("min_severity keeps findings at or above the floor and says how many it left out", () => {
+    const floored = withSeverityFloor(hugeReport(9), "error")
+    expect(floored.findings.map((finding) => finding.severity)).toEqual(["error", "error", "error"])
+    expect(floored.rules.map((rule) => rule.id)).toEqual(["no-undef"])
+    expect(renderMarkdown(floored)).toContain("> 6 finding\\(s\\) below error were left out \\(min\\_severity\\).")
+    expect(withSeverityFloor(hugeReport(9), "note").notes).toEqual([])
   })
 
   it("says so when the report is clean, counting files rather than listing them", () => {

@@ -144,9 +144,18 @@ export const countBySeverity = (findings: ReadonlyArray<Finding>): Record<Severi
   return counts
 }
 
-/** Keep the findings at or above `floor` (and the rules that still have findings). */
+/**
+ * Keep the findings at or above `floor` (and the rules that still have
+ * findings); a note says how many were left out, when any were.
+ */
 export const withSeverityFloor = (report: ReviewReport, floor: Severity): ReviewReport => {
   const findings = report.findings.filter((finding) => atLeast(floor)(finding.severity))
   const ruleIds = new Set(findings.map((finding) => finding.rule_id))
-  return { ...report, findings, rules: report.rules.filter((rule) => ruleIds.has(rule.id)) }
+  const leftOut = report.findings.length - findings.length
+  return {
+    ...report,
+    findings,
+    rules: report.rules.filter((rule) => ruleIds.has(rule.id)),
+    notes: leftOut === 0 ? report.notes : [...report.notes, `${leftOut} finding(s) below ${floor} were left out (min_severity).`]
+  }
 }
