@@ -302,11 +302,12 @@ layer(serverWith(limits), { timeout: 60_000, excludeTestServices: true })("reque
             Effect.forkScoped
           )
         }
-        // A claim records its executor just before it looks for a job and, finding none, takes its long-poll slot:
-        // wait until all are recorded.
-        yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM executors WHERE executor_id LIKE ${`${prefix}-%`}`.pipe(
+        // A claim that finds no job takes one of its key's long-poll slots: wait until all hold theirs, so that no
+        // probe that follows takes a slot one of them still has to take (it would then be the one refused).
+        const subject = `long-poll:${caller.info.key_id}`
+        yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM limit_slots WHERE subject = ${subject} AND expires_at > now()`.pipe(
           Effect.filterOrFail((rows) => rows[0]?.n === count),
-          Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 })
+          Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
         )
         return done
       })
