@@ -1,0 +1,48 @@
+/** A table of jobs: status, agent, created, duration and progress, each job linking to its page. */
+import type { Job } from "@agnt/domain/Job"
+import { Link } from "@tanstack/react-router"
+import { formatDuration, formatTime, ProgressBar, StatusBadge } from "./Ui.js"
+
+/** The jobs table (scrolls sideways on a narrow screen). */
+export const JobsTable = ({ jobs, caption = "Jobs" }: { readonly jobs: ReadonlyArray<Job>; readonly caption?: string }) => (
+  <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+    <table className="w-full min-w-[40rem] text-left text-sm">
+      <caption className="sr-only">{caption}</caption>
+      <thead className="bg-slate-50 text-xs text-slate-700 uppercase">
+        <tr>
+          <th scope="col" className="px-3 py-2">Job</th>
+          <th scope="col" className="px-3 py-2">Status</th>
+          <th scope="col" className="px-3 py-2">Agent</th>
+          <th scope="col" className="px-3 py-2">Created</th>
+          <th scope="col" className="px-3 py-2">Duration</th>
+          <th scope="col" className="px-3 py-2">Progress</th>
+        </tr>
+      </thead>
+      <tbody className="divide-y divide-slate-100">
+        {jobs.map((job) => (
+          <tr key={job.job_id}>
+            <td className="px-3 py-2">
+              <Link to="/jobs/$jobId" params={{ jobId: job.job_id }} className="font-mono text-indigo-800 underline">
+                {job.job_id.slice(0, 14)}…
+              </Link>
+              <p className="max-w-56 truncate text-xs text-slate-600">{job.prompt}</p>
+            </td>
+            <td className="px-3 py-2">
+              <StatusBadge status={job.status} />
+            </td>
+            <td className="px-3 py-2">
+              <Link to="/agents/$agentId" params={{ agentId: job.agent_id }} className="font-mono text-xs text-slate-800 underline">
+                {job.agent_id.slice(0, 16)}…
+              </Link>
+            </td>
+            <td className="px-3 py-2 whitespace-nowrap">{formatTime(job.created_at)}</td>
+            <td className="px-3 py-2 tabular-nums">{formatDuration(job.duration_seconds)}</td>
+            <td className="px-3 py-2">
+              <ProgressBar value={job.progress} label={`Progress of ${job.job_id}`} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+)
