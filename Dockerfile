@@ -10,8 +10,10 @@ COPY packages/client/package.json packages/client/
 COPY packages/server/package.json packages/server/
 COPY packages/cli/package.json packages/cli/
 COPY packages/executor/package.json packages/executor/
+COPY packages/web/package.json packages/web/
 
-# Build: all dependencies, then the bundles (migrations and presets copied beside them).
+# Build: all dependencies, then the bundles (migrations and presets copied beside them, and the
+# web app in packages/server/dist/web, which the server serves at /).
 FROM manifests AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./

