@@ -1,7 +1,7 @@
 /** The frame of every page: a skip link, the header with its navigation and sign-out, and the page. */
 import { useQuery, useQueryClient } from "@tanstack/react-query"
 import { Link, Outlet, useNavigate } from "@tanstack/react-router"
-import { sessionQuery, signOut } from "./Session.js"
+import { forgetAllBut, sessionQuery, signOut } from "./Session.js"
 
 const navLink = "rounded px-2 py-1 text-slate-700 hover:bg-slate-100 hover:text-slate-950"
 const activeLink = { className: "bg-slate-100 font-medium text-slate-950" }
@@ -11,7 +11,7 @@ const SignOut = () => {
   const navigate = useNavigate()
   const leave = () =>
     signOut().finally(() => {
-      queryClient.clear()
+      forgetAllBut(queryClient, null)
       void navigate({ to: "/sign-in", search: { next: undefined } })
     })
   return (
@@ -54,8 +54,10 @@ export const Layout = () => {
                 Jobs
               </Link>
               {session.role === "executor" ? <Link to="/seller" className={navLink} activeProps={activeLink}>Seller</Link> : null}
-              <span className="ml-auto text-xs text-slate-600">signed in as {session.role}</span>
-              <SignOut />
+              <div className="ml-auto flex items-center gap-2">
+                <span className="hidden text-xs text-slate-600 sm:inline">signed in as {session.role}</span>
+                <SignOut />
+              </div>
             </nav>
           )}
         </div>

@@ -6,7 +6,7 @@
  * and is kept nowhere.
  */
 import type { Session, SignInRequest } from "@agnt/domain/Session"
-import { queryOptions } from "@tanstack/react-query"
+import { type QueryClient, queryOptions } from "@tanstack/react-query"
 import { api, isUnauthorized, setCsrfToken } from "./Api.js"
 
 /** The session is refetched this often at most (ms); a 401 on any call signs the page out sooner. */
@@ -30,13 +30,20 @@ export const sessionQuery = queryOptions({
 
 /** Sign in with an API key or a one-time link's token; the answer sets the session cookie. */
 export const signIn = (credentials: SignInRequest): Promise<Session> =>
-  api((client) =>
-    // Each member of the union on its own: the derived client's parameter is one object type per member.
-    "api_key" in credentials ? client.sessions.create({ payload: credentials }) : client.sessions.create({ payload: credentials })
-  ).then((session) => {
+  api((client) => client.sessions.create({ payload: credentials })).then((session) => {
     remember(session)
     return session
   })
 
 /** Sign out: the server revokes the session and clears its cookie. */
 export const signOut = (): Promise<void> => api((client) => client.sessions.delete()).then(() => void remember(null))
+
+/**
+ * After signing in or out: `session` is the session now, and everything
+ * read as whoever was signed in before is forgotten (the session's own
+ * entry is kept, so the pages watching it see the change).
+ */
+export const forgetAllBut = (queryClient: QueryClient, session: Session | null): void => {
+  queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== sessionQuery.queryKey[0] })
+  queryClient.setQueryData(sessionQuery.queryKey, session)
+}

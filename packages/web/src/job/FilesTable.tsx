@@ -15,7 +15,7 @@ const FileRow = ({ jobId, file }: { readonly jobId: JobId; readonly file: JobFil
         <span className="flex items-center gap-3 text-sm">
           <span className="tabular-nums text-slate-700">{formatBytes(file.size)}</span>
           <a href={`/v1/jobs/${jobId}/files/${file.file_id}`} download={file.path.split("/").pop()} className="text-indigo-700 underline">
-            Download<span className="sr-only">{file.path}</span>
+            Download<span className="sr-only">{` ${file.path}`}</span>
           </a>
         </span>
       </div>
@@ -26,7 +26,7 @@ const FileRow = ({ jobId, file }: { readonly jobId: JobId; readonly file: JobFil
       {kind === null ? null : (
         <details className="mt-1" onToggle={(event) => setOpen(event.currentTarget.open)}>
           <summary className="cursor-pointer text-sm text-indigo-700">
-            Preview<span className="sr-only">{file.path}</span>
+            Preview<span className="sr-only">{` ${file.path}`}</span>
           </summary>
           <div className="mt-2 rounded border border-slate-200 bg-white p-3">
             {open ? <Preview jobId={jobId} file={file} kind={kind} /> : null}

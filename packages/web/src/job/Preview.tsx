@@ -96,6 +96,11 @@ const Sarif = ({ bytes }: { readonly bytes: Uint8Array }) => {
   )
 }
 
+// An image a report gives no text for is shown as decoration (`alt=""`), so screen readers skip it rather than read its address.
+DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+  if (node.tagName === "IMG" && !node.hasAttribute("alt")) node.setAttribute("alt", "")
+})
+
 const Markdown = ({ bytes }: { readonly bytes: Uint8Array }) => {
   const html = useMemo(() => DOMPurify.sanitize(marked.parse(new TextDecoder().decode(bytes), { async: false })), [bytes])
   return <div className="markdown text-sm" dangerouslySetInnerHTML={{ __html: html }} />

@@ -1,19 +1,19 @@
 /**
  * The order form of an agent: the prompt, a form generated from the agent's
- * `input_schema` (react-jsonschema-form, validated by Ajv before anything is
- * sent; the server checks it again), and the files. One idempotency key per
+ * `input_schema` (react-jsonschema-form, checked by `SchemaValidator.ts`
+ * before anything is sent; the server checks it again), and the files. One idempotency key per
  * filled-in form, so a second click cannot order twice.
  */
 import type { Agent } from "@agnt/domain/Agent"
 import Form from "@rjsf/core"
 import type { RJSFSchema } from "@rjsf/utils"
-import validator from "@rjsf/validator-ajv8"
 import { useNavigate } from "@tanstack/react-router"
 import { type FormEvent, useRef, useState } from "react"
 import { api } from "../Api.js"
 import { buttonClass, ErrorBox, inputClass } from "../Ui.js"
 import { FilePicker } from "./FilePicker.js"
 import { checkFiles, orderBody, type OrderFile } from "./Files.js"
+import { schemaValidator } from "./SchemaValidator.js"
 
 const hasParams = (schema: Readonly<Record<string, unknown>>) => Object.keys(schema).length > 0
 
@@ -51,14 +51,17 @@ export const OrderForm = ({ agent }: { readonly agent: Agent }) => {
   const [params, setParams] = useState<unknown>({})
   const [files, setFiles] = useState<ReadonlyArray<OrderFile>>([])
   const paramsForm = useRef<Form>(null)
+  const [promptMissing, setPromptMissing] = useState(false)
   const submit = (event: FormEvent) => {
     event.preventDefault()
-    if (paramsForm.current !== null && !paramsForm.current.validateForm()) return
-    void order(prompt, params, files)
+    // Every check at once, each message beside its field (the browser's own checks stop at the first).
+    const paramsValid = paramsForm.current === null || paramsForm.current.validateForm()
+    setPromptMissing(prompt.trim() === "")
+    if (paramsValid && prompt.trim() !== "") void order(prompt, params, files)
   }
   const blocked = checkFiles(files).problems.length > 0
   return (
-    <form onSubmit={submit} className="space-y-5" aria-label={`Order ${agent.name}`}>
+    <form onSubmit={submit} noValidate className="space-y-5" aria-label={`Order ${agent.name}`}>
       <div>
         <label htmlFor="prompt" className="block text-sm font-medium">Prompt</label>
         <textarea
@@ -69,7 +72,10 @@ export const OrderForm = ({ agent }: { readonly agent: Agent }) => {
           onChange={(event) => setPrompt(event.target.value)}
           className={`${inputClass} mt-1`}
           placeholder="What should the agent do?"
+          aria-invalid={promptMissing}
+          aria-describedby={promptMissing ? "prompt-error" : undefined}
         />
+        {promptMissing ? <p id="prompt-error" className="mt-1 text-sm text-red-800">Write a prompt for the agent.</p> : null}
       </div>
       {hasParams(agent.input_schema) && isJsonSchema(agent.input_schema)
         ? (
@@ -78,7 +84,7 @@ export const OrderForm = ({ agent }: { readonly agent: Agent }) => {
               ref={paramsForm}
               tagName="div"
               schema={agent.input_schema}
-              validator={validator}
+              validator={schemaValidator}
               formData={params}
               onChange={(change) => setParams(change.formData)}
               showErrorList="top"

@@ -21,7 +21,7 @@ import { NotFound } from "./NotFound.js"
 const isJobId = Schema.is(JobId)
 
 const Panel = ({ title, children }: { readonly title: string; readonly children: ReactNode }) => (
-  <section aria-label={title} className="rounded-lg border border-slate-200 bg-white p-4">
+  <section aria-label={title} className="min-w-0 rounded-lg border border-slate-200 bg-white p-4">
     <h2 className="mb-3 font-semibold">{title}</h2>
     {children}
   </section>
@@ -92,7 +92,13 @@ const Results = ({ job }: { readonly job: Job }) => {
     queryFn: () => api((client) => client.jobs.result({ path: { job_id: job.job_id } })),
     enabled: job.status === "completed"
   })
-  if (job.status !== "completed") return <p className="text-sm text-slate-600">Results appear here when the job completes.</p>
+  if (job.status !== "completed") {
+    return (
+      <p className="text-sm text-slate-600">
+        {isTerminal(job.status) ? `The job ended ${job.status}, without results.` : "Results appear here when the job completes."}
+      </p>
+    )
+  }
   if (result.isPending) return <LoadingList label="Loading results" rows={1} />
   if (result.isError) return <ErrorBox error={result.error} onRetry={() => void result.refetch()} />
   return <FilesList jobId={job.job_id} files={result.data.files} empty="The job completed without result files." />

@@ -8,7 +8,7 @@ import type { SignInRequest } from "@agnt/domain/Session"
 import { useQueryClient } from "@tanstack/react-query"
 import { useNavigate, useSearch } from "@tanstack/react-router"
 import { type FormEvent, useEffect, useRef, useState } from "react"
-import { sessionQuery, signIn } from "../Session.js"
+import { forgetAllBut, signIn } from "../Session.js"
 import { buttonClass, ErrorBox, inputClass } from "../Ui.js"
 
 const linkToken = (): string | null => new URLSearchParams(globalThis.location.hash.slice(1)).get("token")
@@ -24,8 +24,7 @@ const useSignIn = () => {
     setError(null)
     return signIn(credentials).then(
       (session) => {
-        queryClient.clear()
-        queryClient.setQueryData(sessionQuery.queryKey, session)
+        forgetAllBut(queryClient, session)
         return navigate({ href: next !== undefined && next.startsWith("/") && !next.startsWith("//") ? next : "/" })
       },
       (failure: unknown) => {
