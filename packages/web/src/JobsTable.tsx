@@ -6,15 +6,15 @@ import { formatDuration, formatTime, ProgressBar, StatusBadge } from "./Ui.js"
 /** The jobs table (scrolls sideways on a narrow screen). */
 export const JobsTable = ({ jobs, caption = "Jobs" }: { readonly jobs: ReadonlyArray<Job>; readonly caption?: string }) => (
   <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-    <table className="w-full min-w-[40rem] text-left text-sm">
+    <table className="w-full text-left text-sm">
       <caption className="sr-only">{caption}</caption>
       <thead className="bg-slate-50 text-xs text-slate-700 uppercase">
         <tr>
           <th scope="col" className="px-3 py-2">Job</th>
           <th scope="col" className="px-3 py-2">Status</th>
-          <th scope="col" className="px-3 py-2">Agent</th>
-          <th scope="col" className="px-3 py-2">Created</th>
-          <th scope="col" className="px-3 py-2">Duration</th>
+          <th scope="col" className="hidden px-3 py-2 md:table-cell">Agent</th>
+          <th scope="col" className="hidden px-3 py-2 sm:table-cell">Created</th>
+          <th scope="col" className="hidden px-3 py-2 sm:table-cell">Duration</th>
           <th scope="col" className="px-3 py-2">Progress</th>
         </tr>
       </thead>
@@ -30,13 +30,13 @@ export const JobsTable = ({ jobs, caption = "Jobs" }: { readonly jobs: ReadonlyA
             <td className="px-3 py-2">
               <StatusBadge status={job.status} />
             </td>
-            <td className="px-3 py-2">
+            <td className="hidden px-3 py-2 md:table-cell">
               <Link to="/agents/$agentId" params={{ agentId: job.agent_id }} className="font-mono text-xs text-slate-800 underline">
                 {job.agent_id.slice(0, 16)}…
               </Link>
             </td>
-            <td className="px-3 py-2 whitespace-nowrap">{formatTime(job.created_at)}</td>
-            <td className="px-3 py-2 tabular-nums">{formatDuration(job.duration_seconds)}</td>
+            <td className="hidden px-3 py-2 whitespace-nowrap sm:table-cell">{formatTime(job.created_at)}</td>
+            <td className="hidden px-3 py-2 tabular-nums sm:table-cell">{formatDuration(job.duration_seconds)}</td>
             <td className="px-3 py-2">
               <ProgressBar value={job.progress} label={`Progress of ${job.job_id}`} />
             </td>

@@ -52,8 +52,10 @@ export const OrderForm = ({ agent }: { readonly agent: Agent }) => {
   const [files, setFiles] = useState<ReadonlyArray<OrderFile>>([])
   const paramsForm = useRef<Form>(null)
   const [promptMissing, setPromptMissing] = useState(false)
+  const [attempted, setAttempted] = useState(false)
   const submit = (event: FormEvent) => {
     event.preventDefault()
+    setAttempted(true)
     // Every check at once, each message beside its field (the browser's own checks stop at the first).
     const paramsValid = paramsForm.current === null || paramsForm.current.validateForm()
     setPromptMissing(prompt.trim() === "")
@@ -88,6 +90,7 @@ export const OrderForm = ({ agent }: { readonly agent: Agent }) => {
               formData={params}
               onChange={(change) => setParams(change.formData)}
               showErrorList="top"
+              liveValidate={attempted ? "onChange" : false}
               noHtml5Validate
               uiSchema={{ "ui:submitButtonOptions": { norender: true } }}
             />

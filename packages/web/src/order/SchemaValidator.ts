@@ -52,7 +52,7 @@ export const toFormError = (schema: RJSFSchema) => (unit: OutputUnit): RJSFValid
   const absent = unit.keyword === "required" ? missing.exec(unit.error)?.[1] : undefined
   const property = propertyOf(unit.instanceLocation) + (absent === undefined ? "" : `.${absent}`)
   const message = absent === undefined ? unit.error.replace(/^Instance /, "value ") : `${titleOf(schema, absent)} is required`
-  return { name: unit.keyword, property, message, stack: `${property.slice(1) || "value"}: ${message}`, schemaPath: unit.keywordLocation }
+  return { name: unit.keyword, property, message, stack: message, schemaPath: unit.keywordLocation }
 }
 
 /** `schema` as the validator takes it: the JSON Schema object the form library holds is one. */
