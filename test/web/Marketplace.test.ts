@@ -1,7 +1,7 @@
 /**
  * The web marketplace in a real browser (Chromium through playwright-core)
  * against the real server and a real command executor: signing in with a
- * key and with a one-time link, search and tag filters, ordering with a
+ * key and with `agnt ui`'s one-time link, search and tag filters, ordering with a
  * folder of files through the form generated from the agent's
  * `input_schema`, the job's log arriving live, cancel, downloading a result
  * byte for byte, a sanitised Markdown preview, another buyer's job as the
@@ -22,6 +22,7 @@ import { makeAgentId } from "../../packages/server/src/Ids.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../../packages/server/src/Testing.js"
 import { buildWeb } from "../../scripts/build.js"
 import { agentPublished, buyerClient, jobWhen, startExecutor, writeCommandExecutor } from "../Executors.js"
+import { binPath, run } from "../Processes.js"
 import { launchBrowser, newPage, screenshotDir, screenshots, seriousViolations } from "./Browser.js"
 
 /** The agent's parameters: what the generated form shows. */
@@ -175,21 +176,26 @@ layer(TestLive, { timeout: 240_000, excludeTestServices: true })("the web market
       })
     }))
 
-  it.scoped("a sign-in link signs the browser in once; a running job is canceled from its page; another buyer's job is the 404 page", () =>
+  it.scoped("agnt ui's sign-in link signs the browser in once; a running job is canceled from its page; another buyer's job is the 404 page", () =>
     Effect.gen(function*() {
-      const { agentId, browser, client, url } = yield* marketplace
-      const link = yield* client.sessions.createLink()
+      const { agentId, browser, buyerKey, client, dir, url } = yield* marketplace
+      const ui = yield* run(binPath("cli", "agnt.js"), ["ui", "--no-open"], {
+        cwd: dir,
+        env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: buyerKey }
+      })
+      expect([ui.code, ui.stderr]).toEqual([0, ""])
+      const link: string = JSON.parse(ui.stdout).url
       const running = yield* order(client, agentId, "wait forever")
       const keys = yield* ApiKeys
       const other = yield* buyerClient(url, Redacted.value((yield* keys.create({ role: "buyer" })).key))
       const foreign = yield* order(other, agentId, "not yours")
       const page = yield* newPage(browser)
       yield* Effect.promise(async () => {
-        await page.goto(`${url}${link.path}`)
+        await page.goto(link)
         await page.getByRole("heading", { name: "Find an agent" }).waitFor()
         expect(page.url()).not.toContain("token")
         const again = await page.context().browser()?.newPage()
-        await again?.goto(`${url}${link.path}`)
+        await again?.goto(link)
         await expect.poll(() => again?.getByRole("alert").textContent()).toContain("already used")
         await again?.close()
 
