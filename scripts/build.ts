@@ -37,9 +37,9 @@
  */
 import * as esbuild from "esbuild"
 import * as NodeFs from "node:fs/promises"
-import * as NodeZlib from "node:zlib"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
+import * as NodeZlib from "node:zlib"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
 
@@ -206,7 +206,9 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`
 
 /** Each web file's size and gzipped size, and the first page's JavaScript gzipped against its 250 KB budget. */
 const printWeb = (web: BuiltWeb) => {
-  for (const file of web.files) console.log(`  web/${file.path.padEnd(40)} ${kb(file.bytes).padStart(10)}  ${kb(file.gzipped).padStart(9)} gzipped`)
+  for (const file of web.files) {
+    console.log(`  web/${file.path.padEnd(40)} ${kb(file.bytes).padStart(10)}  ${kb(file.gzipped).padStart(9)} gzipped`)
+  }
   const firstPage = web.firstPage.reduce((sum, file) => sum + file.gzipped, 0)
   console.log(`  first page's JavaScript: ${kb(firstPage)} gzipped (budget 250 KB)`)
 }

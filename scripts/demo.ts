@@ -123,7 +123,9 @@ const main = async () => {
   const differing = order.job.input_files.filter((file) => sha256Of(NodePath.join(root, file.path)) !== file.sha256)
   if (differing.length > 0) throw new Error(`input files stored with other bytes: ${differing.map((file) => file.path).join(", ")}`)
   const inputs = { count: order.job.input_files.length, all_match_disk_sha256: true }
-  process.stdout.write(JSON.stringify({ agent, ...order, inputs, wall_seconds: (Date.now() - t0) / 1000 }, null, 2) + "\n")
+  // The web app's address (served by agnt-server once `npm run build` built it; `npm start`, then `agnt ui` to sign in).
+  const web = { ui_url: `${url}/`, job_page: `${url}/jobs/${order.job.job_id}` }
+  process.stdout.write(JSON.stringify({ agent, ...order, inputs, web, wall_seconds: (Date.now() - t0) / 1000 }, null, 2) + "\n")
 }
 
 main().catch(async (error: unknown) => {

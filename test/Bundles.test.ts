@@ -66,9 +66,11 @@ describe("the bundles of npm run build", () => {
         const ready = yield* Effect.promise(() => fetch(`${server.url}/readyz`))
         expect(ready.status).toBe(200)
         // The web app built beside the bundle, at / and at its own routes.
-        const page = yield* Effect.promise(() => fetch(`${server.url}/jobs`).then(async (response) => [response.status, await response.text()]))
+        const page = yield* Effect.promise(() =>
+          fetch(`${server.url}/jobs`).then(async (response) => [response.status, await response.text()])
+        )
         expect(page[0]).toBe(200)
-        expect(page[1]).toContain('<div id="root"></div>')
+        expect(page[1]).toContain("<div id=\"root\"></div>")
         const buyerKey = yield* createKey(bundles.server, server.env, "buyer")
         const executorKey = yield* createKey(bundles.server, server.env, "executor")
 

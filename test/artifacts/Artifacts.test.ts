@@ -134,8 +134,10 @@ describe("the release artifacts in dist/", () => {
         const keys = yield* devKeys(home)
         expect(keys.api_url).toBe(`http://127.0.0.1:${port}`)
         // The installed @agnt/server serves the web app it carries.
-        const page = yield* Effect.promise(() => fetch(`${keys.api_url}/`).then(async (response) => [response.status, await response.text()]))
-        expect(page).toEqual([200, expect.stringContaining('<div id="root"></div>')])
+        const page = yield* Effect.promise(() =>
+          fetch(`${keys.api_url}/`).then(async (response) => [response.status, await response.text()])
+        )
+        expect(page).toEqual([200, expect.stringContaining("<div id=\"root\"></div>")])
         yield* startExecutor(["code-review"], { cwd: work, env, program: NodePath.join(serverBin, "agnt-executor") })
         yield* agentPublished(yield* buyerClient(keys.api_url, keys.api_key), codeReviewAgentId)
 

@@ -77,8 +77,10 @@ const asset = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
 })
 
 /** Any other GET or HEAD: the app's page, unless the path is the API's (then the router's 404 as usual). */
-const fallback = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-  apiPaths.test(pathOf(request)) ? Effect.fail(new HttpServerError.RouteNotFound({ request })) : index)
+const fallback = Effect.flatMap(
+  HttpServerRequest.HttpServerRequest,
+  (request) => apiPaths.test(pathOf(request)) ? Effect.fail(new HttpServerError.RouteNotFound({ request })) : index
+)
 
 /** The app's routes on the API's router (`Server.ts` adds it beside `/docs`). */
 export const WebLive = HttpApiBuilder.Router.use((router) =>
