@@ -6,7 +6,8 @@
  * a path that is not the API's (`/v1/…`, `/healthz`, `/readyz`,
  * `/metrics`, `/openapi.json`, `/docs`), so the app's own routes load
  * from their address. An unknown API path keeps its JSON 404
- * (`HttpEdge.ts`). Without a built app, `/` says to run `npm run build`.
+ * (`HttpEdge.ts`). Without a built app, `/` (and every page of the app)
+ * is a 404 whose text says to run `npm run build`.
  */
 import { HttpApiBuilder, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
@@ -45,7 +46,7 @@ const immutable = "public, max-age=31536000, immutable"
 
 const notBuilt = HttpServerResponse.text(
   "The agnt web app is not built. Run `npm run build` in the agnt repository, then reload.\n",
-  { status: 503, headers: { "cache-control": "no-store", "retry-after": "60" } }
+  { status: 404, headers: { "cache-control": "no-store" } }
 )
 
 const pathOf = (request: HttpServerRequest.HttpServerRequest) => decodeURIComponent(request.url.split("?")[0] ?? "/")
