@@ -7,7 +7,7 @@
  */
 import { QueryCache, QueryClient } from "@tanstack/react-query"
 import { createRootRouteWithContext, createRoute, createRouter, redirect } from "@tanstack/react-router"
-import { isUnauthorized } from "./Api.js"
+import { errorTag, isUnauthorized } from "./Api.js"
 import { Layout } from "./Layout.js"
 import { Marketplace } from "./pages/Marketplace.js"
 import { NotFound } from "./pages/NotFound.js"
@@ -75,7 +75,10 @@ export const queryClient = new QueryClient({
       if (isUnauthorized(error)) void queryClient.invalidateQueries({ queryKey: sessionQuery.queryKey }).then(() => router.invalidate())
     }
   }),
-  defaultOptions: { queries: { retry: (count, error) => count < 2 && !(error instanceof Error && error.name === "ApiError") } }
+  defaultOptions: {
+    // The API's typed answers are final; an unreachable server or an unexpected answer is worth two more tries.
+    queries: { retry: (count, error) => count < 2 && (errorTag(error) === undefined || errorTag(error) === "HttpError") }
+  }
 })
 
 /** The app's router. */
