@@ -30,7 +30,7 @@ export default tseslint.config(
   },
   {
     // Source reads in small named pieces: a function that outgrows a screen is split by concept.
-    files: ["packages/*/src/**/*.ts"],
+    files: ["packages/*/src/**/*.ts", "packages/*/src/**/*.tsx"],
     rules: {
       "max-lines-per-function": ["error", { max: 60, skipBlankLines: true, skipComments: true }],
       // The barrels re-export CommonJS packages (undici; yaml and toml) that a bundle then loads at every start.
