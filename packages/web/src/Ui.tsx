@@ -59,7 +59,7 @@ export const ProgressBar = ({ value, label }: { readonly value: number | null; r
       aria-valuemin={0}
       aria-valuemax={100}
       aria-valuenow={value ?? 0}
-      className="h-2 w-24 overflow-hidden rounded bg-slate-200"
+      className="h-2 w-12 overflow-hidden rounded bg-slate-200 sm:w-24"
     >
       <div className="h-full bg-indigo-600" style={{ width: `${value ?? 0}%` }} />
     </div>
