@@ -49,6 +49,7 @@ import {
 import { JobStatus } from "./Lifecycle.js"
 import { maxIdempotencyKeyLength } from "./Limits.js"
 import { Limit, Page } from "./Pagination.js"
+import { JobRepo } from "./Repo.js"
 import { jsonBody, pathParams, QueryInteger, queryParams, requestHeaders } from "./Requests.js"
 import { Session, SessionAuthentication, SignInLink, SignInRequest } from "./Session.js"
 import { StorableText } from "./Text.js"
@@ -64,17 +65,24 @@ const ParamsField = Schema.Union(JobParams, Schema.parseJson(JobParams))
 /** The `sha256` form field: JSON text of `FileChecksums` (each file's path → its SHA-256). */
 const ChecksumsField = Schema.parseJson(FileChecksums)
 
+/** The `repo` field: a `JobRepo` object, or its JSON text in a multipart form. */
+const RepoField = Schema.Union(JobRepo, Schema.parseJson(JobRepo))
+
 /**
  * The fields of `POST /v1/jobs`: `agent_id`, `prompt`, `params` (a JSON
- * object, or JSON text in a multipart form) and `sha256`, the stated
+ * object, or JSON text in a multipart form), `sha256`, the stated
  * SHA-256 of each file part by its path (JSON text; the CLI always sends
- * it). Unknown fields are refused.
+ * it), `repo` for a repo job (`JobRepo`: the files are the tree it names)
+ * and `parent_job_id`, the job this one works on the outcome of (it must be
+ * one the caller may see, else 404 `JobNotFound`). Unknown fields are refused.
  */
 export const CreateJobFields = Schema.Struct({
   agent_id: AgentId,
   prompt: PromptText,
   params: Schema.optionalWith(ParamsField, { default: () => ({}) }),
-  sha256: Schema.optional(ChecksumsField)
+  sha256: Schema.optional(ChecksumsField),
+  repo: Schema.optional(RepoField),
+  parent_job_id: Schema.optional(JobId)
 }).annotations(jsonBody)
 
 /**
@@ -223,6 +231,7 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
       .addError(InvalidParams)
       .addError(InvalidFileName)
       .addError(ChecksumMismatch)
+      .addError(JobNotFound)
       .annotate(OpenApi.Summary, "Order a job")
   )
   .add(
@@ -231,6 +240,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs")
         Schema.Struct({
           status: Schema.optional(JobStatus),
           agent_id: Schema.optional(AgentId),
+          /** Only the jobs ordered from this one (`agnt order --from`): its children. */
+          parent_job_id: Schema.optional(JobId),
           limit: Limit,
           /** The last `job_id` of the previous page. */
           cursor: Schema.optional(JobId)

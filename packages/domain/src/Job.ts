@@ -6,6 +6,7 @@ import { Option, ParseResult, Schema, SchemaAST } from "effect"
 import { AccountId, AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 import { maxClaimWaitSeconds, maxExecutorIdLength, maxLogBatchLines, maxReasonLength, maxStatusMessageLength } from "./Limits.js"
+import { JobRepo } from "./Repo.js"
 import { StorableText } from "./Text.js"
 
 /** Arbitrary JSON parameters of a job, validated against the agent's `input_schema`. */
@@ -106,6 +107,10 @@ export class Job extends Schema.Class<Job>("Job")({
   max_attempts: Schema.Int,
   /** While a retried job waits out its backoff: the earliest time an executor may claim it; `null` otherwise. */
   retry_at: Schema.NullOr(Schema.DateTimeUtc),
+  /** For a repo job (`agnt order --repo`), the commit and tree its input files are; `null` for a job of loose files. */
+  repo: Schema.NullOr(JobRepo),
+  /** The job this one was ordered from (`agnt order --from`): it works on that job's outcome; `null` otherwise. */
+  parent_job_id: Schema.NullOr(JobId),
   input_files: Schema.Array(JobFile)
 }) {}
 

@@ -33,5 +33,7 @@ export const makeJob = (prompt: string, params: Record<string, unknown> = {}) =>
     attempt: 1,
     max_attempts: 1,
     retry_at: null,
+    repo: null,
+    parent_job_id: null,
     input_files: []
   })

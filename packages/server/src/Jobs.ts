@@ -126,6 +126,8 @@ const insertOnce = (
         prompt: request.prompt,
         params: request.params,
         files,
+        repo: request.repo ?? null,
+        parent_job_id: request.parent_job_id ?? null,
         idempotency: idempotencyKey === undefined ? null : { key: idempotencyKey, request_sha256: fingerprint },
         input_schema: schema
       })
@@ -145,8 +147,11 @@ const insertOnce = (
  * same request returns the job the first one made. A refused request
  * keeps nothing.
  *
+ * A `parent_job_id` must name a job the principal may see (else
+ * `JobNotFound`), so a child is always its parent's account's.
+ *
  * @fails Forbidden, AgentNotFound, InvalidParams, InvalidRequest, InvalidFileName, ChecksumMismatch,
- *   PayloadTooLarge, IdempotencyConflict.
+ *   PayloadTooLarge, IdempotencyConflict, JobNotFound.
  */
 const create = (services: JobServices, inputSchemas: InputSchemas) =>
   Effect.fn("Jobs.create")(function*(principal: Principal, body: RequestBody, idempotencyKey?: string) {
@@ -156,6 +161,8 @@ const create = (services: JobServices, inputSchemas: InputSchemas) =>
     const { fields: request, files } = yield* receive(store, body, CreateJobFields, keyOf(jobId, "input"), uploadLimits(settings, "input"))
     return yield* Effect.gen(function*() {
       yield* checkSizes(services, request)
+      // The parent's ownership holds for the child: only a job the orderer may see can be one.
+      if (request.parent_job_id !== undefined) yield* get(services)(principal, request.parent_job_id)
       return yield* insertOnce(services, inputSchemas, principal, { jobId, request, files }, idempotencyKey)
     }).pipe(Effect.onError(() => discardFiles(store, files)))
   })
@@ -258,6 +265,7 @@ export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
     list: (principal: Principal, params: {
       readonly status?: JobStatus | undefined
       readonly agent_id?: AgentId | undefined
+      readonly parent_job_id?: JobId | undefined
       readonly limit: number
       readonly cursor?: JobId | undefined
     }) => services.jobs.list({ ...params, visibility: visibilityOf(principal) }),

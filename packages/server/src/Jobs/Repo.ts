@@ -9,6 +9,7 @@ import { AccountId, AgentId, ApiKeyId, FileId, JobId } from "@agnt/domain/Ids"
 import { Job, JobCreatedData, JobEvent, JobParams } from "@agnt/domain/Job"
 import { JobStatus } from "@agnt/domain/Lifecycle"
 import type { Page } from "@agnt/domain/Pagination"
+import { JobRepo } from "@agnt/domain/Repo"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { fileColumns, insertFiles, jobColumns, jobColumnsWith, NewJobFile, StoredJobFileRow, Visibility, visible } from "./Sql.js"
@@ -24,6 +25,10 @@ export const NewJob = Schema.Struct({
   prompt: Schema.String,
   params: Schema.parseJson(JobParams),
   files: Schema.Array(NewJobFile),
+  /** For a repo job, where its files came from (stored as JSON). */
+  repo: Schema.NullOr(Schema.parseJson(JobRepo)),
+  /** The job it was ordered from, already checked visible to the orderer. */
+  parent_job_id: Schema.NullOr(JobId),
   idempotency: Schema.NullOr(Schema.Struct({ key: Schema.String, request_sha256: Schema.String })),
   /** The agent's `input_schema` the params were validated against. */
   input_schema: Schema.parseJson(JsonSchemaDocument),
@@ -51,9 +56,9 @@ const insertStatement = (sql: SqlClient.SqlClient) =>
         FROM agent WHERE ${r.idempotency !== null}::boolean
         ON CONFLICT DO NOTHING RETURNING job_id
       ), inserted AS (
-        INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params, max_attempts)
+        INSERT INTO jobs (job_id, agent_id, account_id, buyer_key_id, status, prompt, params, max_attempts, repo, parent_job_id)
         SELECT ${r.job_id}, agent.agent_id, ${r.account_id}, ${r.buyer_key_id}, 'pending', ${r.prompt}, ${r.params}::jsonb,
-               agent.max_attempts
+               agent.max_attempts, ${r.repo}::jsonb, ${r.parent_job_id}
         FROM agent WHERE ${r.idempotency === null}::boolean OR EXISTS (SELECT 1 FROM idempotency)
         RETURNING *
       ), stored AS (
@@ -72,11 +77,12 @@ const findByIdStatement = (sql: SqlClient.SqlClient) =>
     execute: (r) => sql`SELECT ${sql.literal(jobColumns)} FROM jobs j WHERE j.job_id = ${r.job_id} AND ${visible(sql, r.visibility)}`
   })
 
-/** A page request of `list`: the visible jobs, optionally of one status or agent, after the job id `cursor`. */
+/** A page request of `list`: the visible jobs, optionally of one status, agent or parent job, after the job id `cursor`. */
 const ListRequest = Schema.Struct({
   visibility: Visibility,
   status: Schema.optional(JobStatus),
   agent_id: Schema.optional(AgentId),
+  parent_job_id: Schema.optional(JobId),
   limit: Schema.Number,
   cursor: Schema.optional(JobId)
 })
@@ -91,6 +97,7 @@ const listStatement = (sql: SqlClient.SqlClient) =>
       WHERE ${visible(sql, r.visibility)}
         AND (${r.status ?? null}::text IS NULL OR j.status = ${r.status ?? null}::text)
         AND (${r.agent_id ?? null}::text IS NULL OR j.agent_id = ${r.agent_id ?? null}::text)
+        AND (${r.parent_job_id ?? null}::text IS NULL OR j.parent_job_id = ${r.parent_job_id ?? null}::text)
         AND (${r.cursor ?? null}::text IS NULL OR j.job_id < ${r.cursor ?? null}::text)
       ORDER BY j.job_id DESC LIMIT ${r.limit + 1}`
   })

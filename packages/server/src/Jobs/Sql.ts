@@ -40,6 +40,7 @@ export const jobColumnsWith = (inputFiles: string) => `
   j.failure_reason, j.result, j.created_at, j.updated_at, j.started_at, j.completed_at,
   EXTRACT(EPOCH FROM (j.completed_at - j.started_at))::float8 AS duration_seconds,
   j.cancel_requested_at IS NOT NULL AS cancel_requested, j.lease_expires_at, j.attempt, j.max_attempts, j.retry_at,
+  j.repo, j.parent_job_id,
   COALESCE((
     SELECT json_agg(json_build_object(
              'file_id', f.file_id, 'kind', f.kind, 'path', f.path, 'size', f.size, 'mime', f.mime,
