@@ -14,7 +14,7 @@ import { Api } from "@agnt/domain/Api"
 import type { JobId } from "@agnt/domain/Ids"
 import type { FileChecksums } from "@agnt/domain/Job"
 import { HttpApiClient, HttpBody, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Chunk, Data, Effect, FiberRef, Option, Stream } from "effect"
+import { Chunk, Data, Effect, FiberRef, Option, type Scope, Stream } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeFsP from "node:fs/promises"
@@ -65,28 +65,21 @@ const snapshotOf = (path: string): Effect.Effect<Snapshot, UnreadableFile> =>
 
 /**
  * The `snapshot.size` bytes of the file at `path`, read once in large
- * chunks, each passed to `hash` as it goes by. Fails with UnreadableFile
- * when the file cannot be read, or when it ends early or has changed by the
- * time it was read to the end (the request is then cut off, so the server
- * keeps nothing of it).
+ * chunks. Fails with UnreadableFile when the file cannot be read, or when
+ * it ends early or has changed by the time it was read to the end (the
+ * request is then cut off, so the server keeps nothing of it).
  */
-const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Stream.Stream<Uint8Array, UnreadableFile> =>
+const fileBytes = (path: string, snapshot: Snapshot): Stream.Stream<Uint8Array, UnreadableFile> =>
   // Opened only when its turn comes: one file open at a time, however many are sent.
   Stream.suspend(() => {
     let read = 0
     const bytes = snapshot.size === 0 ? Stream.empty : Stream.fromAsyncIterable(
       NodeFs.createReadStream(path, { end: snapshot.size - 1, highWaterMark: readChunkBytes }),
       unreadable(path)
-    ).pipe(
-      // Each read as a chunk of its two halves (no copy): the HTTP client waits for the socket to drain between
-      // the writes of one chunk only, so this holds at most about one read in memory beyond the socket's buffer.
-      Stream.mapConcatChunk((chunk: Buffer) => {
-        hash.update(chunk)
-        read += chunk.length
-        const half = chunk.length >> 1
-        return Chunk.make<[Uint8Array, Uint8Array]>(chunk.subarray(0, half), chunk.subarray(half))
-      })
-    )
+    ).pipe(Stream.map((chunk: Buffer) => {
+      read += chunk.length
+      return chunk
+    }))
     const unchanged = Effect.flatMap(
       snapshotOf(path),
       (now) =>
@@ -97,20 +90,32 @@ const fileBytes = (path: string, snapshot: Snapshot, hash: NodeCrypto.Hash): Str
     return Stream.concat(bytes, Stream.execute(unchanged))
   })
 
+/** A file of an `UploadSource`: its name in the job, its part's content type, and its size in bytes. */
+export interface SourceFile {
+  readonly name: string
+  readonly type: string
+  readonly size: number
+}
+
 /**
- * The body of `fields` and `files`. Without files, the JSON object of
- * `fields` (`{"agent_id": …, "params": "<JSON text>"}`: the same field
- * values the multipart form carries). With files, a `multipart/form-data`
- * body, streamed: each of `fields` as a text part,
- * each file as a `files` part named by its `name` (percent-encoded, RFC
- * 3986 §2.1) and read from disk once while the request is sent, its SHA-256
- * measured on the way, and last a `sha256` part with every file's digest by
- * its name (JSON text of `FileChecksums`). The body's length is known
- * beforehand (`Content-Length`; a SHA-256 is always 64 hex digits), and
- * each send of it (a retry) reads the files afresh. A file that cannot be
- * read, or that changes while it is sent, fails the send (the request is
- * cut off before its closing boundary) with UnreadableFile inside the HTTP
- * client's `RequestError`.
+ * Files to upload from anywhere: their names and sizes, known beforehand,
+ * and `open`, which makes (in a scope that lasts one send of the body) the
+ * reader of their bytes: `read(index)` is file `index`'s bytes, exactly
+ * `size` of them, asked for in order, once each. Each send (a retry) opens
+ * it afresh.
+ */
+export interface UploadSource {
+  readonly files: ReadonlyArray<SourceFile>
+  readonly open: Effect.Effect<(index: number) => Stream.Stream<Uint8Array, UnreadableFile>, UnreadableFile, Scope.Scope>
+}
+
+/**
+ * The body of `fields` and `files` (local files). Without files, the JSON
+ * object of `fields` (`{"agent_id": …, "params": "<JSON text>"}`: the same
+ * field values the multipart form carries); with files, the
+ * `multipart/form-data` body of `uploadSourceBody`, each file read from
+ * disk once while the request is sent. A file that changes while it is
+ * sent fails the send (see `uploadSourceBody`).
  *
  * @fails UnreadableFile naming the first file that is missing or not a
  *   regular file.
@@ -122,6 +127,34 @@ export const uploadBody = (
   Effect.gen(function*() {
     if (files.length === 0) return HttpBody.unsafeJson(fields)
     const snapshots = yield* Effect.forEach(files, (file) => snapshotOf(file.path), { concurrency: 4 })
+    return yield* uploadSourceBody(fields, {
+      files: files.map((file, index) => ({ name: file.name, type: file.type, size: snapshots[index]?.size ?? 0 })),
+      open: Effect.succeed((index) => {
+        const file = files[index]
+        const snapshot = snapshots[index]
+        return file === undefined || snapshot === undefined ? Stream.empty : fileBytes(file.path, snapshot)
+      })
+    })
+  })
+
+/**
+ * The `multipart/form-data` body of `fields` and the files of `source`,
+ * streamed: each of `fields` as a text part, each file as a `files` part
+ * named by its `name` (percent-encoded, RFC 3986 §2.1) whose bytes are read
+ * while the request is sent, its SHA-256 measured on the way, and last a
+ * `sha256` part with every file's digest by its name (JSON text of
+ * `FileChecksums`). The body's length is known beforehand
+ * (`Content-Length`; a SHA-256 is always 64 hex digits). A file that cannot
+ * be read, or whose bytes are not its stated size, fails the send (the
+ * request is cut off before its closing boundary) with UnreadableFile
+ * inside the HTTP client's `RequestError`.
+ */
+export const uploadSourceBody = (
+  fields: Readonly<Record<string, string>>,
+  source: UploadSource
+): Effect.Effect<HttpBody.HttpBody> =>
+  Effect.sync(() => {
+    const { files } = source
     const boundary = `agnt-${NodeCrypto.randomBytes(16).toString("hex")}`
     const opening = (disposition: string, type?: string) =>
       encoder.encode(
@@ -141,23 +174,45 @@ export const uploadBody = (
     ]
     const placeholder = files.map(() => "0".repeat(64))
     const length = [...head, ...openings, ...tail(placeholder)].reduce((sum, bytes) => sum + bytes.length, 0) +
-      snapshots.reduce((sum, snapshot) => sum + snapshot.size + crlf.length, 0)
-    const content = Stream.suspend(() => {
+      files.reduce((sum, file) => sum + file.size + crlf.length, 0)
+    const content = Stream.unwrapScoped(Effect.map(source.open, (read) => {
       const digests: Array<string> = []
       const parts = files.map((file, index) => {
         const hash = NodeCrypto.createHash("sha256")
-        const snapshot = snapshots[index] ?? { size: 0, mtimeMs: 0 }
         return Stream.concat(
           Stream.make(openings[index] ?? new Uint8Array()),
-          Stream.concat(fileBytes(file.path, snapshot, hash), Stream.sync(() => (digests.push(hash.digest("hex")), crlf)))
+          Stream.concat(hashedHalves(read(index), file, hash), Stream.sync(() => (digests.push(hash.digest("hex")), crlf)))
         )
       })
       return Stream.fromIterable(head).pipe(
         Stream.concat(Stream.concatAll(Chunk.fromIterable(parts))),
         Stream.concat(Stream.suspend(() => Stream.fromIterable(tail(digests))))
       )
-    })
+    }))
     return HttpBody.stream(content, `multipart/form-data; boundary=${boundary}`, length)
+  })
+
+/**
+ * `bytes` hashed as they go by, each chunk as its two halves (no copy): the
+ * HTTP client waits for the socket to drain between the writes of one chunk
+ * only, so this holds at most about one read in memory beyond the socket's
+ * buffer. Fails when they are not `file.size` bytes.
+ */
+const hashedHalves = (bytes: Stream.Stream<Uint8Array, UnreadableFile>, file: SourceFile, hash: NodeCrypto.Hash) =>
+  Stream.suspend(() => {
+    let read = 0
+    const halves = Stream.mapConcatChunk(bytes, (chunk: Uint8Array) => {
+      hash.update(chunk)
+      read += chunk.length
+      const half = chunk.length >> 1
+      return Chunk.make<[Uint8Array, Uint8Array]>(chunk.subarray(0, half), chunk.subarray(half))
+    })
+    const sized = Effect.suspend(() =>
+      read === file.size
+        ? Effect.void
+        : Effect.fail(new UnreadableFile({ path: file.name, message: `${file.name} was ${read} bytes, not ${file.size}` }))
+    )
+    return Stream.concat(halves, Stream.execute(sized))
   })
 
 /** The body an upload sends in place of what the derived client encoded; set around one call only. */
