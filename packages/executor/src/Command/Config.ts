@@ -55,7 +55,10 @@ const NonNegativeSeconds = Schema.Number.pipe(Schema.finite(), Schema.nonNegativ
  *
  * Results: every file the program writes under `{out}` / `$AGNT_OUT_DIR`,
  * and every regular file it leaves under `out/` in its working directory,
- * becomes a result file. Symbolic links are never results.
+ * becomes a result file. Symbolic links are never results. For a repo job
+ * the working directory is the buyer's repository: what the program
+ * changes there comes back as `changes.patch` (the runtime's), and its
+ * `out/`, if any, is the buyer's own directory, not results.
  */
 export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")({
   /**
@@ -103,6 +106,13 @@ export class CommandConfig extends Schema.Class<CommandConfig>("CommandConfig")(
    * than `{prompt}` are substituted. Default none.
    */
   prompt_suffix: Schema.optionalWith(Schema.String, { default: () => "" }),
+  /**
+   * What replaces `prompt_suffix` for a repo job (`agnt order --repo`),
+   * whose workspace is a git repository holding the buyer's tree: the
+   * program edits it in place (and may commit), and the runtime returns
+   * the changes as `changes.patch`. Default none.
+   */
+  repo_prompt_suffix: Schema.optionalWith(Schema.String, { default: () => "" }),
   /** Extra environment variables for the program (the `AGNT_*` ones above win). Default none. */
   env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   /**

@@ -246,10 +246,13 @@ const removeNonRegular = (dir: string, log: JobContext["log"]): Effect.Effect<vo
 
 /**
  * After a successful run: copy `<workspace>/out/` into `ctx.outDir` (unless
- * they are the same directory) and drop non-regular files from `ctx.outDir`.
+ * they are the same directory, or the job is a repo job, whose workspace is
+ * the buyer's repository and comes back as a patch) and drop non-regular
+ * files from `ctx.outDir`.
  */
-const collectResults = (ctx: JobContext): Effect.Effect<void, JobFailure> =>
+const collectResults = (job: Job, ctx: JobContext): Effect.Effect<void, JobFailure> =>
   Effect.gen(function*() {
+    if (job.repo !== null) return yield* removeNonRegular(ctx.outDir, ctx.log)
     const fromWorkspace = NodePath.join(ctx.workspace, workspaceOutDir)
     const [source, target] = yield* Effect.promise(() =>
       Promise.all([
@@ -294,10 +297,13 @@ const prepareLaunch = (config: CommandConfig, isolation: Isolation, job: Job, ct
       job_id: job.job_id,
       params_json: JSON.stringify(job.params)
     }
-    const suffix = substitute(config.prompt_suffix, { ...base, prompt: "{prompt}" })
+    const repoJob = job.repo !== null
+    const suffix = substitute(repoJob ? config.repo_prompt_suffix : config.prompt_suffix, { ...base, prompt: "{prompt}" })
     const values: Placeholders = { ...base, prompt: suffix.length > 0 ? `${job.prompt}\n\n${suffix}` : job.prompt }
-    // Ready for programs told to write to out/ (an input file already named "out" wins).
-    yield* Effect.promise(() => NodeFs.mkdir(NodePath.join(ctx.workspace, workspaceOutDir), { recursive: true }).catch(() => undefined))
+    // Ready for programs told to write to out/ (an input file already named "out" wins); a repo job edits in place.
+    if (!repoJob) {
+      yield* Effect.promise(() => NodeFs.mkdir(NodePath.join(ctx.workspace, workspaceOutDir), { recursive: true }).catch(() => undefined))
+    }
     const env = buildEnv(config, values, process.env, sandboxed)
     const args = buildArgs(config, values)
     if (isolation._tag === "Unsandboxed") {
@@ -487,7 +493,7 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, iso
   if (outcome._tag !== "Exited" || outcome.exit.code !== 0) {
     return yield* new JobFailure({ reason: failureReason(config, isolation._tag === "Sandboxed", outcome, tail) })
   }
-  yield* collectResults(ctx)
+  yield* collectResults(job, ctx)
 })
 
 /**
@@ -498,7 +504,9 @@ const runCommand = Effect.fn("Command.run")(function*(config: CommandConfig, iso
  * `Unsandboxed` — as its own process group; see `CommandConfig` for args,
  * prompt and environment. Outcomes of `run`:
  * - exit code 0: succeeds; results are the files under `ctx.outDir` plus the
- *   regular files under `<workspace>/out/` (symbolic links are dropped);
+ *   regular files under `<workspace>/out/` (symbolic links are dropped) —
+ *   for a repo job only those under `ctx.outDir`: its workspace is the
+ *   buyer's repository, which the runtime returns as `changes.patch`;
  * - other exit code or a signal: `JobFailure` "… failed with exit code N"
  *   (or "killed by signal S") and the last 20 lines of output;
  * - running past `timeout_seconds`: the group gets SIGTERM, then SIGKILL

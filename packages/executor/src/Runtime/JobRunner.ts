@@ -19,6 +19,7 @@ import type { LeaseId } from "@agnt/domain/Ids"
 import type { ClaimedJob, Lease } from "@agnt/domain/Job"
 import { maxStatusMessageLength } from "@agnt/domain/Limits"
 import { mediaTypeOf } from "@agnt/domain/MediaTypes"
+import type { JobRepo } from "@agnt/domain/Repo"
 import { FileSystem, Path } from "@effect/platform"
 import {
   Cause,
@@ -40,6 +41,7 @@ import * as NodeFsP from "node:fs/promises"
 import { type Connectivity, describeError, isJobLost, retryReporting } from "../ApiClient.js"
 import { type ExecutorDefinition, type JobContext, JobFailure, type JobOutput } from "../Executor.js"
 import { ExecutorState } from "./ExecutorState.js"
+import { collectChanges, initRepoWorkspace } from "./GitWorkspace.js"
 import { makeLogBatcher } from "./LogBatcher.js"
 
 /** Why the runtime stopped a job's work before it ended by itself. */
@@ -139,13 +141,19 @@ const resultJson = (output: void | JobOutput): Effect.Effect<string | undefined,
 
 /**
  * The multipart body of `complete`: the lease id, the structured result's
- * JSON text when there is one, and each file of `outDir` as a `files` part
+ * JSON text when there is one, the outcome message when there is one, and each file of `outDir` as a `files` part
  * named by its relative path, typed by its name (`MediaTypes.mediaTypeOf`),
  * with its SHA-256.
  */
-const resultForm = (outDir: string, files: ReadonlyArray<string>, leaseId: LeaseId, result: string | undefined) =>
+const resultForm = (
+  outDir: string,
+  files: ReadonlyArray<string>,
+  leaseId: LeaseId,
+  result: string | undefined,
+  message: string | undefined
+) =>
   uploadBody(
-    { lease_id: leaseId, ...(result === undefined ? {} : { result }) },
+    { lease_id: leaseId, ...(result === undefined ? {} : { result }), ...(message === undefined ? {} : { message }) },
     files.map((file) => ({ name: file, path: `${outDir}/${file}`, type: mediaTypeOf(file) }))
   )
 
@@ -308,16 +316,17 @@ const markRunning = Effect.fn("Executor.markRunning")(function*(session: JobSess
   yield* session.observe(started.lease)
 })
 
-/** Upload `outDir`'s files and the structured result with `complete`; returns the number of files. */
+/** Upload `outDir`'s files, the structured result and the outcome `message` with `complete`; returns the number of files. */
 const uploadResults = Effect.fn("Executor.uploadResults")(function*(
   session: JobSession,
   outDir: string,
-  result: string | undefined
+  result: string | undefined,
+  message?: string
 ) {
   const results = yield* listFiles(outDir)
   yield* session.milestone(`uploading ${results.length} result file(s)${result === undefined ? "" : " and a structured result"}`)
   yield* session.logs.flush(logFlushWait)
-  const form = yield* resultForm(outDir, results, session.leaseId, result)
+  const form = yield* resultForm(outDir, results, session.leaseId, result, message)
   yield* Ref.set(session.completing, true)
   yield* retryReporting(
     session.env.client.uploads.completeJob(form, session.jobPath),
@@ -327,19 +336,50 @@ const uploadResults = Effect.fn("Executor.uploadResults")(function*(
   return results.length
 })
 
-/** The job's work, start to `complete`: workspace, `running`, inputs, the definition's `run`, upload. */
+/**
+ * A repo job's git workspace (`GitWorkspace.initRepoWorkspace`), made once
+ * the inputs are in; returns what `collectRepoChanges` needs after the
+ * program, or `undefined` for a job of loose files.
+ */
+const prepareRepo = Effect.fn("Executor.prepareRepo")(function*(
+  session: JobSession,
+  workspace: string,
+  inputs: ReadonlyArray<string>
+) {
+  const repo = session.claimed.job.repo
+  if (repo === null) return undefined
+  const base = yield* initRepoWorkspace(workspace, repo, inputs)
+  yield* session.milestone(`workspace is a git repository with the buyer's tree ${repo.tree} (commit ${base})`)
+  return { repo, base }
+})
+
+/** After a repo job's program: `changes.patch` and `changes.json` into `outDir`; returns the outcome message. */
+const collectRepoChanges = Effect.fn("Executor.collectRepoChanges")(function*(
+  session: JobSession,
+  prepared: { readonly repo: JobRepo; readonly base: string },
+  dirs: { readonly workspace: string; readonly outDir: string }
+) {
+  const author = { agentName: session.env.definition.manifest.name, job: session.claimed.job }
+  const { message } = yield* collectChanges(dirs.workspace, prepared.repo, prepared.base, dirs.outDir, author)
+  yield* session.milestone(`changes: ${message}`)
+  return message
+})
+
+/** The job's work, start to `complete`: workspace, `running`, inputs, a repo job's git, the definition's `run`, upload. */
 const doWork = <R>(session: JobSession, definition: ExecutorDefinition<R>) =>
   Effect.gen(function*() {
     const { outDir, workspace } = yield* prepareWorkspace(session.env.state.dir)
     yield* markRunning(session)
     const inputs = yield* downloadInputs(session, workspace)
+    const repo = yield* prepareRepo(session, workspace, inputs)
     const ctx: JobContext = { workspace, inputs, outDir, progress: reportProgress(session), log: session.logs.log }
     yield* session.milestone(`running ${definition.manifest.name}`)
     const result = yield* definition.run(session.claimed.job, ctx).pipe(
       Effect.provideService(ExecutorState, session.env.state),
       Effect.flatMap(resultJson)
     )
-    return yield* uploadResults(session, outDir, result)
+    const message = repo === undefined ? undefined : yield* collectRepoChanges(session, repo, { workspace, outDir })
+    return yield* uploadResults(session, outDir, result, message)
   }).pipe(Effect.scoped)
 
 /** How the work ended: by itself (with its exit), or stopped by the runtime. */
