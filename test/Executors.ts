@@ -256,5 +256,5 @@ export const commandAgent = (
         ),
         () => agentPublished(client, agentId)
       )
-    return { agentId, client, dir, executorKey, start }
+    return { agentId, buyerKey, client, dir, executorKey, start }
   })

@@ -4,17 +4,18 @@
  *
  * - `search [query] [--tag T]... [--limit N] [--cursor C]` → page of agents
  * - `info <agent-id>` → agent · `stats <agent-id>` → agent stats
- * - `order <agent-id> (--prompt TEXT | --prompt - | --prompt-file PATH) [--param k=v]... [--file PATH]... [--wait] [--out DIR]` → job
- * - `jobs [--status S] [--agent ID] [--limit N] [--cursor C]` → page of jobs
+ * - `order <agent-id> (--prompt TEXT | --prompt - | --prompt-file PATH) [--param k=v]... [--file PATH]...
+ *   [--repo [DIR] [--include-changes]] [--from JOB] [--wait] [--out DIR]` → job
+ * - `jobs [--status S] [--agent ID] [--parent JOB] [--limit N] [--cursor C]` → page of jobs
  * - `status <job-id>` → job
  * - `cancel <job-id>` → job after the cancel
  * - `watch <job-id> [--after N]` → the job's events, one JSON line each (NDJSON)
  * - `logs <job-id> [--after N] [--follow]` → the job's log lines, one JSON line each (NDJSON)
  * - `result <job-id> [--out DIR]` → job result, or the files saved
+ * - `result <job-id> --apply [--branch NAME] [--push] [--pr]` → the branch made in the repository here
  * - `ui [--no-open]` → a one-time sign-in link for the web app (the URL alone on a terminal), opened in the browser
  */
 import { retryTransient } from "@agnt/client/ApiClient"
-import { uploadBody } from "@agnt/client/Upload"
 import { Agent, AgentStats, Tag } from "@agnt/domain/Agent"
 import { AgentId, JobId } from "@agnt/domain/Ids"
 import { Job, JobEvent, JobResult } from "@agnt/domain/Job"
@@ -29,11 +30,12 @@ import * as NodeCrypto from "node:crypto"
 import { openInBrowser } from "./Browser.js"
 import { AgntClient, Settings } from "./Client.js"
 import { events, LogLine, logLinesOf } from "./Events.js"
-import { collectInputFiles } from "./InputFiles.js"
+import { orderBody } from "./OrderBody.js"
 import { JobFailed, printJson, printJsonLine, UsageError } from "./Output.js"
 import { parseParams } from "./Params.js"
 import { applyEvent, progressOfJob, statusLine } from "./Progress.js"
 import { processStdin, readPrompt } from "./Prompt.js"
+import { applyJob } from "./RepoApply.js"
 import { downloadResults, SavedFile } from "./Results.js"
 
 // ---------------------------------------------------------------------------
@@ -224,27 +226,47 @@ export const order = Command.make("order", {
     Options.optional,
     Options.withDescription("with --wait: save the result files of the completed job in this directory (created as needed)")
   ),
+  repo: Options.text("repo").pipe(
+    Options.withPseudoName("DIR"),
+    Options.optional,
+    Options.withDescription(
+      "a repo job: send the tracked files at HEAD of the git repository holding DIR (default .), never .git, ignored or untracked files"
+    )
+  ),
+  includeChanges: Options.boolean("include-changes").pipe(
+    Options.withDescription("with --repo: send the working tree's uncommitted changes to tracked files too")
+  ),
+  from: Options.text("from").pipe(
+    Options.withPseudoName("JOB-ID"),
+    Options.withSchema(JobId),
+    Options.optional,
+    Options.withDescription(
+      "work on a completed job's outcome: its result files, or for a repo job its tree with its patch applied (in the repository at --repo, default .)"
+    )
+  ),
   idempotencyKey: Options.text("idempotency-key").pipe(
     Options.withPseudoName("KEY"),
     Options.optional,
     Options.withDescription("sent as Idempotency-Key (default: a fresh UUID); retries with it never make a second job")
   )
-}, ({ agentId, files, idempotencyKey, out, params, prompt, promptFile, wait }) =>
+}, ({ agentId, files, from, idempotencyKey, includeChanges, out, params, prompt, promptFile, repo, wait }) =>
   Effect.gen(function*() {
     if (Option.isSome(out) && !wait) {
       return yield* new UsageError({ message: "--out needs --wait (or use `agnt result <job-id> --out DIR` later)" })
     }
     const promptText = yield* readPrompt({ prompt, promptFile }, processStdin)
     const jobParams = yield* parseParams(params)
-    const inputs = yield* collectInputFiles(process.cwd(), files)
-    const body = yield* uploadBody({ agent_id: agentId, prompt: promptText, params: JSON.stringify(jobParams) }, inputs).pipe(
-      Effect.mapError((error) => new UsageError({ message: `cannot read ${error.path}: ${error.message}` }))
-    )
+    const fields = { agent_id: agentId, prompt: promptText, params: JSON.stringify(jobParams) }
 
     const client = yield* AgntClient
     // One key for this order, so the transient-failure retries below can never create two jobs.
     const key = Option.getOrElse(idempotencyKey, () => NodeCrypto.randomUUID())
-    const created = yield* client.uploads.createJob(body, { "idempotency-key": key }).pipe(Effect.retry(retryTransient))
+    const created = yield* Effect.scoped(
+      Effect.flatMap(
+        orderBody(fields, { files, repo, includeChanges, from }),
+        (body) => client.uploads.createJob(body, { "idempotency-key": key }).pipe(Effect.retry(retryTransient))
+      )
+    )
     if (!wait) return yield* printJson(Job, created)
 
     const job = yield* followJob(client, created, 0)
@@ -260,7 +282,7 @@ export const order = Command.make("order", {
     if (Option.isSome(failure)) return yield* failure.value
   })).pipe(Command.withDescription("Order a job from an agent"))
 
-/** `agnt jobs [--status S] [--agent ID] [--limit N] [--cursor C]`: a page of your jobs, newest first. */
+/** `agnt jobs [--status S] [--agent ID] [--parent JOB] [--limit N] [--cursor C]`: a page of your jobs, newest first. */
 export const jobs = Command.make("jobs", {
   status: Options.choice("status", JobStatus.literals).pipe(Options.optional, Options.withDescription("only jobs in this state")),
   agent: Options.text("agent").pipe(
@@ -269,6 +291,12 @@ export const jobs = Command.make("jobs", {
     Options.optional,
     Options.withDescription("only jobs of this agent")
   ),
+  parent: Options.text("parent").pipe(
+    Options.withPseudoName("JOB-ID"),
+    Options.withSchema(JobId),
+    Options.optional,
+    Options.withDescription("only the jobs ordered from this one (agnt order --from)")
+  ),
   limit: limitOption,
   cursor: Options.text("cursor").pipe(
     Options.withPseudoName("CURSOR"),
@@ -276,7 +304,7 @@ export const jobs = Command.make("jobs", {
     Options.optional,
     Options.withDescription("the next_cursor of the previous page")
   )
-}, ({ agent, cursor, limit, status }) =>
+}, ({ agent, cursor, limit, parent, status }) =>
   Effect.gen(function*() {
     const client = yield* AgntClient
     const page = yield* client.jobs.list({
@@ -284,6 +312,7 @@ export const jobs = Command.make("jobs", {
         limit,
         ...(Option.isSome(status) ? { status: status.value } : {}),
         ...(Option.isSome(agent) ? { agent_id: agent.value } : {}),
+        ...(Option.isSome(parent) ? { parent_job_id: parent.value } : {}),
         ...(Option.isSome(cursor) ? { cursor: cursor.value } : {})
       }
     })
@@ -338,15 +367,71 @@ export const logs = Command.make("logs", {
     )
   })).pipe(Command.withDescription("Print a job's log lines as JSON lines (--follow: until it ends)"))
 
-/** `agnt result <job-id> [--out DIR]`: the job's result manifest, or with `--out` the files saved locally. */
-export const result = Command.make("result", { jobId: jobIdArg, out: outOption }, ({ jobId, out }) =>
+/** Output of `result --apply`: the branch made and what went out. */
+const AppliedResult = Schema.Struct({
+  job_id: JobId,
+  branch: Schema.String,
+  commit: Schema.String,
+  base_commit: Schema.String,
+  changed: Schema.Boolean,
+  pushed: Schema.Boolean,
+  pr_url: Schema.NullOr(Schema.String)
+})
+
+/**
+ * `agnt result <job-id> [--out DIR | --apply [--branch NAME] [--push] [--pr]]`:
+ * the job's result manifest; with `--out` the files saved locally; with
+ * `--apply` (a repo job, run in the buyer's repository) the branch made
+ * from its patch (`RepoApply.applyJob`).
+ */
+export const result = Command.make("result", {
+  jobId: jobIdArg,
+  out: outOption,
+  apply: Options.boolean("apply").pipe(
+    Options.withDescription("a repo job: make branch agnt/<job-id> in the repository here from its base commit and patch")
+  ),
+  branch: Options.text("branch").pipe(
+    Options.withPseudoName("NAME"),
+    Options.optional,
+    Options.withDescription("with --apply: this branch instead (an existing one gets the patch on its tip)")
+  ),
+  push: Options.boolean("push").pipe(Options.withDescription("with --apply: push the branch to origin with your git")),
+  pr: Options.boolean("pr").pipe(Options.withDescription("with --apply: push it and open a pull request with gh"))
+}, ({ apply, branch, jobId, out, pr, push }) =>
   Effect.gen(function*() {
     const client = yield* AgntClient
+    if (!apply && (Option.isSome(branch) || push || pr)) {
+      return yield* new UsageError({ message: "--branch, --push and --pr go with --apply" })
+    }
     const jobResult = yield* client.jobs.result({ path: { job_id: jobId } })
+    if (apply) {
+      if (jobResult.status !== "completed") {
+        return yield* new UsageError({ message: `${jobId} is ${jobResult.status}; only a completed job can be applied` })
+      }
+      const job = yield* getJob(client, jobId)
+      return yield* printJson(AppliedResult, yield* applyJob(process.cwd(), job, jobResult, { branch, push, pr }))
+    }
     if (Option.isNone(out)) return yield* printJson(JobResult, jobResult)
     const files = yield* downloadResults(jobResult, out.value)
     yield* printJson(SavedResult, { job_id: jobResult.job_id, status: jobResult.status, out: out.value, files })
-  })).pipe(Command.withDescription("Show a job's result files, or download them with --out"))
+  })).pipe(Command.withDescription("Show a job's result files, download them with --out, or make a repo job's branch with --apply"))
+
+/**
+ * `argv` with a bare `--repo` (the last argument, or followed by another
+ * option) given its default directory `.`: `agnt order A --repo --prompt X`
+ * reads as `--repo . --prompt X`. Arguments after `--` are left alone.
+ */
+export const withDefaultRepoDir = (argv: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  let options = true
+  for (const [index, arg] of argv.entries()) {
+    out.push(arg)
+    if (arg === "--") options = false
+    const next = argv[index + 1]
+    if (options && arg === "--repo" && (next === undefined || next.startsWith("-"))) out.push(".")
+  }
+  return out
+}
 
 // ---------------------------------------------------------------------------
 // The web app

@@ -47,6 +47,8 @@ export const ExitCode = {
   Internal: 9,
   /** The server is rate limiting this key (429); try again after `retry_after_seconds`. */
   RateLimited: 10,
+  /** A git step in your repository was refused (`--repo`, `--apply`, `--push`, `--pr`); the repository is as it was. */
+  Git: 11,
   /** Interrupted (Ctrl-C / SIGTERM). */
   Interrupted: 130
 } as const
@@ -98,6 +100,33 @@ export class JobFailed extends Schema.TaggedError<JobFailed>()("JobFailed", {
 }) {}
 
 /**
+ * A git step of a repo job in the buyer's repository was refused (exit 11),
+ * and the repository is as it was: `reason` says which step and why —
+ * `not_a_repository`, `no_commit`, `git_failed` (reading or writing the
+ * tree), `not_a_repo_job` (the job was not ordered with `--repo`),
+ * `base_commit_missing` (the job's base commit, or the tree it sent, is not
+ * in this repository: fetch it first), `patch_does_not_apply` (`files`
+ * names the conflicting files), `branch_exists`, `push_failed`,
+ * `gh_unavailable` (no `gh`, or not signed in) and `pr_failed`.
+ */
+export class RepoRefused extends Schema.TaggedError<RepoRefused>()("RepoRefused", {
+  reason: Schema.Literal(
+    "not_a_repository",
+    "no_commit",
+    "git_failed",
+    "not_a_repo_job",
+    "base_commit_missing",
+    "patch_does_not_apply",
+    "branch_exists",
+    "push_failed",
+    "gh_unavailable",
+    "pr_failed"
+  ),
+  message: Schema.String,
+  files: Schema.optional(Schema.Array(Schema.String))
+}) {}
+
+/**
  * The typed errors an `HttpApi` declares — on the API, its groups and
  * their endpoints — as the derived client decodes them.
  */
@@ -109,7 +138,7 @@ export type DeclaredError<A> = A extends HttpApi.HttpApi<infer _Id, infer Groups
 export type ApiError = DeclaredError<typeof Api>
 
 /** The CLI's own errors. */
-export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, CorruptDownload, UnsafePath, JobFailed)
+export const LocalError = Schema.Union(UsageError, NetworkError, ServerError, CorruptDownload, UnsafePath, JobFailed, RepoRefused)
 export type LocalError = typeof LocalError.Type
 
 /** Every error a command can end with: API errors, the CLI's own, and what the client and `@effect/cli` raise. */
@@ -149,7 +178,8 @@ export const exitCodeByTag: Readonly<Record<LocalError["_tag"], ExitCode>> = {
   ServerError: ExitCode.Server,
   CorruptDownload: ExitCode.Server,
   UnsafePath: ExitCode.Server,
-  NetworkError: ExitCode.Network
+  NetworkError: ExitCode.Network,
+  RepoRefused: ExitCode.Git
 }
 
 /** An error body as the CLI prints it: the error's wire form, which always has `_tag` and `message`. */

@@ -11,7 +11,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { AgntClient, Settings } from "./Client.js"
-import { agnt } from "./Commands.js"
+import { agnt, withDefaultRepoDir } from "./Commands.js"
 import { agntHelp } from "./Help.js"
 import { ExitCode, exitCodeOf, reportDefect, reportFailure, UsageError } from "./Output.js"
 
@@ -36,7 +36,7 @@ const program = Effect.gen(function*() {
   // `@effect/cli` prints its parse errors as plain text on stderr before failing
   // with them; drop that printing so `reportFailure` can print them as JSON.
   const console = yield* Effect.console
-  yield* cli(process.argv).pipe(Effect.withConsole({ ...console, error: () => Effect.void }))
+  yield* cli(withDefaultRepoDir(process.argv)).pipe(Effect.withConsole({ ...console, error: () => Effect.void }))
 }).pipe(
   Effect.catchAll(reportFailure),
   Effect.catchAllDefect(reportDefect),
