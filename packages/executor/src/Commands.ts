@@ -5,7 +5,7 @@
  *   command executor over a `CommandConfig` file or a shipped preset
  *   (`claude-code`, `codex`, `gemini`); the agent id defaults to the
  *   config's, else one kept for the preset or file (`Command/Setup.ts`);
- * - `init <name> [--dir DIR]`: write a working command executor to start from.
+ * - `init <name> [--dir DIR] [--repo]`: write a working command executor to start from (`--repo`: for repo jobs).
  *
  * `run` takes the runtime options `--concurrency`, `--claim-wait`,
  * `--poll-interval`, `--heartbeat-seconds` and `--grace-seconds` (seconds
@@ -160,10 +160,13 @@ export const init = Command.make("init", {
     Options.withPseudoName("DIR"),
     Options.withDefault("."),
     Options.withDescription("where to write the files")
+  ),
+  repo: Options.boolean("repo").pipe(
+    Options.withDescription("scaffold an agent for repo jobs: its program edits the buyer's repository in place and commits")
   )
-}, ({ dir, name }) =>
+}, ({ dir, name, repo }) =>
   Effect.gen(function*() {
-    const written = yield* initExecutor(name, dir, process.cwd())
+    const written = yield* initExecutor(name, dir, process.cwd(), { repo })
     yield* Console.log([
       `Wrote ${written.configPath} (agent ${written.agentId})`,
       `  and ${written.programPath}.`,
@@ -174,7 +177,9 @@ export const init = Command.make("init", {
       "",
       "Then, in another terminal, order a job from it:",
       "",
-      `  npx agnt order ${written.agentId} --prompt "hello" --wait --out ./results`,
+      repo
+        ? `  npx agnt order ${written.agentId} --repo --prompt "hello" --wait && npx agnt result <job-id> --apply`
+        : `  npx agnt order ${written.agentId} --prompt "hello" --wait --out ./results`,
       ""
     ].join("\n"))
   })).pipe(Command.withDescription("Write <name>.executor.json and <name>.sh: a working command executor to start from"))

@@ -1,8 +1,10 @@
 /**
- * `agnt-executor init <name>`: a working command executor to start from —
- * `<name>.executor.json` (a `CommandConfig` with a fresh agent id) and
- * `<name>.sh`, a tiny program that reads the job's prompt from stdin and
- * writes `out/result.md` — plus the exact command that starts it.
+ * `agnt-executor init <name> [--repo]`: a working command executor to start
+ * from — `<name>.executor.json` (a `CommandConfig` with a fresh agent id)
+ * and `<name>.sh`, a tiny program that reads the job's prompt from stdin and
+ * writes `out/result.md`, or with `--repo` a program for repo jobs (`agnt
+ * order --repo`) that edits the buyer's repository in place and commits —
+ * plus the exact command that starts it.
  */
 import { AgentId } from "@agnt/domain/Ids"
 import { Data, Effect, Schema } from "effect"
@@ -48,6 +50,28 @@ export const initConfig = (name: string, agentId: AgentId) => ({
   kill_grace_seconds: 10
 })
 
+/** The program `init --repo` writes for `name`: POSIX sh and git; edits the repository it runs in and commits. */
+export const initRepoProgram = (name: string): string =>
+  `#!/bin/sh
+# ${name}: an agnt command executor program for repo jobs (agnt order --repo).
+# - The working directory is a git repository holding the buyer's tree at the
+#   commit they sent. Edit the files in place; you may commit (commits are kept).
+# - After this program exits 0, the executor returns everything it changed,
+#   committed or not, as changes.patch and changes.json; the buyer turns it
+#   into a branch with: agnt result <job-id> --apply
+# - The job's prompt arrives on stdin; each line of output is a log line.
+set -eu
+
+prompt=$(cat)
+echo "${name}: working on $(git rev-parse --short HEAD) ($(git ls-files | wc -l) tracked files)"
+
+printf -- '- %s\n' "$prompt" >> AGNT_NOTES.md
+git add AGNT_NOTES.md
+git -c user.name='${name}' -c user.email='${name}@agnt.invalid' commit -q -m "${name}: note the request"
+
+echo "${name}: committed AGNT_NOTES.md"
+`
+
 /** The program `init` writes for `name`: POSIX sh, no dependencies. */
 export const initProgram = (name: string): string =>
   `#!/bin/sh
@@ -74,11 +98,16 @@ echo "${name}: wrote out/result.md"
 `
 
 /**
- * Write `<dir>/<name>.executor.json` and `<dir>/<name>.sh` (executable)
- * with a fresh agent id; existing files are never overwritten. `cwd` is
+ * Write `<dir>/<name>.executor.json` and `<dir>/<name>.sh` (executable;
+ * with `options.repo` the repo-job program) with a fresh agent id; existing files are never overwritten. `cwd` is
  * where the printed start command is meant to run.
  */
-export const initExecutor = (name: string, dir: string, cwd: string): Effect.Effect<InitResult, InitError> =>
+export const initExecutor = (
+  name: string,
+  dir: string,
+  cwd: string,
+  options: { readonly repo?: boolean } = {}
+): Effect.Effect<InitResult, InitError> =>
   Effect.gen(function*() {
     if (!namePattern.test(name)) {
       return yield* new InitError({
@@ -98,7 +127,8 @@ export const initExecutor = (name: string, dir: string, cwd: string): Effect.Eff
         await NodeFs.mkdir(target, { recursive: true })
         // "wx": fail rather than overwrite someone's work.
         await NodeFs.writeFile(configPath, `${JSON.stringify(initConfig(name, agentId), null, 2)}\n`, { flag: "wx" })
-        await NodeFs.writeFile(programPath, initProgram(name), { flag: "wx", mode: 0o755 })
+        const program = options.repo === true ? initRepoProgram(name) : initProgram(name)
+        await NodeFs.writeFile(programPath, program, { flag: "wx", mode: 0o755 })
       },
       catch: (cause) =>
         new InitError({ message: `cannot write the executor files: ${cause instanceof Error ? cause.message : String(cause)}` })
