@@ -83,9 +83,13 @@ const buyerRepo = Effect.gen(function*() {
  * The agent: by its prompt (on stdin), edits, adds, deletes, renames a
  * file and changes a binary one with a commit of its own in between
  * ("change"); writes `notes.txt` ("write"); appends to it ("append");
- * appends the workspace's `edit.txt` to a result ("echo"); or does nothing.
+ * appends the workspace's `edit.txt` to a result ("echo"); or, as a
+ * hostile program would, leaves hooks, an fsmonitor, a filter driver, an
+ * external diff and an alternate object store in its `.git` that would each
+ * create a file in `dir` (read-only in the sandbox) if the runtime ran them
+ * ("hostile"); or does nothing.
  */
-const agentScript = () =>
+const agentScript = (dir = "/nonexistent") =>
   `set -e
 prompt=$(cat)
 commit() { git -c user.name=Agent -c user.email=agent@example.com commit -q "$@"; }
@@ -102,6 +106,22 @@ case "$prompt" in
   write) printf 'from A\\n' > notes.txt ;;
   append) printf 'from B\\n' >> notes.txt ;;
   echo) cat edit.txt > "$AGNT_OUT_DIR/seen.txt" ;;
+  hostile)
+    mkdir -p .git/hooks
+    for hook in pre-commit post-commit post-checkout pre-auto-gc post-index-change reference-transaction; do
+      printf '#!/bin/sh\ntouch ${dir}/ran-hook-%s\n' "$hook" > .git/hooks/$hook
+      chmod +x .git/hooks/$hook
+    done
+    git config core.fsmonitor "touch ${dir}/ran-fsmonitor"
+    git config filter.evil.clean "touch ${dir}/ran-filter; cat"
+    git config filter.evil.required true
+    git config diff.external "touch ${dir}/ran-diff"
+    git config core.hooksPath .git/hooks
+    printf '* filter=evil\n' > .git/info/attributes
+    printf '* filter=evil\n' > .gitattributes
+    printf '/etc\n' > .git/objects/info/alternates
+    printf 'changed by a hostile agent\n' > edit.txt
+    ;;
 esac`
 
 /** Run the real `agnt` in `cwd`; its exit code and parsed stdout (or stderr when it failed). */
@@ -115,7 +135,7 @@ const agnt = (env: NodeJS.ProcessEnv, cwd: string, ...args: ReadonlyArray<string
 /** The agent, the environment `agnt` runs with, and a started executor. */
 const setUp = Effect.gen(function*() {
   const url = yield* serverUrl
-  const agent = yield* commandAgent("repo-agent", agentScript, {}, { sandboxed: true })
+  const agent = yield* commandAgent("repo-agent", (dir) => agentScript(dir), {}, { sandboxed: true })
   yield* agent.start()
   const env = { ...process.env, AGNT_API_URL: url, AGNT_API_KEY: agent.buyerKey, XDG_CONFIG_HOME: NodePath.join(agent.dir, "buyer") }
   return { agent, env }
@@ -248,6 +268,20 @@ layer(TestLive, { timeout: 300_000, excludeTestServices: true })("repo jobs", (i
       expect(applied.code, applied.stderr).toBe(0)
       expect(yield* git(repo, "rev-parse", `agnt/${job.job_id}^{tree}`)).toBe(job.repo.tree)
       expect((yield* git(repo, "status", "--porcelain")).split("\n")).toEqual([" M edit.txt", "?? .env"])
+    }))
+
+  it.scoped("what a hostile program leaves in .git (hooks, fsmonitor, filters, external diff, alternates) never runs outside its sandbox", () =>
+    Effect.gen(function*() {
+      const { agent, env } = yield* setUp
+      const repo = yield* buyerRepo
+      const ordered = yield* agnt(env, repo, "order", agent.agentId, "--repo", "--prompt", "hostile", "--wait")
+      expect(ordered.code, ordered.stderr).toBe(0)
+      const applied = yield* agnt(env, repo, "result", ordered.out.job_id, "--apply")
+      expect(applied.code, applied.stderr).toBe(0)
+      expect(yield* git(repo, "show", `agnt/${ordered.out.job_id}:edit.txt`)).toBe("changed by a hostile agent")
+      expect(yield* git(repo, "show", `agnt/${ordered.out.job_id}:.gitattributes`)).toBe("* filter=evil")
+      const left = yield* Effect.promise(() => NodeFs.readdir(agent.dir))
+      expect(left.filter((name) => name.startsWith("ran-"))).toEqual([])
     }))
 
   it.scoped("order --from hands a repo job's outcome to the next job, whose patch applies on top; --parent lists the child", () =>
