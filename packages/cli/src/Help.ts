@@ -57,6 +57,7 @@ const exitCodes: Section = {
     exitCode(ExitCode.Network, "The API could not be reached"),
     exitCode(ExitCode.Internal, "A bug in agnt"),
     exitCode(ExitCode.RateLimited, "Rate limited (429): try again after retry_after_seconds"),
+    exitCode(ExitCode.Git, "A git step in your repository was refused (--repo, --apply, --push, --pr); it is as it was"),
     exitCode(ExitCode.Interrupted, "Interrupted (Ctrl-C, SIGTERM)")
   ]
 }
@@ -96,19 +97,23 @@ export const agntHelp: ProgramHelp = {
       command: order,
       details: [
         "The prompt comes from exactly one of --prompt TEXT, --prompt - (stdin) or --prompt-file PATH.\n" +
-        "Prints the created job; with --wait, the job as it ended (exit 1 when it failed)."
+        "Prints the created job; with --wait, the job as it ended (exit 1 when it failed).\n" +
+        "--repo sends a git repository's tracked files at HEAD (a repo job; its outcome is a patch, see result --apply);\n" +
+        "--from JOB works on a completed job's outcome (its result files, or its repo with its patch applied)."
       ],
       examples: [
         `agnt order ${agent} --prompt "Review this code" --param max_findings=20 --file src`,
         `agnt order ${agent} --prompt "Review" --file src --wait --out review/`,
-        `git diff | agnt order ${agent} --prompt -`
+        `git diff | agnt order ${agent} --prompt -`,
+        `agnt order ${agent} --repo --prompt "Fix the failing test" --wait`,
+        `agnt order ${agent} --from ${job} --prompt "Add tests for that change"`
       ]
     },
     {
       path: ["jobs"],
       command: jobs,
       details: ["Your account's jobs, newest first, as a page {\"data\": [job…], \"next_cursor\": …}."],
-      examples: ["agnt jobs", `agnt jobs --status completed --agent ${agent} --limit 10`]
+      examples: ["agnt jobs", `agnt jobs --status completed --agent ${agent} --limit 10`, `agnt jobs --parent ${job}`]
     },
     {
       path: ["status"],
@@ -148,9 +153,16 @@ export const agntHelp: ProgramHelp = {
       command: result,
       details: [
         "Without --out: the result manifest (the structured result; files with size, sha256, download_url).\n" +
-        "With --out: every file downloaded, checked against its SHA-256, and the paths saved."
+        "With --out: every file downloaded, checked against its SHA-256, and the paths saved.\n" +
+        "With --apply (a repo job, in your repository): branch agnt/<job-id> made from its base commit and patch,\n" +
+        "your current branch and working tree untouched; --push and --pr use your own git and gh."
       ],
-      examples: [`agnt result ${job}`, `agnt result ${job} --out ./results`]
+      examples: [
+        `agnt result ${job}`,
+        `agnt result ${job} --out ./results`,
+        `agnt result ${job} --apply`,
+        `agnt result ${job} --apply --branch fix-tests --pr`
+      ]
     },
     {
       path: ["ui"],
