@@ -22,7 +22,7 @@ import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../packages/server/src/Testing.js"
-import { commandAgent } from "./Executors.js"
+import { commandAgent, jobWhen } from "./Executors.js"
 import { binPath, run } from "./Processes.js"
 
 const TestLive = TestServerLive(inject("pgAdminUrl")).pipe(
@@ -270,7 +270,7 @@ layer(TestLive, { timeout: 300_000, excludeTestServices: true })("repo jobs", (i
       expect((yield* git(repo, "status", "--porcelain")).split("\n")).toEqual([" M edit.txt", "?? .env"])
     }))
 
-  it.scoped("what a hostile program leaves in .git (hooks, fsmonitor, filters, external diff, alternates) never runs outside its sandbox", () =>
+  it.scoped("what a hostile program leaves in .git (hooks, fsmonitor, filters, external diff, alternates) never runs outside its sandbox; input files inside .git fail the job", () =>
     Effect.gen(function*() {
       const { agent, env } = yield* setUp
       const repo = yield* buyerRepo
@@ -282,6 +282,25 @@ layer(TestLive, { timeout: 300_000, excludeTestServices: true })("repo jobs", (i
       expect(yield* git(repo, "show", `agnt/${ordered.out.job_id}:.gitattributes`)).toBe("* filter=evil")
       const left = yield* Effect.promise(() => NodeFs.readdir(agent.dir))
       expect(left.filter((name) => name.startsWith("ran-"))).toEqual([])
+
+      // A buyer's client that sends files inside .git with a repo: the job fails before any git runs on them.
+      const form = new FormData()
+      form.append("agent_id", agent.agentId)
+      form.append("prompt", "nothing")
+      form.append("repo", JSON.stringify({ base_commit: "a".repeat(40), tree: "b".repeat(40), branch: null }))
+      form.append("files", new Blob([`[core]\n\tfsmonitor = touch ${agent.dir}/ran-buyer-config\n`]), ".git/config")
+      const sneaky = yield* agent.client.jobs.create({ headers: {}, payload: form })
+      const ended = yield* jobWhen(
+        agent.client,
+        sneaky.job_id,
+        (job) => job.status === "failed" || job.status === "completed",
+        "60 seconds",
+        "ended"
+      )
+      expect([ended.status, ended.failure_reason]).toEqual([
+        "failed",
+        "repo: the input file .git/config is inside .git, which no git tree holds"
+      ])
     }))
 
   it.scoped("order --from hands a repo job's outcome to the next job, whose patch applies on top; --parent lists the child", () =>

@@ -83,13 +83,18 @@ const trustedConfig = (repo: JobRepo) =>
  * "agnt" at a fixed date) on the buyer's branch name (`agnt` when none).
  *
  * @returns the base commit's id in the workspace.
- * @fails JobFailure when git fails or the tree built is not `repo.tree`.
+ * @fails JobFailure when an input file is inside `.git`, git fails, or the tree built is not `repo.tree`.
  */
 export const initRepoWorkspace = Effect.fn("GitWorkspace.init")(function*(
   workspace: string,
   repo: JobRepo,
   inputs: ReadonlyArray<string>
 ) {
+  // A tree git made never holds .git; inputs that do would be the repository's own control files.
+  const control = inputs.find((path) => path.split("/").some((part) => part.toLowerCase() === ".git"))
+  if (control !== undefined) {
+    return yield* new JobFailure({ reason: `repo: the input file ${control} is inside .git, which no git tree holds` })
+  }
   const git = runGit(workspace)
   const format = `--object-format=${repo.tree.length === 64 ? "sha256" : "sha1"}`
   // The buyer's branch name when git takes it as one, else "agnt".
