@@ -17,7 +17,7 @@ import * as NodePath from "node:path"
 import { CommandConfig } from "../packages/executor/src/Command/Config.js"
 import { command, type Isolation, isolationFor } from "../packages/executor/src/Command/Executor.js"
 import { SandboxSettings } from "../packages/executor/src/Command/Sandbox.js"
-import type { JobContext } from "../packages/executor/src/Executor.js"
+import { type JobContext, JobFailure } from "../packages/executor/src/Executor.js"
 import { agentId, makeJob } from "../packages/executor/test/Jobs.js"
 import { percentile, runIfMain } from "./Bench.js"
 
@@ -30,7 +30,8 @@ const oneJob = (config: CommandConfig, isolation: Isolation) =>
       outDir: NodePath.join(root, "out"),
       inputs: [],
       progress: () => Effect.void,
-      log: () => Effect.void
+      log: () => Effect.void,
+      childKey: Effect.fail(new JobFailure({ reason: "no API in this bench" }))
     }
     yield* Effect.promise(() => Promise.all([NodeFs.mkdir(ctx.workspace), NodeFs.mkdir(ctx.outDir)]))
     const started = performance.now()

@@ -32,6 +32,8 @@ import {
 } from "./Errors.js"
 import { AgentId, FileId, JobId, LeaseId } from "./Ids.js"
 import {
+  ChildKey,
+  ChildKeyRequest,
   ClaimedJob,
   ClaimRequest,
   ClaimResponse,
@@ -336,6 +338,18 @@ export class ExecutorGroup extends HttpApiGroup.make("executor")
       .addError(InvalidTransition)
       .addError(LeaseLost)
       .annotate(OpenApi.Summary, "Accept, reject, start, report progress, fail or confirm cancellation")
+  )
+  .add(
+    HttpApiEndpoint.post("childKey", "/v1/executor/jobs/:job_id/child-key").setPath(jobPath)
+      .setPayload(ChildKeyRequest.annotations(jsonBody))
+      .addSuccess(ChildKey, { status: 201 })
+      .addError(JobNotFound)
+      .addError(LeaseLost)
+      .addError(InvalidTransition)
+      .annotate(
+        OpenApi.Summary,
+        "Issue the holder a key that orders children of this job only, on the buyer's behalf, until the job ends"
+      )
   )
   .add(
     HttpApiEndpoint.post("heartbeat", "/v1/executor/jobs/:job_id/heartbeat").setPath(jobPath)

@@ -8,7 +8,7 @@
 import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "@effect/platform"
 import { Context, Schema } from "effect"
 import { Forbidden, RateLimited, Unauthorized } from "./Errors.js"
-import { AccountId, AgentId, ApiKeyId } from "./Ids.js"
+import { AccountId, AgentId, ApiKeyId, JobId } from "./Ids.js"
 
 /** Roles of an API key. */
 export const Role = Schema.Literal("buyer", "executor", "admin")
@@ -24,7 +24,13 @@ export class Principal extends Schema.Class<Principal>("Principal")({
   key_id: ApiKeyId,
   account_id: AccountId,
   role: Role,
-  agent_ids: Schema.Array(AgentId)
+  agent_ids: Schema.Array(AgentId),
+  /**
+   * For a child-order key (issued to the executor holding a job, DESIGN.md
+   * "Repo jobs": handoff): the one job whose children it may order and see;
+   * `null` for every other key.
+   */
+  scope_job_id: Schema.optionalWith(Schema.NullOr(JobId), { default: () => null })
 }) {}
 
 /** The authenticated caller of the current request. */

@@ -3,7 +3,7 @@
  * Timestamps are RFC 3339 UTC; sizes are bytes; `progress` is a percentage.
  */
 import { Option, ParseResult, Schema, SchemaAST } from "effect"
-import { AccountId, AgentId, FileId, JobId, LeaseId } from "./Ids.js"
+import { AccountId, AgentId, ApiKeyId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
 import { maxClaimWaitSeconds, maxExecutorIdLength, maxLogBatchLines, maxReasonLength, maxStatusMessageLength } from "./Limits.js"
 import { JobRepo } from "./Repo.js"
@@ -167,6 +167,23 @@ export class Heartbeat extends Schema.Class<Heartbeat>("Heartbeat")({
 export class LogBatch extends Schema.Class<LogBatch>("LogBatch")({
   lease_id: LeaseId,
   lines: Schema.Array(StorableText).pipe(Schema.maxItems(maxLogBatchLines))
+}) {}
+
+/** Body of `POST /v1/executor/jobs/{job_id}/child-key`: the holder's lease. */
+export class ChildKeyRequest extends Schema.Class<ChildKeyRequest>("ChildKeyRequest")({
+  lease_id: LeaseId
+}) {}
+
+/**
+ * A child-order key, shown once: a buyer key of the job's account that may
+ * order jobs with `parent_job_id` = `job_id` only (`agnt order --from`),
+ * and see only those; it stops working when the job ends. Its issue is a
+ * line of the job's log, so the buyer sees it.
+ */
+export class ChildKey extends Schema.Class<ChildKey>("ChildKey")({
+  key_id: ApiKeyId,
+  key: Schema.String,
+  job_id: JobId
 }) {}
 
 /** A result file with where to fetch it: the API's own streaming URL, or a presigned object-store URL. */

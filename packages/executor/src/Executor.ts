@@ -8,7 +8,7 @@
 import type { AgentManifest } from "@agnt/domain/Agent"
 import type { AgentId } from "@agnt/domain/Ids"
 import type { Job } from "@agnt/domain/Job"
-import { Data, type Effect } from "effect"
+import { Data, type Effect, type Redacted } from "effect"
 
 /** The job's work failed; `reason` becomes the job's `failure_reason`. */
 export class JobFailure extends Data.TaggedError("JobFailure")<{ readonly reason: string }> {}
@@ -33,6 +33,17 @@ export interface JobContext {
    * sent every 2 seconds or 50 lines, and flushed before the job ends.
    */
   readonly log: (line: string) => Effect.Effect<void>
+  /**
+   * A child-order key for this job (`POST /v1/executor/jobs/{job_id}/child-key`):
+   * a buyer key of the job's account with which the work may order jobs
+   * with `parent_job_id` set to this job (`agnt order --from`, from any
+   * agent) on the buyer's behalf; it sees only those children, stops
+   * working when this job ends, and its issue is logged in the job's
+   * events. Each call issues a new one.
+   *
+   * @fails JobFailure when the API does not issue it.
+   */
+  readonly childKey: Effect.Effect<Redacted.Redacted, JobFailure>
 }
 
 /**

@@ -44,7 +44,8 @@ const jobContext = (inputs: Record<string, string> = {}) =>
           inputs: Object.keys(inputs),
           outDir,
           progress: (percent) => Effect.sync(() => void progress.push(percent)),
-          log: (line) => Effect.sync(() => void logs.push(line))
+          log: (line) => Effect.sync(() => void logs.push(line)),
+          childKey: Effect.fail(new JobFailure({ reason: "no API in these tests" }))
         }
         return { root, workspace, outDir, ctx, logs, progress }
       })

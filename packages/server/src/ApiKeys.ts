@@ -8,7 +8,7 @@
  */
 import { Principal, Role } from "@agnt/domain/Auth"
 import { AccountNotFound, Unauthorized } from "@agnt/domain/Errors"
-import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
+import { AccountId, AgentId, ApiKeyId, JobId } from "@agnt/domain/Ids"
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Option, Redacted, Schema } from "effect"
 import * as NodeCrypto from "node:crypto"
@@ -46,7 +46,9 @@ const NewKey = Schema.Struct({
   role: Role,
   secret_sha256: Schema.Uint8ArrayFromSelf,
   agent_ids: Schema.Array(AgentId),
-  label: Schema.String
+  label: Schema.String,
+  /** The job a child-order key orders children of; `null` for every other key. */
+  scope_job_id: Schema.NullOr(JobId)
 })
 
 /** Insert a key into its account; no row when the account does not exist. */
@@ -56,8 +58,8 @@ const insertStatement = (sql: SqlClient.SqlClient) =>
     Result: ApiKeyInfo,
     execute: (r) =>
       sql`
-      INSERT INTO api_keys (key_id, account_id, role, secret_sha256, agent_ids, label)
-      SELECT ${r.key_id}, account_id, ${r.role}, ${r.secret_sha256}, ${r.agent_ids}::text[], ${r.label}
+      INSERT INTO api_keys (key_id, account_id, role, secret_sha256, agent_ids, label, scope_job_id)
+      SELECT ${r.key_id}, account_id, ${r.role}, ${r.secret_sha256}, ${r.agent_ids}::text[], ${r.label}, ${r.scope_job_id}
       FROM accounts WHERE account_id = ${r.account_id}
       RETURNING ${sql.literal(infoColumns)}`
   })
@@ -103,12 +105,18 @@ const principalStatement = (sql: SqlClient.SqlClient) =>
     Request: ApiKeyId,
     Result: PrincipalRow,
     execute: (keyId) =>
-      sql`SELECT key_id, account_id, role, agent_ids, secret_sha256 FROM api_keys WHERE key_id = ${keyId} AND revoked_at IS NULL`
+      sql`SELECT k.key_id, k.account_id, k.role, k.agent_ids, k.scope_job_id, k.secret_sha256 FROM api_keys k
+      WHERE k.key_id = ${keyId} AND k.revoked_at IS NULL
+        AND (k.scope_job_id IS NULL OR EXISTS (
+          SELECT 1 FROM jobs j WHERE j.job_id = k.scope_job_id AND j.status IN ('pending', 'accepted', 'running')
+        ))`
   })
 
 /**
  * Make a key of `role` in `account_id`, or in a new account when none is
- * given; an executor key serves `agent_ids`.
+ * given; an executor key serves `agent_ids`; a key with `scope_job_id` (a
+ * child-order key) orders and sees children of that job only, and is
+ * refused once the job ended.
  *
  * @fails AccountNotFound when `account_id` names no account.
  */
@@ -120,9 +128,12 @@ const create = (sql: SqlClient.SqlClient, createAccount: Effect.Effect<AccountId
       readonly account_id?: AccountId | undefined
       readonly agent_ids?: ReadonlyArray<AgentId>
       readonly label?: string
+      readonly scope_job_id?: JobId
+      /** The new key's id, when the caller named it first (e.g. in a log line); a fresh one by default. */
+      readonly key_id?: ApiKeyId
     }) {
       const accountId = input.account_id ?? (yield* createAccount)
-      const keyId = makeApiKeyId()
+      const keyId = input.key_id ?? makeApiKeyId()
       const key = `agnt_${input.role}_${keyId.slice("key_".length)}_${NodeCrypto.randomBytes(32).toString("hex")}`
       const info = yield* insert({
         key_id: keyId,
@@ -130,7 +141,8 @@ const create = (sql: SqlClient.SqlClient, createAccount: Effect.Effect<AccountId
         role: input.role,
         secret_sha256: sha256(key),
         agent_ids: input.agent_ids ?? [],
-        label: input.label ?? ""
+        label: input.label ?? "",
+        scope_job_id: input.scope_job_id ?? null
       })
       if (Option.isNone(info)) return yield* AccountNotFound.of(accountId)
       return { info: info.value, key: Redacted.make(key) } satisfies CreatedApiKey

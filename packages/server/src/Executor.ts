@@ -18,11 +18,12 @@ import {
   type PayloadTooLarge
 } from "@agnt/domain/Errors"
 import { type AgentId, type JobId, LeaseId } from "@agnt/domain/Ids"
-import { type ClaimRequest, ClaimResponse, type Job, type StatusUpdate } from "@agnt/domain/Job"
+import { ChildKey, type ClaimRequest, ClaimResponse, type Job, type StatusUpdate } from "@agnt/domain/Job"
 import { maxLogLineLength } from "@agnt/domain/Limits"
-import { Effect, Option } from "effect"
+import { Effect, Option, Redacted } from "effect"
+import { ApiKeys } from "./ApiKeys.js"
 import { requireRole } from "./Auth.js"
-import { makeLeaseId } from "./Ids.js"
+import { makeApiKeyId, makeLeaseId } from "./Ids.js"
 import { jobServiceLayers, type JobServices, jobServices, keyOf, refusal, uploadLimits, visibilityOf } from "./Jobs/Access.js"
 import { canonicalJson } from "./Jobs/Idempotency.js"
 import { type CompletionState, type LeaseMode, refusalOf, type TransitionRefusal } from "./Jobs/LifecycleRepo.js"
@@ -285,14 +286,42 @@ const complete = (services: JobServices) =>
     )
   })
 
+/**
+ * Issue the holder of `jobId`'s lease a child-order key: a buyer key of the
+ * job's account scoped to the job (`Principal.scope_job_id`), with which
+ * the executor orders children of that job on the buyer's behalf until the
+ * job ends. The lease is renewed and the issue logged in the job's events
+ * (the key's id, never its secret) before the key is made.
+ *
+ * @fails Forbidden, JobNotFound, LeaseLost, InvalidTransition (the job is no longer accepted or running).
+ */
+const childKey = (services: JobServices, keys: ApiKeys) =>
+  Effect.fn("ExecutorJobs.childKey")(function*(principal: Principal, jobId: JobId, leaseId: LeaseId) {
+    const keyId = makeApiKeyId()
+    const line = `[agnt] child-order key ${keyId} issued to executor key ${principal.key_id}: ` +
+      `it orders and sees children of ${jobId} only, and stops working when ${jobId} ends`
+    yield* renew(services)(principal, jobId, leaseId, [line])
+    const job = yield* services.jobs.findById(jobId, { _tag: "All" })
+    if (Option.isNone(job)) return yield* JobNotFound.of(jobId)
+    const created = yield* keys.create({
+      role: "buyer",
+      account_id: job.value.account_id,
+      label: `child-order key of ${jobId}`,
+      scope_job_id: jobId,
+      key_id: keyId
+    }).pipe(Effect.orDie)
+    return new ChildKey({ key_id: created.info.key_id, key: Redacted.value(created.key), job_id: jobId })
+  })
+
 /** Jobs as executors see them. */
 export class ExecutorJobs extends Effect.Service<ExecutorJobs>()("@agnt/server/ExecutorJobs", {
-  effect: Effect.map(jobServices, (services) => ({
+  effect: Effect.map(Effect.all([jobServices, ApiKeys]), ([services, keys]) => ({
     pending: pending(services),
     claim: claim(services),
     report: report(services),
     renew: renew(services),
-    complete: complete(services)
+    complete: complete(services),
+    childKey: childKey(services, keys)
   })),
-  dependencies: jobServiceLayers
+  dependencies: [...jobServiceLayers, ApiKeys.Default]
 }) {}

@@ -9,7 +9,15 @@
 import type { JsonSchemaDocument } from "@agnt/domain/Agent"
 import { CreateJobFields } from "@agnt/domain/Api"
 import type { Principal } from "@agnt/domain/Auth"
-import { AgentNotFound, FileNotFound, IdempotencyConflict, InvalidTransition, JobNotFound, PayloadTooLarge } from "@agnt/domain/Errors"
+import {
+  AgentNotFound,
+  FileNotFound,
+  Forbidden,
+  IdempotencyConflict,
+  InvalidTransition,
+  JobNotFound,
+  PayloadTooLarge
+} from "@agnt/domain/Errors"
 import type { AgentId, FileId, JobId } from "@agnt/domain/Ids"
 import { type Job, type JobEvent, JobEventPage, JobResult, ResultFile } from "@agnt/domain/Job"
 import { isTerminal, type JobStatus } from "@agnt/domain/Lifecycle"
@@ -148,7 +156,7 @@ const insertOnce = (
  * keeps nothing.
  *
  * A `parent_job_id` must name a job the principal may see (else
- * `JobNotFound`), so a child is always its parent's account's.
+ * `JobNotFound`), so a child is always its parent's account's; see `checkParent`.
  *
  * @fails Forbidden, AgentNotFound, InvalidParams, InvalidRequest, InvalidFileName, ChecksumMismatch,
  *   PayloadTooLarge, IdempotencyConflict, JobNotFound.
@@ -161,10 +169,32 @@ const create = (services: JobServices, inputSchemas: InputSchemas) =>
     const { fields: request, files } = yield* receive(store, body, CreateJobFields, keyOf(jobId, "input"), uploadLimits(settings, "input"))
     return yield* Effect.gen(function*() {
       yield* checkSizes(services, request)
-      // The parent's ownership holds for the child: only a job the orderer may see can be one.
-      if (request.parent_job_id !== undefined) yield* get(services)(principal, request.parent_job_id)
+      yield* checkParent(services, principal, request.parent_job_id)
       return yield* insertOnce(services, inputSchemas, principal, { jobId, request, files }, idempotencyKey)
     }).pipe(Effect.onError(() => discardFiles(store, files)))
+  })
+
+/**
+ * The parent's ownership holds for the child: only a job the orderer may
+ * see can be a parent. A child-order key (`scope_job_id`) orders children
+ * of its job only, and only while that job has not ended.
+ *
+ * @fails JobNotFound (a parent the orderer cannot see), Forbidden (a child-order key's order of anything else).
+ */
+const checkParent = (services: JobServices, principal: Principal, parentJobId: JobId | undefined) =>
+  Effect.gen(function*() {
+    const scope = principal.scope_job_id
+    if (scope === null) {
+      if (parentJobId !== undefined) yield* get(services)(principal, parentJobId)
+      return
+    }
+    if (parentJobId !== scope) {
+      return yield* new Forbidden({ message: `this child-order key orders children of ${scope} only (parent_job_id ${scope})` })
+    }
+    const parent = yield* services.jobs.findById(scope, { _tag: "Account", accountId: principal.account_id })
+    if (Option.isNone(parent) || isTerminal(parent.value.status)) {
+      return yield* new Forbidden({ message: `${scope} has ended: its child-order key no longer orders` })
+    }
   })
 
 /** @fails JobNotFound when the job does not exist or is not the caller's. */

@@ -38,6 +38,15 @@ const linkRefusal = (state: Option.Option<LinkState>) =>
         : unauthorized("the key that made this sign-in link was revoked")
   })
 
+/**
+ * A child-order key (`Principal.scope_job_id`) signs no browser in: a
+ * session's principal is its key's account, which would lift the key's
+ * scope to one job's children.
+ */
+const childKeyRefused = Effect.fail(
+  new Unauthorized({ message: "a child-order key orders children of its job only; it cannot sign a browser in" })
+)
+
 /** The session and the principal of its key, from a stored row. */
 const fromRow = (row: SessionRow) => {
   const { agent_ids, account_id, csrf_token, expires_at, key_id, role } = row
@@ -76,13 +85,15 @@ export class Sessions extends Effect.Service<Sessions>()("@agnt/server/Sessions"
      * Sign a browser in with an API key or a sign-in link's token, for
      * `sessionSeconds`. Nothing is stored for a refused request.
      *
-     * @fails Unauthorized for a key that is not valid or was revoked, and a
-     * link that is unknown, already used, expired, or whose key was revoked.
+     * @fails Unauthorized for a key that is not valid or was revoked (or is
+     * a child-order key), and a link that is unknown, already used, expired,
+     * or whose key was revoked.
      */
     const signIn = Effect.fn("Sessions.signIn")(function*(request: SignInRequest): Effect.fn.Return<SignedIn, Unauthorized> {
       if (request.api_key !== undefined) {
         const invalidKey = () => Effect.fail(unauthorized("that API key is not valid or was revoked"))
         const principal = yield* keys.authenticate(Redacted.make(request.api_key)).pipe(Effect.catchAll(invalidKey))
+        if (principal.scope_job_id !== null) return yield* childKeyRefused
         return yield* startSession((fresh) => repo.insertForKey({ ...fresh, key_id: principal.key_id }), invalidKey)
       }
       const token = request.link_token ?? ""
@@ -122,8 +133,11 @@ export class Sessions extends Effect.Service<Sessions>()("@agnt/server/Sessions"
     /**
      * A one-time sign-in link for a browser, as `principal`'s key,
      * redeemable once within `signInLinkSeconds`.
+     *
+     * @fails Unauthorized for a child-order key (see `childKeyRefused`).
      */
     const createLink = Effect.fn("Sessions.createLink")(function*(principal: Principal) {
+      if (principal.scope_job_id !== null) return yield* childKeyRefused
       const token = makeToken()
       const expires_at = yield* repo.insertLink({ token_sha256: sha256(token), key_id: principal.key_id, seconds: signInLinkSeconds })
       return new SignInLink({ link_token: token, expires_at, path: `${signInPagePath}#token=${token}` })

@@ -94,6 +94,7 @@ const policy = {
   "executor.status":                             ["POST /v1/executor/jobs/:job_id/status",    "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized", "Forbidden"],
   "executor.heartbeat":                          ["POST /v1/executor/jobs/:job_id/heartbeat", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized", "Forbidden"],
   "executor.logs":                               ["POST /v1/executor/jobs/:job_id/logs",      "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized", "Forbidden"],
+  "executor.childKey":                           ["POST /v1/executor/jobs/:job_id/child-key", "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized", "Forbidden"],
   "executor.complete":                           ["POST /v1/executor/jobs/:job_id/complete",  "Forbidden",    "Forbidden",    "Forbidden",    "ok",           "JobNotFound",  "ok",           "Unauthorized", "Unauthorized", "Forbidden"],
   "sessions.create":                             ["POST /v1/sessions",                        "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok",           "ok"],
   "sessions.current":                            ["GET /v1/sessions/current",                 "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "Unauthorized", "ok"],
@@ -376,6 +377,12 @@ const cells = (() => {
       Effect.gen(function*() {
         const { job, lease_id } = yield* held(world, false).pipe(Effect.orDie)
         const seen = yield* observe(client.executor.heartbeat({ path: { job_id: job.job_id }, payload: { lease_id } }))
+        return refusalChangesNothing(seen, job, yield* reread(world, job.job_id).pipe(Effect.orDie))
+      }),
+    "executor.childKey": ({ client }, world) =>
+      Effect.gen(function*() {
+        const { job, lease_id } = yield* held(world, true).pipe(Effect.orDie)
+        const seen = yield* observe(client.executor.childKey({ path: { job_id: job.job_id }, payload: { lease_id } }))
         return refusalChangesNothing(seen, job, yield* reread(world, job.job_id).pipe(Effect.orDie))
       }),
     "executor.logs": ({ client }, world) =>

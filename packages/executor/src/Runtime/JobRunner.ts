@@ -34,6 +34,7 @@ import {
   Fiber,
   Option,
   Predicate,
+  Redacted,
   Ref,
   Schedule
 } from "effect"
@@ -300,6 +301,17 @@ const downloadInputs = Effect.fn("Executor.downloadInputs")(function*(session: J
     }), { concurrency: 4 })
 })
 
+/** `JobContext.childKey` of one job: a child-order key issued to the lease's holder. */
+const issueChildKey = (session: JobSession): JobContext["childKey"] =>
+  retryReporting(
+    session.env.client.executor.childKey({ path: session.jobPath, payload: { lease_id: session.leaseId } }),
+    quickRetry,
+    session.env.connectivity
+  ).pipe(
+    Effect.map((issued) => Redacted.make(issued.key)),
+    Effect.mapError((error) => new JobFailure({ reason: `no child-order key: ${describeError(error)}` }))
+  )
+
 /** Report the job `running` (progress 0, "started") with the lease, unless the claim started it. */
 const markRunning = Effect.fn("Executor.markRunning")(function*(session: JobSession) {
   yield* session.milestone(`claimed by executor ${session.env.executorId}`)
@@ -372,7 +384,14 @@ const doWork = <R>(session: JobSession, definition: ExecutorDefinition<R>) =>
     yield* markRunning(session)
     const inputs = yield* downloadInputs(session, workspace)
     const repo = yield* prepareRepo(session, workspace, inputs)
-    const ctx: JobContext = { workspace, inputs, outDir, progress: reportProgress(session), log: session.logs.log }
+    const ctx: JobContext = {
+      workspace,
+      inputs,
+      outDir,
+      progress: reportProgress(session),
+      log: session.logs.log,
+      childKey: issueChildKey(session)
+    }
     yield* session.milestone(`running ${definition.manifest.name}`)
     const result = yield* definition.run(session.claimed.job, ctx).pipe(
       Effect.provideService(ExecutorState, session.env.state),

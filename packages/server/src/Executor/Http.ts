@@ -28,6 +28,9 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
           ))
       .handle("claim", ({ payload }) =>
         Effect.flatMap(CurrentPrincipal, (principal) => jobs.claim(principal, payload)))
+      .handle("childKey", ({ path, payload }) =>
+        Effect.flatMap(CurrentPrincipal, (principal) =>
+          jobs.childKey(principal, path.job_id, payload.lease_id)))
       .handle("heartbeat", ({ path, payload }) =>
         Effect.flatMap(CurrentPrincipal, (principal) =>
           jobs.renew(principal, path.job_id, payload.lease_id)))
@@ -44,7 +47,9 @@ export const ExecutorHttpLive = HttpApiBuilder.group(Api, "executor", (handlers)
             request,
             Effect.flatMap(readBody(request), (body) =>
               jobs.complete(principal, path.job_id, body, isSmallBody(request)))
-          )).pipe(Effect.map((job) => HttpServerResponse.unsafeJson(encodeJob(job)))))
+          )).pipe(Effect.map((job) =>
+            HttpServerResponse.unsafeJson(encodeJob(job))
+          )))
   })).pipe(
     Layer.provide([AuthenticationLive, ExecutorJobs.Default, RateLimits.Default])
   )

@@ -20,13 +20,18 @@ import { LifecycleRepo, type TransitionRefusal } from "./LifecycleRepo.js"
 import { JobsRepo } from "./Repo.js"
 import type { Visibility } from "./Sql.js"
 
-/** What `principal` may see: admins everything, buyers their account's jobs, executors their agents' jobs. */
+/**
+ * What `principal` may see: admins everything, buyers their account's jobs
+ * (a child-order key: only the children of its job), executors their agents' jobs.
+ */
 export const visibilityOf = (principal: Principal): Visibility => {
   switch (principal.role) {
     case "admin":
       return { _tag: "All" }
     case "buyer":
-      return { _tag: "Account", accountId: principal.account_id }
+      return principal.scope_job_id === null
+        ? { _tag: "Account", accountId: principal.account_id }
+        : { _tag: "Children", accountId: principal.account_id, parentJobId: principal.scope_job_id }
     case "executor":
       return { _tag: "Agents", agentIds: principal.agent_ids }
   }

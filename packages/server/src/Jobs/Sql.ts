@@ -4,24 +4,27 @@
  * rows into domain values (`SqlSchema` results): a job, a job with its
  * holder's lease, a stored file.
  */
-import { AccountId, AgentId, FileId, LeaseId } from "@agnt/domain/Ids"
+import { AccountId, AgentId, FileId, JobId, LeaseId } from "@agnt/domain/Ids"
 import { ClaimedJob, Job, JobFile, Lease } from "@agnt/domain/Job"
 import type { SqlClient } from "@effect/sql"
 import { Schema } from "effect"
 
-/** Whose jobs a query may see (OWASP API1): everything, one account's, or those of some agents. */
+/** Whose jobs a query may see (OWASP API1): everything, one account's, one account's children of one job, or those of some agents. */
 export const Visibility = Schema.Union(
   Schema.TaggedStruct("All", {}),
   Schema.TaggedStruct("Account", { accountId: AccountId }),
+  Schema.TaggedStruct("Children", { accountId: AccountId, parentJobId: JobId }),
   Schema.TaggedStruct("Agents", { agentIds: Schema.Array(AgentId) })
 )
 export type Visibility = typeof Visibility.Type
 
 /** The condition on `jobs j` that keeps the rows `visibility` may see. */
 export const visible = (sql: SqlClient.SqlClient, visibility: typeof Visibility.Encoded) => {
-  const account = visibility._tag === "Account" ? visibility.accountId : null
+  const account = visibility._tag === "Account" || visibility._tag === "Children" ? visibility.accountId : null
+  const parent = visibility._tag === "Children" ? visibility.parentJobId : null
   const agents = visibility._tag === "Agents" ? [...visibility.agentIds] : null
   return sql`(${account}::text IS NULL OR j.account_id = ${account}::text)
+        AND (${parent}::text IS NULL OR j.parent_job_id = ${parent}::text)
         AND (${agents}::text[] IS NULL OR j.agent_id = ANY(${agents}::text[]))`
 }
 
