@@ -100,7 +100,8 @@ const withTempDir = <A, E, R>(use: (dir: string) => Effect.Effect<A, E, R>) =>
  * `patch` applied by `git am` on `onto`, in a temporary detached worktree
  * of `root` (removed after); returns the last commit made.
  *
- * @fails RepoRefused `patch_does_not_apply` naming the conflicting files.
+ * @fails RepoRefused `patch_does_not_apply` naming the conflicting files,
+ *   `git_failed` when git has no identity for the committer.
  */
 const applySeries = (root: string, onto: string, patch: string, dir: string) =>
   Effect.gen(function*() {
@@ -113,11 +114,16 @@ const applySeries = (root: string, onto: string, patch: string, dir: string) =>
         Effect.zipRight(
           buyerGit(tree, ["am", "--abort"]).pipe(Effect.ignore),
           Effect.fail(
-            new RepoRefused({
-              reason: "patch_does_not_apply",
-              message: `the job's patch does not apply on ${onto}: ${error.stderr}`,
-              files: conflictingFiles(error.stderr)
-            })
+            /tell me who you are|empty ident/i.test(error.stderr)
+              ? new RepoRefused({
+                reason: "git_failed",
+                message: `git am needs your identity as the commits' committer (git config user.name and user.email): ${error.stderr}`
+              })
+              : new RepoRefused({
+                reason: "patch_does_not_apply",
+                message: `the job's patch does not apply on ${onto}: ${error.stderr}`,
+                files: conflictingFiles(error.stderr)
+              })
           )
         )
       ),
