@@ -79,6 +79,9 @@ describe("agnt-executor init", () => {
       const init = yield* run(binPath("executor", "agnt-executor.js"), ["init", "noter", "--repo", "--dir", "agents"], { cwd: work, env })
       expect(init.code).toBe(0)
       const config = JSON.parse(yield* Effect.promise(() => NodeFs.readFile(NodePath.join(work, "agents", "noter.executor.json"), "utf8")))
+      expect(config.description).toContain("for repo jobs")
+      const script = yield* Effect.promise(() => NodeFs.readFile(NodePath.join(work, "agents", "noter.sh"), "utf8"))
+      expect(script).toContain(`printf -- '- %s\\n' "$prompt" >> AGNT_NOTES.md`)
       const executor = yield* daemon(binPath("executor", "agnt-executor.js"), [
         "run",
         "command",

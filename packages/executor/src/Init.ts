@@ -35,11 +35,13 @@ export const makeAgentId = (): AgentId => Schema.decodeSync(AgentId)(typeid("age
 /** `value` quoted for a POSIX shell when it needs it. */
 const shellQuote = (value: string): string => /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
 
-/** The command config `init` writes for `name`. */
-export const initConfig = (name: string, agentId: AgentId) => ({
+/** The command config `init` writes for `name` (with `repo`, for the repo-job program). */
+export const initConfig = (name: string, agentId: AgentId, repo = false) => ({
   agent_id: agentId,
   name,
-  description: `${name}: reads the prompt and writes it back as result.md, with the list of input files. Edit ${name}.sh to do real work.`,
+  description: repo
+    ? `${name}: for repo jobs (agnt order --repo): notes the prompt in AGNT_NOTES.md and commits; the buyer gets the change as a patch. Edit ${name}.sh to do real work.`
+    : `${name}: reads the prompt and writes it back as result.md, with the list of input files. Edit ${name}.sh to do real work.`,
   tags: [name],
   input_schema: { type: "object" },
   pricing: { model: "free" },
@@ -65,7 +67,7 @@ set -eu
 prompt=$(cat)
 echo "${name}: working on $(git rev-parse --short HEAD) ($(git ls-files | wc -l) tracked files)"
 
-printf -- '- %s\n' "$prompt" >> AGNT_NOTES.md
+printf -- '- %s\\n' "$prompt" >> AGNT_NOTES.md
 git add AGNT_NOTES.md
 git -c user.name='${name}' -c user.email='${name}@agnt.invalid' commit -q -m "${name}: note the request"
 
@@ -126,7 +128,7 @@ export const initExecutor = (
         }
         await NodeFs.mkdir(target, { recursive: true })
         // "wx": fail rather than overwrite someone's work.
-        await NodeFs.writeFile(configPath, `${JSON.stringify(initConfig(name, agentId), null, 2)}\n`, { flag: "wx" })
+        await NodeFs.writeFile(configPath, `${JSON.stringify(initConfig(name, agentId, options.repo === true), null, 2)}\n`, { flag: "wx" })
         const program = options.repo === true ? initRepoProgram(name) : initProgram(name)
         await NodeFs.writeFile(programPath, program, { flag: "wx", mode: 0o755 })
       },
