@@ -123,8 +123,9 @@ const main = async () => {
   const differing = order.job.input_files.filter((file) => sha256Of(NodePath.join(root, file.path)) !== file.sha256)
   if (differing.length > 0) throw new Error(`input files stored with other bytes: ${differing.map((file) => file.path).join(", ")}`)
   const inputs = { count: order.job.input_files.length, all_match_disk_sha256: true }
-  // The web app's address (served by agnt-server once `npm run build` built it; `npm start`, then `agnt ui` to sign in).
-  const web = { ui_url: `${url}/`, job_page: `${url}/jobs/${order.job.job_id}` }
+  // The web app where `npm start` serves it (this run's server, on its own port, has stopped), and how to sign in.
+  const served = `http://127.0.0.1:${process.env["PORT"] ?? "8080"}`
+  const web = { start: "npm start", sign_in: "npx agnt ui", ui_url: `${served}/`, job_page: `${served}/jobs/${order.job.job_id}` }
   process.stdout.write(JSON.stringify({ agent, ...order, inputs, web, wall_seconds: (Date.now() - t0) / 1000 }, null, 2) + "\n")
 }
 
