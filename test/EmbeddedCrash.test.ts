@@ -110,7 +110,7 @@ describe("the embedded default after a hard kill", () => {
       const second = yield* startServer(port, { cwd: work, env })
 
       const completed = yield* jobWhen(client, job.job_id, (found) => found.status !== "running", "90 seconds", "ended")
-      expect(completed.status).toBe("completed")
+      expect(completed.status, `failure_reason: ${completed.failure_reason}`).toBe("completed")
       expect(second.output.join("")).not.toContain("lease expired")
       expect(dataDir).toBeTruthy()
     }).pipe(Effect.provide(FetchHttpClient.layer)))
