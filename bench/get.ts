@@ -82,20 +82,33 @@ const bareServer = (databaseUrl: string) =>
     (bare) => Effect.sync(bare.stop)
   )
 
-/** agnt's and the bare server's loads over the same job of a fresh database, one after the other. */
-export const getFigures = (context: BenchContext, seconds: number) =>
+/**
+ * A real `agnt-server` on a fresh database of `context` (its environment
+ * plus `env`, e.g. rate limits raised out of the way) holding one job,
+ * ordered by a buyer key from an agent an executor key published: what a
+ * read benchmark asks for. Yields the database URL, the server's URL, the
+ * buyer key and the job.
+ */
+export const serverWithJob = (context: BenchContext, prefix: string, env: Readonly<Record<string, string>>) =>
   Effect.gen(function*() {
     const databaseUrl = yield* freshDatabase(context.adminUrl)
-    const { dataDir, url } = yield* startServerOn(databaseUrl, "agnt-bench-get-", {
-      AGNT_RATE_LIMIT_PER_SECOND: "1000000",
-      AGNT_RATE_LIMIT_BURST: "1000000"
-    })
+    const { dataDir, url } = yield* startServerOn(databaseUrl, prefix, env)
     const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
     const executor = yield* makeApiClient({ baseUrl: url, key: executorKey.key })
     const buyer = yield* makeApiClient({ baseUrl: url, key: buyerKey.key })
     const agentId = makeAgentId()
-    yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Bench get") })
+    yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest(`Bench ${prefix}`) })
     const job = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+    return { databaseUrl, url, buyerKey, job }
+  })
+
+/** agnt's and the bare server's loads over the same job of a fresh database, one after the other. */
+export const getFigures = (context: BenchContext, seconds: number) =>
+  Effect.gen(function*() {
+    const { buyerKey, databaseUrl, job, url } = yield* serverWithJob(context, "agnt-bench-get-", {
+      AGNT_RATE_LIMIT_PER_SECOND: "1000000",
+      AGNT_RATE_LIMIT_BURST: "1000000"
+    })
     const bare = yield* bareServer(databaseUrl)
     const headers = { authorization: `Bearer ${Redacted.value(buyerKey.key)}` }
     const measure = (base: string) =>

@@ -11,15 +11,10 @@
  *
  *   npx tsx bench/sessions.ts
  */
-import { makeApiClient } from "@agnt/client/ApiClient"
 import { FetchHttpClient } from "@effect/platform"
 import { Config, Console, Effect, Redacted } from "effect"
-import { makeAgentId } from "../packages/server/src/Ids.js"
-import { freshDatabase } from "../packages/server/src/Testing.js"
-import { manifest, orderForm } from "../packages/server/test/Fixtures.js"
-import { makeKeys, startServerOn } from "../test/Executors.js"
 import { benchContext, percentile, type Row, runIfMain, table } from "./Bench.js"
-import { load } from "./get.js"
+import { load, serverWithJob } from "./get.js"
 
 /** A session of `key` on the server at `url`: the `Cookie` header that sends it. */
 const sessionCookie = (url: string, key: string) =>
@@ -38,19 +33,12 @@ runIfMain(
   Effect.gen(function*() {
     const context = yield* benchContext
     const seconds = yield* Config.integer("SESSIONS_SECONDS").pipe(Config.withDefault(context.quick ? 2 : 10))
-    const databaseUrl = yield* freshDatabase(context.adminUrl)
-    const { dataDir, url } = yield* startServerOn(databaseUrl, "agnt-bench-sessions-", {
+    const { buyerKey, job, url } = yield* serverWithJob(context, "agnt-bench-sessions-", {
       AGNT_RATE_LIMIT_PER_SECOND: "1000000",
       AGNT_RATE_LIMIT_BURST: "1000000",
       AGNT_ADDRESS_RATE_LIMIT_PER_SECOND: "1000000",
       AGNT_ADDRESS_RATE_LIMIT_BURST: "1000000"
     })
-    const [buyerKey, executorKey] = yield* makeKeys(dataDir, databaseUrl)
-    const executor = yield* makeApiClient({ baseUrl: url, key: executorKey.key })
-    const buyer = yield* makeApiClient({ baseUrl: url, key: buyerKey.key })
-    const agentId = makeAgentId()
-    yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Bench sessions") })
-    const job = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
     const target = `${url}/v1/jobs/${job.job_id}`
     const measure = (headers: Record<string, string>) => Effect.zipRight(load(target, headers, 1), load(target, headers, seconds))
     const bearer = yield* measure({ authorization: `Bearer ${Redacted.value(buyerKey.key)}` })
