@@ -225,6 +225,8 @@ export const logLines = (events: ReadonlyArray<JobEvent>): Array<string> =>
  * unless `options.sandboxed`: most of these tests pin what the runtime does
  * with the processes it starts as its own user (their pids, written to the
  * test's directory, are the host's); `test/Sandbox.test.ts` pins the sandbox.
+ * `options.env` goes on top of the executor's environment (`AGNT_API_URL`
+ * included, e.g. to reach the server through a proxy).
  */
 export const commandAgent = (
   name: string,
@@ -243,10 +245,10 @@ export const commandAgent = (
     const client = yield* buyerClient(url, buyerKey)
     const env = {
       ...process.env,
-      ...options.env,
       XDG_CONFIG_HOME: NodePath.join(dir, "config"),
       AGNT_API_URL: url,
-      AGNT_API_KEY: executorKey
+      AGNT_API_KEY: executorKey,
+      ...options.env
     }
     const start = (...extra: ReadonlyArray<string>) =>
       Effect.tap(

@@ -5,7 +5,14 @@
 import { Option, ParseResult, Schema, SchemaAST } from "effect"
 import { AccountId, AgentId, ApiKeyId, FileId, JobId, LeaseId } from "./Ids.js"
 import { JobStatus } from "./Lifecycle.js"
-import { maxClaimWaitSeconds, maxExecutorIdLength, maxLogBatchLines, maxReasonLength, maxStatusMessageLength } from "./Limits.js"
+import {
+  maxClaimWaitSeconds,
+  maxExecutorIdLength,
+  maxIdempotencyKeyLength,
+  maxLogBatchLines,
+  maxReasonLength,
+  maxStatusMessageLength
+} from "./Limits.js"
 import { JobRepo } from "./Repo.js"
 import { StorableText } from "./Text.js"
 
@@ -150,7 +157,17 @@ export class ClaimRequest extends Schema.Class<ClaimRequest>("ClaimRequest")({
    * the `running` report of an executor that starts every job it claims.
    * Absent: `false`.
    */
-  start: Schema.optional(Schema.Boolean)
+  start: Schema.optional(Schema.Boolean),
+  /**
+   * The executor's own id for this claim (1–255 characters, e.g. a random
+   * UUID), sent again with every retry of it. A claim whose answer was lost
+   * (the server crashed, or the connection broke, after it handed out the
+   * job) is answered on retry with the same job and lease, its lease
+   * renewed, while the job is still accepted or running — instead of a
+   * job held by nobody until its lease expires. The same idea as Amazon
+   * SQS's `ReceiveRequestAttemptId`. Absent: every claim takes a new job.
+   */
+  claim_id: Schema.optional(StorableText.pipe(Schema.minLength(1), Schema.maxLength(maxIdempotencyKeyLength)))
 }) {}
 
 /** Answer of a claim: the claimed job, or `null` when none came within `wait`. */

@@ -147,15 +147,28 @@ const drainJobs = Effect.fn("Executor.shutdown")(function*(
   yield* FiberSet.awaitEmpty(jobs).pipe(Effect.timeoutOption(Duration.seconds(stopWaitSeconds)))
 })
 
-/** One claim (long-poll) for the agent's next job; a 4xx is fatal, transient failures are retried. */
+/**
+ * One claim (long-poll) for the agent's next job; a 4xx is fatal, transient
+ * failures are retried. Every retry carries the same `claim_id`, so a claim
+ * whose answer was lost in a crash or a broken connection gets its job back.
+ */
 const claimOnce = (client: ApiClient, connectivity: Connectivity, resolved: Resolved) =>
-  retryReporting(
-    client.executor.claim({
-      payload: { agent_id: resolved.agentId, executor_id: resolved.executorId, wait: resolved.claimWait, start: true }
-    }).pipe(Effect.timeout(Duration.seconds(resolved.claimWait + claimDeadlineSlackSeconds))),
-    reconnectSchedule,
-    connectivity
-  ).pipe(
+  Effect.suspend(() => {
+    const claimId = NodeCrypto.randomUUID()
+    return retryReporting(
+      client.executor.claim({
+        payload: {
+          agent_id: resolved.agentId,
+          executor_id: resolved.executorId,
+          wait: resolved.claimWait,
+          start: true,
+          claim_id: claimId
+        }
+      }).pipe(Effect.timeout(Duration.seconds(resolved.claimWait + claimDeadlineSlackSeconds))),
+      reconnectSchedule,
+      connectivity
+    )
+  }).pipe(
     Effect.mapError((error) =>
       new ExecutorError({ message: `the API refused to hand out jobs of ${resolved.agentId}: ${describeError(error)}` })
     )

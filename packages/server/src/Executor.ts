@@ -122,7 +122,8 @@ const claim = (services: JobServices) =>
       executorKeyId: principal.key_id,
       leaseId: makeLeaseId(),
       leaseSeconds: services.settings.leaseSeconds,
-      start: request.start ?? false
+      start: request.start ?? false,
+      claimId: request.claim_id
     })
     const claimed = yield* longPoll(services, principal, "agnt_pending", request.agent_id, request.wait, next)
     return new ClaimResponse({ claimed: Option.getOrNull(claimed) })

@@ -20,13 +20,14 @@ const clientAt = (baseUrl: string, key: string) => makeApiClient({ baseUrl, key:
 const setup = (baseUrl: string) =>
   Effect.gen(function*() {
     const keys = yield* ApiKeys
-    const executorKey = Redacted.value((yield* keys.create({ role: "executor" })).key)
+    const executorCreated = yield* keys.create({ role: "executor" })
+    const executorKey = Redacted.value(executorCreated.key)
     const buyerKey = Redacted.value((yield* keys.create({ role: "buyer" })).key)
     const executor = yield* clientAt(baseUrl, executorKey)
     const buyer = yield* clientAt(baseUrl, buyerKey)
     const agentId = makeAgentId()
     yield* executor.agents.publish({ path: { agent_id: agentId }, payload: manifest("Leased") })
-    return { executor, buyer, agentId, executorKey, buyerKey }
+    return { executor, buyer, agentId, executorKey, buyerKey, sellerAccount: executorCreated.info.account_id }
   })
 
 const claim = (client: Effect.Effect.Success<ReturnType<typeof clientAt>>, agentId: AgentId, wait = 0) =>
@@ -69,6 +70,40 @@ describe("leases, claims, cancellation and events", () => {
       )
       expect(wrongLease._tag).toBe("LeaseLost")
     }).pipe(withServer({ leaseSeconds: 1, reaperIntervalSeconds: 0.3 })))
+
+  it.scopedLive("a retried claim with the same claim_id gets the same job and lease back while the job is held; another claim_id or key does not", () =>
+    Effect.gen(function*() {
+      const url = yield* serverUrl
+      const { agentId, buyer, executor, sellerAccount } = yield* setup(url)
+      const keys = yield* ApiKeys
+      const otherKey = Redacted.value((yield* keys.create({ role: "executor", account_id: sellerAccount, agent_ids: [agentId] })).key)
+      const other = yield* clientAt(url, otherKey)
+      const claimWith = (client: typeof executor, claimId: string) =>
+        client.executor.claim({ payload: { agent_id: agentId, executor_id: "test-executor", wait: 0, start: true, claim_id: claimId } })
+      const first = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 1 }) })
+      const second = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 2 }) })
+
+      const taken = (yield* claimWith(executor, "claim-a")).claimed!
+      expect(taken.job.job_id).toBe(first.job_id)
+      const again = (yield* claimWith(executor, "claim-a")).claimed!
+      expect([again.job.job_id, again.job.status, again.lease.lease_id]).toEqual([first.job_id, "running", taken.lease.lease_id])
+      expect(again.lease.lease_expires_at.epochMillis).toBeGreaterThanOrEqual(taken.lease.lease_expires_at.epochMillis)
+      // Another key sending the same claim_id takes the next pending job, not the held one.
+      expect((yield* claimWith(other, "claim-a")).claimed?.job.job_id).toBe(second.job_id)
+      // A new claim_id finds nothing left.
+      expect((yield* claimWith(executor, "claim-b")).claimed).toBeNull()
+      // One accepted and one running event: the retry appended none.
+      const statuses = (yield* eventsOf(buyer, first.job_id)).data.flatMap((event) => event.type === "status" ? [event.status] : [])
+      expect(statuses).toEqual(["pending", "accepted", "running"])
+
+      // Once the job has ended, its claim_id takes a new job.
+      yield* executor.executor.status({
+        path: { job_id: first.job_id },
+        payload: { status: "failed", lease_id: taken.lease.lease_id, reason: "done" }
+      })
+      const third = yield* buyer.jobs.create({ headers: {}, payload: orderForm(agentId, { level: 3 }) })
+      expect((yield* claimWith(executor, "claim-a")).claimed?.job.job_id).toBe(third.job_id)
+    }).pipe(withServer()))
 
   it.scopedLive("heartbeats keep a lease alive past its length", () =>
     Effect.gen(function*() {

@@ -128,7 +128,12 @@ const refusalStatement = (sql: SqlClient.SqlClient) =>
     execute: (r) => sql`SELECT j.status, j.lease_id FROM jobs j WHERE j.job_id = ${r.job_id} AND ${visible(sql, r.visibility)}`
   })
 
-/** Hand the oldest pending job of an agent to one caller (`FOR UPDATE SKIP LOCKED`) with a new lease. */
+/**
+ * Hand the oldest pending job of an agent to one caller (`FOR UPDATE SKIP
+ * LOCKED`) with a new lease — or, when `claim_id` names a claim this key
+ * already made whose job is still accepted or running, that job again with
+ * its lease renewed (the retry of a claim whose answer was lost).
+ */
 const claimStatement = (sql: SqlClient.SqlClient) =>
   SqlSchema.findOne({
     Request: Schema.Struct({
@@ -138,15 +143,22 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
       lease_id: LeaseId,
       lease_seconds: Schema.Number,
       start: Schema.Boolean,
+      claim_id: Schema.NullOr(Schema.String),
       data: Schema.parseJson(JobClaimedData),
       started: Schema.parseJson(JobReportData)
     }),
     Result: ClaimedJobRow,
     execute: (r) =>
       sql`
-      WITH next AS (
+      WITH again AS (
+        UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => ${r.lease_seconds}), updated_at = now()
+        WHERE ${r.claim_id}::text IS NOT NULL AND j.claim_id = ${r.claim_id} AND j.agent_id = ${r.agent_id}
+          AND j.status IN ('accepted', 'running') AND j.executor_key_id = ${r.executor_key_id}
+        RETURNING j.*
+      ), next AS (
         SELECT job_id FROM jobs
         WHERE agent_id = ${r.agent_id} AND status = 'pending' AND (retry_at IS NULL OR retry_at <= now())
+          AND NOT EXISTS (SELECT 1 FROM again)
         ORDER BY job_id LIMIT 1
         FOR UPDATE SKIP LOCKED
       ), updated AS (
@@ -154,7 +166,7 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
           updated_at = now(), retry_at = NULL,
           started_at = CASE WHEN ${r.start}::boolean THEN now() ELSE j.started_at END,
           progress = CASE WHEN ${r.start}::boolean THEN 0 ELSE j.progress END,
-          executor_key_id = ${r.executor_key_id}, executor_id = ${r.executor_id},
+          executor_key_id = ${r.executor_key_id}, executor_id = ${r.executor_id}, claim_id = ${r.claim_id},
           lease_id = ${r.lease_id}, lease_expires_at = now() + make_interval(secs => ${r.lease_seconds})
         FROM next WHERE j.job_id = next.job_id
         RETURNING j.*
@@ -164,7 +176,7 @@ const claimStatement = (sql: SqlClient.SqlClient) =>
         UNION ALL
         SELECT job_id, 'status', 'running', ${r.started}::jsonb FROM updated WHERE ${r.start}::boolean
       )
-      SELECT ${sql.literal(claimedColumns)} FROM updated j`
+      SELECT ${sql.literal(claimedColumns)} FROM (SELECT * FROM updated UNION ALL SELECT * FROM again) j`
   })
 
 /** Record that an executor process of an agent called just now. */
@@ -251,7 +263,8 @@ const reapStatement = (sql: SqlClient.SqlClient) =>
         UPDATE jobs j SET
           status = 'pending', attempt = j.attempt + 1, retry_at = x.retry_at, updated_at = now(),
           status_message = ${leaseExpiredReason}::text || ': attempt ' || (j.attempt + 1) || ' of ' || j.max_attempts || ' waits for a new claim',
-          progress = NULL, started_at = NULL, lease_id = NULL, lease_expires_at = NULL, executor_id = NULL, executor_key_id = NULL
+          progress = NULL, started_at = NULL, lease_id = NULL, lease_expires_at = NULL, executor_id = NULL, executor_key_id = NULL,
+          claim_id = NULL
         FROM expired x WHERE j.job_id = x.job_id AND x.retry
         RETURNING j.job_id, j.status, j.attempt, j.retry_at
       ), ended AS (
@@ -417,7 +430,9 @@ const tryTransition = (sql: SqlClient.SqlClient) => {
 /**
  * Hand the oldest pending job of `agentId` to one caller (concurrent
  * claims never get the same job) with a new lease, accepted or, with
- * `start`, accepted and running; `None` when there is none.
+ * `start`, accepted and running; `None` when there is none. A `claimId`
+ * this key already claimed a job with, while that job is accepted or
+ * running, gets that job again (its lease renewed, no new events).
  */
 const claimNext = (sql: SqlClient.SqlClient) => {
   const claimRow = claimStatement(sql)
@@ -429,6 +444,8 @@ const claimNext = (sql: SqlClient.SqlClient) => {
     readonly leaseSeconds: number
     /** Go on to `running` in the same change. */
     readonly start: boolean
+    /** The caller's id of this claim (`ClaimRequest.claim_id`), or `undefined`. */
+    readonly claimId: string | undefined
   }) {
     return yield* claimRow({
       agent_id: params.agentId,
@@ -437,6 +454,7 @@ const claimNext = (sql: SqlClient.SqlClient) => {
       lease_id: params.leaseId,
       lease_seconds: params.leaseSeconds,
       start: params.start,
+      claim_id: params.claimId ?? null,
       data: { executor_id: params.executorId },
       started: { progress: 0 }
     })
