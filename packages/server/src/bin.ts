@@ -20,6 +20,7 @@ import { ApiKeyInfo, ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { ServerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
+import { SettleMemoryLive } from "./SettleMemory.js"
 
 const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
@@ -34,7 +35,12 @@ const KeysLive = ApiKeys.Default.pipe(
   Layer.provide(Logger.replace(Logger.prettyLoggerDefault, Logger.prettyLogger({ stderr: true })))
 )
 
-const serve = Command.make("serve", {}, () => Layer.launch(ServerLive.pipe(Layer.provide(ServerConfig.layer)))).pipe(
+/** The server, then (once it listens) the memory settling of `SettleMemory.ts`, until interrupted. */
+const serve = Command.make(
+  "serve",
+  {},
+  () => Layer.launch(SettleMemoryLive.pipe(Layer.provide(ServerLive), Layer.provide(ServerConfig.layer)))
+).pipe(
   Command.withDescription("Run the API server")
 )
 
