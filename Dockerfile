@@ -11,6 +11,7 @@ COPY packages/server/package.json packages/server/
 COPY packages/cli/package.json packages/cli/
 COPY packages/executor/package.json packages/executor/
 COPY packages/web/package.json packages/web/
+COPY bench/package.json bench/
 
 # Build: all dependencies, then the bundles (migrations and presets copied beside them, and the
 # web app in packages/server/dist/web, which the server serves at /).
