@@ -22,7 +22,7 @@
 import { RateLimited } from "@agnt/domain/Errors"
 import type { ApiKeyId } from "@agnt/domain/Ids"
 import type { HttpServerRequest } from "@effect/platform"
-import { Effect, Layer, Metric, Option, Schedule } from "effect"
+import { Deferred, Effect, FiberId, Layer, Metric, Option, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { LimitsRepo, type Rate } from "./RateLimits/Repo.js"
 import { ServerConfig } from "./ServerConfig.js"
@@ -104,12 +104,34 @@ const boundedSet = <V extends { readonly until: number }>(map: Map<string, V>, s
  * since the epoch, each may ask again), so that a flood is refused without
  * a round trip each.
  *
+ * At most one reservation per subject is in flight on an instance: requests
+ * that find the last one spent wait for it and then spend from it, instead
+ * of each reserving a share of their own — concurrent requests of one key
+ * would otherwise take a share each and throw away all but the last,
+ * spending its burst many times faster than it makes requests.
+ *
  * @fails RateLimited when `subject` is over `rate` (shared), or known to be (here).
  */
 const makeSpend = (repo: LimitsRepo) => {
   const blocked = new Map<string, { readonly until: number }>()
   const reserved = new Map<string, { left: number; readonly until: number }>()
-  return (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
+  const inFlight = new Map<string, Deferred.Deferred<void>>()
+  const reserve = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> => {
+    const done = Deferred.unsafeMake<void>(FiberId.none)
+    inFlight.set(subject, done)
+    return Effect.flatMap(repo.reserve(subject, rate, reservationSize(rate)), ({ granted, wait }) => {
+      if (granted === 0) {
+        boundedSet(blocked, subject, { until: Date.now() + wait * 1000 })
+        return refused(limit, wait)
+      }
+      if (granted > 1) boundedSet(reserved, subject, { left: granted - 1, until: Date.now() + reservationMillis })
+      return Effect.void
+    }).pipe(Effect.ensuring(Effect.suspend(() => {
+      inFlight.delete(subject)
+      return Deferred.succeed(done, undefined)
+    })))
+  }
+  const spend = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
     Effect.suspend(() => {
       const now = Date.now()
       const until = blocked.get(subject)?.until
@@ -120,15 +142,12 @@ const makeSpend = (repo: LimitsRepo) => {
         held.left -= 1
         return Effect.void
       }
-      return Effect.flatMap(repo.reserve(subject, rate, reservationSize(rate)), ({ granted, wait }) => {
-        if (granted === 0) {
-          boundedSet(blocked, subject, { until: Date.now() + wait * 1000 })
-          return refused(limit, wait)
-        }
-        if (granted > 1) boundedSet(reserved, subject, { left: granted - 1, until: Date.now() + reservationMillis })
-        return Effect.void
-      })
+      const pending = inFlight.get(subject)
+      return pending === undefined
+        ? reserve(limit, subject, rate)
+        : Effect.zipRight(Deferred.await(pending), spend(limit, subject, rate))
     })
+  return spend
 }
 
 /**

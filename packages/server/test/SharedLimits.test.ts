@@ -88,6 +88,22 @@ describe("limits shared by API instances", () => {
       expect(statuses.slice(allowed).every((status) => status === 429)).toBe(true)
     }))
 
+  it.scopedLive("concurrent requests of one key spend one request each: a burst's worth sent at once on one instance is all answered, and the next is refused", () =>
+    Effect.gen(function*() {
+      const burst = 100
+      expect(reservationSize({ perSecond: 0.01, burst })).toBe(5)
+      const { keys, urls } = yield* twoServers({ rateLimitPerSecond: 0.01, rateLimitBurst: burst })
+      const buyer = Redacted.value((yield* keys.create({ role: "buyer" })).key)
+      // Each reservation of 5 serves the requests waiting for it, none is reserved and thrown away.
+      const statuses = yield* Effect.forEach(
+        Array.from({ length: burst }, () => urls[0]),
+        (url) => Effect.map(call(url, buyer, "/v1/jobs"), (response) => response.status),
+        { concurrency: "unbounded" }
+      )
+      expect(statuses.filter((status) => status !== 200)).toEqual([])
+      expect((yield* call(urls[1], buyer, "/v1/jobs")).status).toBe(429)
+    }))
+
   it.scopedLive("an executor key that publishes a new agent through one instance claims its jobs through another that remembered the key at once", () =>
     Effect.gen(function*() {
       const { keys, urls } = yield* twoServers({})
