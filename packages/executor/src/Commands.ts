@@ -14,21 +14,19 @@
  * Connection: `AGNT_API_URL` and `AGNT_API_KEY` (an executor key), else
  * `api_url` and `executor_api_key` from the config file the embedded
  * server writes (`$XDG_CONFIG_HOME/agnt/config.json`).
+ *
+ * This module only defines the commands; each loads what it runs when it
+ * runs (`Serve.ts` and the executor it serves, `Init.ts`), so the process
+ * holds only that code: an idle `run code-review` has not loaded the
+ * command executor, and help loads neither (`bench/start.ts`'s idle RSS).
  */
 import { AgentId } from "@agnt/domain/Ids"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Config, Console, Effect, Either, Option } from "effect"
-import { builtins } from "./Builtins.js"
-import { loadCommandConfig } from "./Command/Config.js"
-import { command, isolationFor } from "./Command/Executor.js"
-import { loadPreset, presetNames } from "./Command/Presets.js"
-import { agentIdOf, type ConfigSource, findProgram } from "./Command/Setup.js"
-import { connectionConfig } from "./Connection.js"
-import type { ExecutorDefinition } from "./Executor.js"
-import { initExecutor, makeAgentId } from "./Init.js"
-import { defaultClaimWaitSeconds, defaultConcurrency, defaultGraceSeconds, defaultPollIntervalSeconds, runExecutor } from "./Runtime.js"
+import { Config, Console, Effect, Option } from "effect"
+import { presetNames } from "./Command/Presets.js"
+import { defaultClaimWaitSeconds, defaultConcurrency, defaultGraceSeconds, defaultPollIntervalSeconds } from "./Runtime/Defaults.js"
 
 /** The runtime's options, shared by every `run` subcommand. */
 const runtimeOptions = {
@@ -68,31 +66,6 @@ const runtimeOptions = {
   )
 }
 
-type RuntimeFlags = {
-  readonly concurrency: number
-  readonly claimWait: number
-  readonly pollInterval: number
-  readonly heartbeatSeconds: Option.Option<number>
-  readonly graceSeconds: number
-  readonly stateDir: Option.Option<string>
-}
-
-/** Connect and serve `definition` with the flags' pacing, until interrupted. */
-const serve = <R>(definition: ExecutorDefinition<R>, flags: RuntimeFlags) =>
-  Effect.gen(function*() {
-    const connection = yield* connectionConfig
-    return yield* runExecutor(definition, {
-      baseUrl: connection.apiUrl,
-      key: connection.key,
-      concurrency: flags.concurrency,
-      claimWaitSeconds: flags.claimWait,
-      pollIntervalSeconds: flags.pollInterval,
-      heartbeatSeconds: Option.getOrUndefined(flags.heartbeatSeconds),
-      graceSeconds: flags.graceSeconds,
-      stateDir: Option.getOrUndefined(flags.stateDir)
-    })
-  })
-
 /** `agnt-executor run code-review`. */
 export const codeReview = Command.make("code-review", {
   ...runtimeOptions,
@@ -102,12 +75,14 @@ export const codeReview = Command.make("code-review", {
     Options.optional,
     Options.withDescription("serve another agent id than the built-in one")
   )
-}, (flags) => {
-  const make = builtins["code-review"]
-  return make === undefined
-    ? Effect.dieMessage("code-review is not built in")
-    : serve(make(Option.getOrUndefined(flags.agentId)), flags)
-}).pipe(Command.withDescription("Run the built-in code-review executor (ESLint) until SIGTERM"))
+}, (flags) =>
+  Effect.gen(function*() {
+    const [{ serve }, { builtins }] = yield* Effect.promise(() => Promise.all([import("./Serve.js"), import("./Builtins.js")]))
+    const make = builtins["code-review"]
+    return make === undefined
+      ? yield* Effect.dieMessage("code-review is not built in")
+      : yield* serve(make(Option.getOrUndefined(flags.agentId)), flags)
+  })).pipe(Command.withDescription("Run the built-in code-review executor (ESLint) until SIGTERM"))
 
 /** `agnt-executor run command`. */
 export const commandExecutor = Command.make("command", {
@@ -136,16 +111,12 @@ export const commandExecutor = Command.make("command", {
   )
 }, (flags) =>
   Effect.gen(function*() {
-    const source = Either.match(flags.source, {
-      onLeft: (path): ConfigSource => ({ _tag: "File", path }),
-      onRight: (name): ConfigSource => ({ _tag: "Preset", name })
-    })
-    const config = yield* Either.match(flags.source, { onLeft: loadCommandConfig, onRight: loadPreset })
-    // Settled before anything is published: the program exists, and which agent this is.
-    const program = yield* findProgram(config, source)
-    const isolation = yield* isolationFor(config, program, flags.noSandbox)
-    const agentId = yield* agentIdOf(flags.agentId, config, source, makeAgentId)
-    return yield* serve(command(config, agentId, isolation), flags)
+    const [{ serve }, { commandDefinition }] = yield* Effect.promise(() =>
+      Promise.all([import("./Serve.js"), import("./Command/Start.js")])
+    )
+    // Settled before anything is published: the config, its program, the sandbox, and which agent this is.
+    const definition = yield* commandDefinition(flags.source, flags.agentId, flags.noSandbox)
+    return yield* serve(definition, flags)
   })).pipe(Command.withDescription("Run a program per job (Claude Code, Codex, Gemini CLI, or anything) until SIGTERM"))
 
 const run = Command.make("run").pipe(
@@ -166,6 +137,7 @@ export const init = Command.make("init", {
   )
 }, ({ dir, name, repo }) =>
   Effect.gen(function*() {
+    const { initExecutor } = yield* Effect.promise(() => import("./Init.js"))
     const written = yield* initExecutor(name, dir, process.cwd(), { repo })
     yield* Console.log([
       `Wrote ${written.configPath} (agent ${written.agentId})`,

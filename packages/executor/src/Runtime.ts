@@ -20,6 +20,7 @@ import * as NodeCrypto from "node:crypto"
 import * as NodeOs from "node:os"
 import { type Connectivity, describeError, makeConnectivity, retryReporting } from "./ApiClient.js"
 import type { ExecutorDefinition } from "./Executor.js"
+import { defaultClaimWaitSeconds, defaultConcurrency, defaultGraceSeconds, defaultPollIntervalSeconds } from "./Runtime/Defaults.js"
 import { defaultStateRoot, openExecutorState } from "./Runtime/ExecutorState.js"
 import { type JobRunnerEnv, runClaimedJob, shutdownReason } from "./Runtime/JobRunner.js"
 
@@ -64,15 +65,6 @@ export interface RuntimeOptions {
   /** Names this process to the API (≤ 200 characters). Default `makeExecutorId()`. */
   readonly executorId?: string | undefined
 }
-
-/** Default number of jobs run at once. */
-export const defaultConcurrency = 1
-/** Default long-poll hold of a claim, in seconds. */
-export const defaultClaimWaitSeconds = 25
-/** Default least spacing of empty claims, in seconds. */
-export const defaultPollIntervalSeconds = 1
-/** Default grace period on shutdown, in seconds. */
-export const defaultGraceSeconds = 30
 
 /** Seconds a claim may take beyond its long-poll wait before the client gives up on it (and retries). */
 const claimDeadlineSlackSeconds = 15

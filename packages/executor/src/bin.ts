@@ -6,12 +6,11 @@
  * arguments (`ExecutorExitCode`).
  */
 import { answerHelp, helpDocText } from "@agnt/client/CliHelp"
-import { HttpClientLive } from "@agnt/client/HttpClientLive"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Exit, Layer, Option, Predicate, Schema } from "effect"
+import { Cause, Console, Effect, Exit, Option, Predicate, Schema } from "effect"
 import { agntExecutor } from "./Commands.js"
 import { ExecutorExitCode, executorHelp } from "./Help.js"
 
@@ -58,10 +57,9 @@ const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   return Option.isSome(failure) && failure.value instanceof UsageError ? ExecutorExitCode.Usage : ExecutorExitCode.Failed
 }
 
-// The API over keep-alive `node:http` (`HttpClientLive`).
 program.pipe(
   Effect.tapErrorCause(reportFailure),
-  Effect.provide(Layer.mergeAll(NodeContext.layer, HttpClientLive)),
+  Effect.provide(NodeContext.layer),
   (main) =>
     NodeRuntime.runMain(main, {
       disableErrorReporting: true,

@@ -16,9 +16,8 @@
 import js from "@eslint/js"
 import { Effect, Schema } from "effect"
 import type { ESLint } from "eslint"
-import * as NodeFs from "node:fs"
-import * as NodeUrl from "node:url"
 import { Worker } from "node:worker_threads"
+import { besideModule } from "../Assets.js"
 
 /**
  * The ESLint options that keep the workspace from configuring anything: no
@@ -51,11 +50,7 @@ export const defaultTypeCheckLimits: TypeCheckLimits = { seconds: 120, memory_mb
  * one folder up when this module is a bundle's chunk (`dist/chunks/`; the
  * build copies the script to `dist/`).
  */
-export const typeCheckWorkerPath: string = [
-  new URL("./type-check-worker.mjs", import.meta.url),
-  new URL("../type-check-worker.mjs", import.meta.url)
-].map((url) => NodeUrl.fileURLToPath(url)).find((path) => NodeFs.existsSync(path)) ??
-  NodeUrl.fileURLToPath(new URL("./type-check-worker.mjs", import.meta.url))
+export const typeCheckWorkerPath: string = besideModule("type-check-worker.mjs", import.meta.url)
 
 const LintMessage = Schema.Struct({
   ruleId: Schema.NullOr(Schema.String),

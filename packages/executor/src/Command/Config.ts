@@ -12,6 +12,7 @@ import { maxAgentDescriptionLength, maxAgentNameLength, maxAgentTags } from "@ag
 import { Data, Effect, ParseResult, Schema } from "effect"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
+import { type PresetName, presetPath } from "./Presets.js"
 import { SandboxSettings } from "./Sandbox.js"
 
 /**
@@ -191,3 +192,6 @@ export const loadCommandConfig = (path: string): Effect.Effect<CommandConfig, Co
     if (!config.program.includes("/") || NodePath.isAbsolute(config.program)) return config
     return new CommandConfig({ ...config, program: NodePath.resolve(NodePath.dirname(path), config.program) })
   }).pipe(Effect.withSpan("Command.loadCommandConfig", { attributes: { path } }))
+
+/** Load and decode shipped preset `name` (`Presets.ts`); a `CommandConfigError` here means the shipped file is broken. */
+export const loadPreset = (name: PresetName): Effect.Effect<CommandConfig, CommandConfigError> => loadCommandConfig(presetPath(name))

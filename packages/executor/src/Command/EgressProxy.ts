@@ -28,7 +28,7 @@ import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodeNet from "node:net"
 import type { Duplex } from "node:stream"
-import { fileURLToPath } from "node:url"
+import { besideModule } from "../Assets.js"
 import { addressRefusal, type HostPattern, isIpLiteral, matchesPattern, normalizeHostName, parseHostPattern } from "./EgressPolicy.js"
 
 /** One request's verdict, as handed to `onDecision`. */
@@ -416,10 +416,10 @@ const connectTo = (
 
 /**
  * Absolute path of the bridge script (`egress-bridge.mjs`, plain Node, no
- * dependencies) beside the running module — `src/Command/` from source,
- * the bundle's directory from `dist/` (`scripts/build.ts` copies it there).
+ * dependencies): `src/Command/` from source, the bundle's directory from
+ * `dist/` (`scripts/build.ts` copies it there), `Assets.ts`'s `besideModule`.
  */
-export const egressBridgePath: string = fileURLToPath(new URL("./egress-bridge.mjs", import.meta.url))
+export const egressBridgePath: string = besideModule("egress-bridge.mjs", import.meta.url)
 
 /** True when the bridge script is where `egressBridgePath` says (a bundle built without it lacks it). */
 export const egressBridgeExists = (): boolean => NodeFs.existsSync(egressBridgePath)

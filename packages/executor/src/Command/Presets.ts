@@ -6,18 +6,16 @@
  * - `gemini`: `gemini --approval-mode yolo -p {prompt}` with `GEMINI_CLI_TRUST_WORKSPACE=true`
  *
  * Each tells the agent, in its prompt suffix, to write result files to
- * `./out` in its working directory (the job's workspace).
+ * `./out` in its working directory (the job's workspace). `loadPreset`
+ * (`Config.ts`) reads one; this module holds only their names and paths, so
+ * `agnt-executor`'s commands can list them without loading the command
+ * executor.
  */
-import type { Effect } from "effect"
-import { fileURLToPath } from "node:url"
-import { type CommandConfig, type CommandConfigError, loadCommandConfig } from "./Config.js"
+import { besideModule } from "../Assets.js"
 
 /** The preset names, as their files are named. */
 export const presetNames = ["claude-code", "codex", "gemini"] as const
 export type PresetName = typeof presetNames[number]
 
-/** Absolute path of preset `name`'s JSON file. */
-export const presetPath = (name: PresetName): string => fileURLToPath(new URL(`./presets/${name}.json`, import.meta.url))
-
-/** Load and decode preset `name`; a `CommandConfigError` here means the shipped file is broken. */
-export const loadPreset = (name: PresetName): Effect.Effect<CommandConfig, CommandConfigError> => loadCommandConfig(presetPath(name))
+/** Absolute path of preset `name`'s JSON file (in `presets/`, found by `besideModule`). */
+export const presetPath = (name: PresetName): string => besideModule(`presets/${name}.json`, import.meta.url)
