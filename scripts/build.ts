@@ -73,10 +73,15 @@ const commonJsShim = [
   `const __dirname = __agntDirname(__filename);`
 ].join("\n")
 
-/** What a build wrote: the entry file and the total size of its output in bytes. */
+/**
+ * What a build wrote: the entry file, the total size of its output in bytes,
+ * and esbuild's metafile (each output file's inputs and imports, paths
+ * relative to the repository).
+ */
 export interface Built {
   readonly file: string
   readonly bytes: number
+  readonly metafile: esbuild.Metafile
 }
 
 const copyAssets = async (program: Program, outDir: string) => {
@@ -109,11 +114,13 @@ const bundle = async (program: Program, outDir: string): Promise<Built> => {
     external: [...program.external],
     banner: { js: commonJsShim },
     metafile: true,
+    // The metafile's paths relative to the repository, wherever the build runs from.
+    absWorkingDir: root,
     logLevel: "warning"
   })
   await copyAssets(program, outDir)
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
-  return { file: NodePath.join(outDir, `${program.name}.js`), bytes }
+  return { file: NodePath.join(outDir, `${program.name}.js`), bytes, metafile: result.metafile }
 }
 
 /** `packages/<pkg>/dist`, where `npm run build` puts a package's bundle. */

@@ -8,18 +8,20 @@
  * with the bundled `agnt` is served by the bundled `agnt-executor run
  * code-review` (ESLint and TypeScript loaded from `node_modules`) and
  * downloaded; the bundled command executor loads a shipped preset from
- * beside its bundle.
+ * beside its bundle. `agnt-executor`'s bundle loads at start only what
+ * parses its commands, and each command's own code when it runs.
  */
 import { AgentId } from "@agnt/domain/Ids"
 import { FetchHttpClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import type { Metafile } from "esbuild"
 import * as NodeFs from "node:fs/promises"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 import { inject } from "vitest"
 import { freshDatabase, temporaryDirectory } from "../packages/server/src/Testing.js"
-import { buildAll } from "../scripts/build.js"
+import { buildAll, buildExecutor } from "../scripts/build.js"
 import { agentPublished, buyerClient, startExecutor, startServerOn } from "./Executors.js"
 import { run } from "./Processes.js"
 
@@ -34,6 +36,29 @@ const builtBundles = (dir: string) =>
     const built = await buildAll(NodePath.join(dir, "dist"))
     return { agnt: built.agnt.file, executor: built.executor.file, server: built.server.file }
   })
+
+/**
+ * The sources (paths relative to the repository) that loading the outputs
+ * of `entryPoints` brings in: those outputs and every output they import
+ * statically, transitively (a dynamic `import()` loads nothing until reached).
+ */
+const loadedSources = (metafile: Metafile, entryPoints: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const outputs = Object.entries(metafile.outputs)
+  const pending = outputs.filter(([, output]) => entryPoints.includes(output.entryPoint ?? "")).map(([path]) => path)
+  expect(pending).toHaveLength(entryPoints.length)
+  const loaded = new Set<string>()
+  for (let path = pending.pop(); path !== undefined; path = pending.pop()) {
+    if (loaded.has(path)) continue
+    loaded.add(path)
+    const imports = metafile.outputs[path]?.imports ?? []
+    pending.push(
+      ...imports.filter((imported) => imported.kind === "import-statement" && !imported.external).map((imported) => imported.path)
+    )
+  }
+  return [...loaded].flatMap((path) => Object.keys(metafile.outputs[path]?.inputs ?? {}))
+}
+
+const executorSource = (name: string) => `packages/executor/src/${name}`
 
 /** A key of `role` made by the bundled `agnt-server keys create`. */
 const createKey = (server: string, env: NodeJS.ProcessEnv, role: "buyer" | "executor") =>
@@ -133,4 +158,25 @@ describe("the bundles of npm run build", () => {
       }).pipe(Effect.provide(FetchHttpClient.layer)),
     { timeout: 300_000 }
   )
+
+  it.scopedLive("agnt-executor loads at start only its commands, and each command's own code when it runs", () =>
+    Effect.gen(function*() {
+      const dir = yield* temporaryDirectory("agnt-executor-bundle-")
+      const { metafile } = yield* Effect.promise(() => buildExecutor(dir))
+      const atStart = loadedSources(metafile, [executorSource("bin.ts")])
+      expect(atStart).toContain(executorSource("Commands.ts"))
+      for (const notYet of ["Runtime.ts", "Serve.ts", "Init.ts", "CodeReview/Executor.ts", "Command/Executor.ts"]) {
+        expect(atStart).not.toContain(executorSource(notYet))
+      }
+      // `run code-review`: the runtime and the code-review executor, nothing of the command executor nor ESLint's set-up.
+      const codeReview = loadedSources(metafile, [executorSource("bin.ts"), executorSource("Serve.ts"), executorSource("Builtins.ts")])
+      expect(codeReview).toEqual(expect.arrayContaining([executorSource("Runtime.ts"), executorSource("CodeReview/Executor.ts")]))
+      for (const other of ["Command/Executor.ts", "Command/Sandbox.ts", "Command/EgressProxy.ts", "Init.ts", "CodeReview/Analysis.ts"]) {
+        expect(codeReview).not.toContain(executorSource(other))
+      }
+      // `run command`: the runtime and the command executor, nothing of the code-review executor.
+      const command = loadedSources(metafile, [executorSource("bin.ts"), executorSource("Serve.ts"), executorSource("Command/Start.ts")])
+      expect(command).toEqual(expect.arrayContaining([executorSource("Runtime.ts"), executorSource("Command/Executor.ts")]))
+      expect(command).not.toContain(executorSource("CodeReview/Executor.ts"))
+    }), { timeout: 60_000 })
 })
