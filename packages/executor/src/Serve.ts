@@ -2,11 +2,14 @@
  * What a `run` command does once its flags are parsed: connect
  * (`Connection.ts`) and serve an executor definition with the runtime
  * (`Runtime.ts`) over keep-alive `node:http` (`HttpClientLive`) until
- * interrupted. `Commands.ts` loads this module only when a `run` command
+ * interrupted, with one full collection once it has published
+ * (`@agnt/client/SettleMemory`: the idle executor gives back the memory its
+ * start grew). `Commands.ts` loads this module only when a `run` command
  * runs, so help and `init` load no runtime.
  */
 import { HttpClientLive } from "@agnt/client/HttpClientLive"
-import { Effect, Option } from "effect"
+import { SettleMemoryLive } from "@agnt/client/SettleMemory"
+import { Effect, Layer, Option } from "effect"
 import { connectionConfig } from "./Connection.js"
 import type { ExecutorDefinition } from "./Executor.js"
 import { runExecutor } from "./Runtime.js"
@@ -35,4 +38,4 @@ export const serve = <R>(definition: ExecutorDefinition<R>, flags: RuntimeFlags)
       graceSeconds: flags.graceSeconds,
       stateDir: Option.getOrUndefined(flags.stateDir)
     })
-  }).pipe(Effect.provide(HttpClientLive))
+  }).pipe(Effect.provide(Layer.merge(HttpClientLive, SettleMemoryLive)))

@@ -6,6 +6,7 @@
  */
 // First: before `pg` loads (see Navigator.ts).
 import "./Navigator.js"
+import { SettleMemoryLive } from "@agnt/client/SettleMemory"
 import { Role } from "@agnt/domain/Auth"
 import { AccountNotFound } from "@agnt/domain/Errors"
 import { AccountId, AgentId, ApiKeyId } from "@agnt/domain/Ids"
@@ -20,7 +21,6 @@ import { ApiKeyInfo, ApiKeys } from "./ApiKeys.js"
 import { DatabaseLive } from "./Database.js"
 import { ServerLive } from "./Server.js"
 import { ServerConfig } from "./ServerConfig.js"
-import { SettleMemoryLive } from "./SettleMemory.js"
 
 const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
@@ -35,7 +35,7 @@ const KeysLive = ApiKeys.Default.pipe(
   Layer.provide(Logger.replace(Logger.prettyLoggerDefault, Logger.prettyLogger({ stderr: true })))
 )
 
-/** The server, then (once it listens) the memory settling of `SettleMemory.ts`, until interrupted. */
+/** The server, then (once it listens) the memory settling of `@agnt/client/SettleMemory`, until interrupted. */
 const serve = Command.make(
   "serve",
   {},
