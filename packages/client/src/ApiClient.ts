@@ -10,6 +10,7 @@ import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { isHttpClientError } from "@effect/platform/HttpClientError"
 import { Cause, Effect, Predicate, Redacted, Schedule } from "effect"
 import { makeDownload } from "./Download.js"
+import { downloadClient } from "./HttpClientLive.js"
 import { makeUploads } from "./Upload.js"
 
 /**
@@ -30,7 +31,7 @@ export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
  * `jobs.download`, which holds the whole file in memory; and `uploads`
  * sends the streamed bodies of `Upload.uploadBody` to the two endpoints
  * that take files (`Upload.makeUploads`). Needs an
- * `HttpClient`.
+ * `HttpClient`; downloads go through `HttpClientLive.downloadClient` of it.
  */
 export const makeApiClient = (options: {
   readonly baseUrl: string
@@ -38,12 +39,14 @@ export const makeApiClient = (options: {
 }) =>
   Effect.gen(function*() {
     const plain = yield* HttpClient.HttpClient
-    const key = options.key
-    const api = key === undefined ? plain : HttpClient.mapRequest(plain, HttpClientRequest.bearerToken(Redacted.value(key)))
+    const withKey = (client: HttpClient.HttpClient) =>
+      options.key === undefined ? client : HttpClient.mapRequest(client, HttpClientRequest.bearerToken(Redacted.value(options.key)))
+    const api = withKey(plain)
     const client = yield* HttpApiClient.makeWith(Api, { baseUrl: options.baseUrl, httpClient: api })
+    const downloads = yield* downloadClient(plain)
     return {
       ...client,
-      downloadFile: makeDownload({ baseUrl: options.baseUrl, api, plain }),
+      downloadFile: makeDownload({ baseUrl: options.baseUrl, api: withKey(downloads), plain: downloads }),
       uploads: yield* makeUploads({ baseUrl: options.baseUrl, api })
     }
   })
