@@ -116,21 +116,23 @@ const makeSpend = (repo: LimitsRepo) => {
   const blocked = new Map<string, { readonly until: number }>()
   const reserved = new Map<string, { left: number; readonly until: number }>()
   const inFlight = new Map<string, Deferred.Deferred<void>>()
-  const reserve = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> => {
-    const done = Deferred.unsafeMake<void>(FiberId.none)
-    inFlight.set(subject, done)
-    return Effect.flatMap(repo.reserve(subject, rate, reservationSize(rate)), ({ granted, wait }) => {
-      if (granted === 0) {
-        boundedSet(blocked, subject, { until: Date.now() + wait * 1000 })
-        return refused(limit, wait)
-      }
-      if (granted > 1) boundedSet(reserved, subject, { left: granted - 1, until: Date.now() + reservationMillis })
-      return Effect.void
-    }).pipe(Effect.ensuring(Effect.suspend(() => {
-      inFlight.delete(subject)
-      return Deferred.succeed(done, undefined)
-    })))
-  }
+  // Registered and released with interruption masked, so that no interruption can leave a reservation in flight forever.
+  const reserve = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
+    Effect.uninterruptibleMask((restore) => {
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      inFlight.set(subject, done)
+      return restore(Effect.flatMap(repo.reserve(subject, rate, reservationSize(rate)), ({ granted, wait }) => {
+        if (granted === 0) {
+          boundedSet(blocked, subject, { until: Date.now() + wait * 1000 })
+          return refused(limit, wait)
+        }
+        if (granted > 1) boundedSet(reserved, subject, { left: granted - 1, until: Date.now() + reservationMillis })
+        return Effect.void
+      })).pipe(Effect.ensuring(Effect.suspend(() => {
+        inFlight.delete(subject)
+        return Deferred.succeed(done, undefined)
+      })))
+    })
   const spend = (limit: LimitName, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
     Effect.suspend(() => {
       const now = Date.now()
