@@ -203,7 +203,7 @@ const authenticate = (sql: SqlClient.SqlClient, cache: Map<ApiKeyId, CachedPrinc
       const principal = new Principal(fields)
       remember(keyId, { principal, secretSha256: secret_sha256, until: Date.now() + principalCacheSeconds * 1000 })
       return principal
-    }).pipe(Effect.withSpan("ApiKeys.authenticate"))
+    })
 }
 
 /** Creating, listing, revoking and checking API keys. */

@@ -99,7 +99,7 @@ const longPoll = <A, E, R>(
  * @fails Forbidden.
  */
 const pending = (services: JobServices) =>
-  Effect.fn("ExecutorJobs.pending")(function*(principal: Principal, agentId: AgentId, limit: number, waitSeconds: number) {
+  Effect.fnUntraced(function*(principal: Principal, agentId: AgentId, limit: number, waitSeconds: number) {
     yield* requireExecutor(principal, agentId)
     const poll = Effect.map(services.jobs.listPending(agentId, limit), (found) => found.length > 0 ? Option.some(found) : Option.none())
     return Option.getOrElse(yield* longPoll(services, principal, "agnt_pending", agentId, waitSeconds, poll), () => [])
@@ -113,7 +113,7 @@ const pending = (services: JobServices) =>
  * @fails Forbidden.
  */
 const claim = (services: JobServices) =>
-  Effect.fn("ExecutorJobs.claim")(function*(principal: Principal, request: ClaimRequest) {
+  Effect.fnUntraced(function*(principal: Principal, request: ClaimRequest) {
     yield* requireExecutor(principal, request.agent_id)
     yield* services.lifecycle.seen(request.executor_id, request.agent_id, principal.key_id)
     const next = services.lifecycle.claimNext({
@@ -138,7 +138,7 @@ const claim = (services: JobServices) =>
  * @fails Forbidden, JobNotFound, InvalidTransition, LeaseLost.
  */
 const report = ({ lifecycle, settings }: JobServices) =>
-  Effect.fn("ExecutorJobs.report")(function*(principal: Principal, jobId: JobId, update: StatusUpdate) {
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId, update: StatusUpdate) {
     yield* requireRole(principal, "executor", "admin")
     const lease: LeaseMode = update.status === "accepted"
       ? { _tag: "create", leaseId: makeLeaseId() }
@@ -166,7 +166,7 @@ const report = ({ lifecycle, settings }: JobServices) =>
  * @fails Forbidden, JobNotFound, LeaseLost, InvalidTransition (the job is no longer accepted or running).
  */
 const renew = ({ lifecycle, settings }: JobServices) =>
-  Effect.fn("ExecutorJobs.renew")(function*(principal: Principal, jobId: JobId, leaseId: LeaseId, lines?: ReadonlyArray<string>) {
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId, leaseId: LeaseId, lines?: ReadonlyArray<string>) {
     yield* requireRole(principal, "executor", "admin")
     return yield* lifecycle.renew({
       jobId,
@@ -251,7 +251,7 @@ const completionState = ({ lifecycle }: JobServices, jobId: JobId, visibility: V
  *   ChecksumMismatch, PayloadTooLarge.
  */
 const complete = (services: JobServices) =>
-  Effect.fn("ExecutorJobs.complete")(function*(principal: Principal, jobId: JobId, body: RequestBody, small: boolean): Effect.fn.Return<
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId, body: RequestBody, small: boolean): Effect.fn.Return<
     Job,
     | Forbidden
     | JobNotFound

@@ -20,7 +20,7 @@ import {
 } from "@effect/platform"
 import { HttpIncomingMessage } from "@effect/platform"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import { Cause, Effect, Either, Option, Schema } from "effect"
+import { Cause, Effect, Either, Layer, Option, Schema } from "effect"
 import { databaseUnavailable } from "./Database.js"
 import { guardMultipart } from "./MultipartGuard.js"
 import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
@@ -64,10 +64,12 @@ const finishRateLimited = (request: HttpServerRequest.HttpServerRequest, respons
     onNone: () => response,
     onSome: (error) => HttpServerResponse.setHeader(response, "retry-after", String(error.retry_after_seconds))
   })
-  const hasBody = request.headers["content-length"] !== undefined && request.headers["content-length"] !== "0" ||
-    request.headers["transfer-encoding"] !== undefined
-  return hasBody ? HttpServerResponse.setHeader(withRetry, "connection", "close") : withRetry
+  return hasBody(request) ? HttpServerResponse.setHeader(withRetry, "connection", "close") : withRetry
 }
+
+/** Whether `request` has a body: a `Content-Length` other than 0, or `Transfer-Encoding`. */
+const hasBody = (request: HttpServerRequest.HttpServerRequest) =>
+  (request.headers["content-length"] ?? "0") !== "0" || request.headers["transfer-encoding"] !== undefined
 
 /** Seconds a client is asked to wait (`Retry-After`) while the database is away. */
 const notReadyRetrySeconds = 5
@@ -95,16 +97,17 @@ const routeNotFound = (request: HttpServerRequest.HttpServerRequest) => {
   return errorResponse(new RouteNotFound({ method: request.method, path, message: `no endpoint answers ${request.method} ${path}` }))
 }
 
-/**
- * The edge of every request: a request without a bearer key spends from its
- * client address's rate before anything else runs (a keyed one is counted
- * by its verified key, or as a failed attempt, in `AuthenticationLive`),
- * and every 429 leaves with `Retry-After` (`finishRateLimited`). Body
- * limits live in `BodyLimitsLive`, inside the API app.
- */
 /** Longest wait for the shared address count before a keyless request is let through uncounted. */
 const addressLimitWait = "2 seconds"
 
+/**
+ * The edge of every request: a request without a bearer key spends from its
+ * client address's rate before anything else runs (a keyed one is counted
+ * by its verified key, or as a failed attempt, in `AuthenticationLive`).
+ * Every 429 leaves with `Retry-After` (`finishRateLimited`, set by
+ * `withRequestSettings`); body limits live in `withRequestSettings` and
+ * `BodyLimitsLive`, inside the API app.
+ */
 export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const limits = yield* RateLimits
@@ -121,13 +124,12 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
       )
       if (Either.isLeft(admitted)) return finishRateLimited(request, rateLimited(admitted.left))
     }
-    // A middleware of `serve` runs around an app whose response is already sent: amend it before that.
-    yield* HttpApp.appendPreResponseHandler((request, response) => Effect.succeed(finishRateLimited(request, response)))
     return yield* app
   })
 
 /**
- * The configured body limits, and typed answers for the failures of parsing
+ * The declared body size checked against the limit (`withRequestSettings` sets
+ * the limits the body's reader applies), and typed answers for the failures of parsing
  * a body — which the API builder treats as defects — 413 `PayloadTooLarge`
  * for limits, 400 `InvalidRequest` for malformed JSON or multipart — and
  * a typed 404 `RouteNotFound` for a method and path no endpoint serves
@@ -168,7 +170,7 @@ const bodyTooLarge = (error: unknown) =>
   typeof error === "object" && error !== null && "cause" in error && error.cause instanceof Error &&
   error.cause.message === "maxBytes exceeded"
 
-/** `app` under the configured body limits, its parse failures rendered by `renderFailure`. */
+/** `app` with a declared body over the limit refused, and its parse failures rendered by `renderFailure`. */
 const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -178,6 +180,26 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
     }
     return yield* guardMultipart(request, app, invalidRequest)
   }).pipe(
+    Effect.mapError((error) =>
+      error instanceof HttpApiDecodeError ? new HttpApiDecodeError({ issues: error.issues, message: describeIssues(error.issues) }) : error
+    ),
+    Effect.catchAllCause(renderFailure(settings))
+  )
+
+/**
+ * `layer` — the one serving the API — built with what every request it
+ * serves inherits (a request's fiber starts from the fiber refs of the
+ * server's), set once rather than around each request, where it was six
+ * fiber-ref changes per request: the configured body limits — the largest
+ * body, and how multipart bodies are parsed — and `finishRateLimited`, so
+ * that every 429 leaves with `Retry-After`.
+ */
+export const withRequestSettings = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R | ServerConfig> =>
+  Layer.unwrapEffect(Effect.map(ServerConfig, (settings) => Layer.locallyEffect(layer, (build) => requestSettings(settings, build))))
+
+/** `effect` with the settings of `withRequestSettings`. */
+const requestSettings = <A, E, R>(settings: ServerSettings, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
     // Per-file sizes are checked after parsing (`Jobs.checkFiles`), not by the parser (multipasta 0.2.8):
     // a part over its limit that followed another file was dropped without an error (the job was made
     // without it), and in a chunked body the parser emitted an unhandled 'error' that crashed the process.
@@ -187,11 +209,20 @@ const respond = <E, R>(settings: ServerSettings, app: HttpApp.Default<E, R>) =>
     Multipart.withMaxParts(Option.some(settings.maxFiles + 16)),
     Multipart.withMaxFieldSize(FileSystem.Size(maxFieldBytesOf(settings))),
     HttpIncomingMessage.withMaxBodySize(Option.some(FileSystem.Size(settings.maxBodyBytes))),
-    Effect.mapError((error) =>
-      error instanceof HttpApiDecodeError ? new HttpApiDecodeError({ issues: error.issues, message: describeIssues(error.issues) }) : error
-    ),
-    Effect.catchAllCause(renderFailure(settings))
+    // The response of a handler or middleware is amended before it is sent (what `HttpApp.appendPreResponseHandler` does).
+    Effect.locallyWith(
+      HttpApp.currentPreResponseHandlers,
+      Option.match({
+        onNone: () => Option.some(finishRateLimitedHandler),
+        onSome: (prior) =>
+          Option.some((request, response) =>
+            Effect.flatMap(prior(request, response), (amended) => finishRateLimitedHandler(request, amended))
+          )
+      })
+    )
   )
+
+const finishRateLimitedHandler: HttpApp.PreResponseHandler = (request, response) => Effect.succeed(finishRateLimited(request, response))
 
 /**
  * A typed answer for a failure or defect of the API app, where one fits

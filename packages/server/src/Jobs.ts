@@ -162,7 +162,7 @@ const insertOnce = (
  *   PayloadTooLarge, IdempotencyConflict, JobNotFound.
  */
 const create = (services: JobServices, inputSchemas: InputSchemas) =>
-  Effect.fn("Jobs.create")(function*(principal: Principal, body: RequestBody, idempotencyKey?: string) {
+  Effect.fnUntraced(function*(principal: Principal, body: RequestBody, idempotencyKey?: string) {
     const { settings, store } = services
     yield* requireRole(principal, "buyer", "admin")
     const jobId = makeJobId()
@@ -185,7 +185,7 @@ const checkParent = (services: JobServices, principal: Principal, parentJobId: J
   Effect.gen(function*() {
     const scope = principal.scope_job_id
     if (scope === null) {
-      if (parentJobId !== undefined) yield* get(services)(principal, parentJobId)
+      if (parentJobId !== undefined) yield* get(services, principal, parentJobId)
       return
     }
     if (parentJobId !== scope) {
@@ -198,16 +198,16 @@ const checkParent = (services: JobServices, principal: Principal, parentJobId: J
   })
 
 /** @fails JobNotFound when the job does not exist or is not the caller's. */
-const get = ({ jobs }: JobServices) =>
-  Effect.fn("Jobs.get")(function*(principal: Principal, jobId: JobId) {
-    const job = yield* jobs.findById(jobId, visibilityOf(principal))
-    return yield* Option.match(job, { onNone: () => Effect.fail(JobNotFound.of(jobId)), onSome: Effect.succeed })
-  })
+const get = ({ jobs }: JobServices, principal: Principal, jobId: JobId): Effect.Effect<Job, JobNotFound> =>
+  Effect.flatMap(
+    jobs.findById(jobId, visibilityOf(principal)),
+    Option.match({ onNone: () => Effect.fail(JobNotFound.of(jobId)), onSome: Effect.succeed })
+  )
 
 /** The job's status, structured result and result files with download URLs (presigned when the store has them). */
 const result = (services: JobServices) =>
-  Effect.fn("Jobs.result")(function*(principal: Principal, jobId: JobId) {
-    const job = yield* get(services)(principal, jobId)
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId) {
+    const job = yield* get(services, principal, jobId)
     const files = yield* services.jobs.files(jobId, "result")
     const withUrls = yield* Effect.forEach(files, ({ file, storage_key }) =>
       services.store.presignedUrl(storage_key, { fileName: file.path, expiresInSeconds: downloadUrlSeconds }).pipe(
@@ -226,8 +226,8 @@ const result = (services: JobServices) =>
 
 /** A visible job's file and its bytes. @fails JobNotFound, FileNotFound. */
 const download = (services: JobServices) =>
-  Effect.fn("Jobs.download")(function*(principal: Principal, jobId: JobId, fileId: FileId) {
-    yield* get(services)(principal, jobId)
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId, fileId: FileId) {
+    yield* get(services, principal, jobId)
     const found = yield* services.jobs.findFile(jobId, fileId)
     if (Option.isNone(found)) return yield* FileNotFound.of(fileId)
     return { file: found.value.file, content: services.store.get(found.value.storage_key) }
@@ -243,7 +243,7 @@ const download = (services: JobServices) =>
  * @fails Forbidden, JobNotFound, InvalidTransition (already terminal).
  */
 const cancel = ({ lifecycle }: JobServices) =>
-  Effect.fn("Jobs.cancel")(function*(principal: Principal, jobId: JobId) {
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId) {
     yield* requireRole(principal, "buyer", "admin")
     return yield* lifecycle.cancel(jobId, visibilityOf(principal)).pipe(
       Effect.mapError((reason) =>
@@ -259,7 +259,7 @@ const cancel = ({ lifecycle }: JobServices) =>
  * @fails JobNotFound.
  */
 const events = ({ jobs, limits, notifier }: JobServices) =>
-  Effect.fn("Jobs.events")(function*(principal: Principal, jobId: JobId, params: {
+  Effect.fnUntraced(function*(principal: Principal, jobId: JobId, params: {
     readonly after: number
     readonly limit: number
     readonly wait: number
@@ -290,7 +290,7 @@ const events = ({ jobs, limits, notifier }: JobServices) =>
 export class Jobs extends Effect.Service<Jobs>()("@agnt/server/Jobs", {
   effect: Effect.map(jobServices, (services) => ({
     create: create(services, makeInputSchemas(services)),
-    get: get(services),
+    get: (principal: Principal, jobId: JobId) => get(services, principal, jobId),
     /** The jobs the caller may see (a buyer: its account's), newest first. */
     list: (principal: Principal, params: {
       readonly status?: JobStatus | undefined

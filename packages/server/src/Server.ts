@@ -18,7 +18,7 @@ import { DatabaseLive } from "./Database.js"
 import { DevKeysLive } from "./DevKeys.js"
 import { ExecutorHttpLive } from "./Executor/Http.js"
 import { HealthHttpLive } from "./Health/Http.js"
-import { BodyLimitsLive, withRequestLimits } from "./HttpEdge.js"
+import { BodyLimitsLive, withRequestLimits, withRequestSettings } from "./HttpEdge.js"
 import { JobsHttpLive } from "./Jobs/Http.js"
 import { everyKey, Notifier } from "./Notifier.js"
 import { LocalObjectStoreLive } from "./ObjectStore.js"
@@ -151,6 +151,7 @@ export const ServerLive = HttpApiBuilder.serve(withRequestLimits).pipe(
     BodyLimitsLive
   ]),
   Layer.provide(ApiLive),
+  withRequestSettings,
   HttpServer.withLogAddress,
   Layer.merge(DevKeysLive),
   Layer.merge(ReaperLive),

@@ -408,7 +408,7 @@ const refused = (sql: SqlClient.SqlClient) => {
  */
 const transition = (sql: SqlClient.SqlClient) => {
   const [transitionRow, refuse] = [transitionStatement(sql), refused(sql)]
-  return Effect.fn("LifecycleRepo.transition")(function*(params: TransitionParams) {
+  return Effect.fnUntraced(function*(params: TransitionParams) {
     const request = transitionRequest(params)
     const changed = yield* transitionRow(request)
     if (Option.isSome(changed)) return changed.value
@@ -422,7 +422,7 @@ const transition = (sql: SqlClient.SqlClient) => {
  */
 const tryTransition = (sql: SqlClient.SqlClient) => {
   const transitionRow = transitionStatement(sql)
-  return Effect.fn("LifecycleRepo.tryTransition")(function*(params: TransitionParams) {
+  return Effect.fnUntraced(function*(params: TransitionParams) {
     return yield* transitionRow(transitionRequest(params))
   }, (effect) => Effect.catchTags(effect, { SqlError: Effect.die, ParseError: Effect.die }))
 }
@@ -436,7 +436,7 @@ const tryTransition = (sql: SqlClient.SqlClient) => {
  */
 const claimNext = (sql: SqlClient.SqlClient) => {
   const claimRow = claimStatement(sql)
-  return Effect.fn("LifecycleRepo.claimNext")(function*(params: {
+  return Effect.fnUntraced(function*(params: {
     readonly agentId: AgentId
     readonly executorId: string
     readonly executorKeyId: ApiKeyId
@@ -469,7 +469,7 @@ const claimNext = (sql: SqlClient.SqlClient) => {
  */
 const renew = (sql: SqlClient.SqlClient) => {
   const [renewRow, refuse] = [renewStatement(sql), refused(sql)]
-  return Effect.fn("LifecycleRepo.renew")(function*(params: {
+  return Effect.fnUntraced(function*(params: {
     readonly jobId: JobId
     readonly visibility: Visibility
     readonly leaseId: LeaseId
@@ -500,7 +500,7 @@ const renew = (sql: SqlClient.SqlClient) => {
  */
 const cancel = (sql: SqlClient.SqlClient) => {
   const [change, cancelRow, refuse] = [transition(sql), cancelRequestStatement(sql), refused(sql)]
-  return Effect.fn("LifecycleRepo.cancel")(function*(jobId: JobId, visibility: Visibility) {
+  return Effect.fnUntraced(function*(jobId: JobId, visibility: Visibility) {
     const reason = "canceled by the buyer"
     const pending = yield* Effect.option(
       change({ jobId, visibility, to: "canceled", from: ["pending"], lease: { _tag: "none" }, leaseSeconds: 0, reason })
@@ -544,7 +544,7 @@ const maxRememberedExecutors = 10_000
 const seen = (sql: SqlClient.SqlClient) => {
   const seenRow = seenStatement(sql)
   const recorded = new Map<string, number>()
-  return Effect.fn("LifecycleRepo.seen")(function*(executorId: string, agentId: AgentId, keyId: ApiKeyId) {
+  return Effect.fnUntraced(function*(executorId: string, agentId: AgentId, keyId: ApiKeyId) {
     const key = `${executorId}\n${agentId}\n${keyId}`
     const now = Date.now()
     if ((recorded.get(key) ?? 0) > now - seenEveryMillis) return
@@ -557,7 +557,7 @@ const seen = (sql: SqlClient.SqlClient) => {
 /** The `CompletionState` of a visible job, or `None`. */
 const completion = (sql: SqlClient.SqlClient) => {
   const completionRow = completionStatement(sql)
-  return Effect.fn("LifecycleRepo.completion")(function*(jobId: JobId, visibility: Visibility) {
+  return Effect.fnUntraced(function*(jobId: JobId, visibility: Visibility) {
     return yield* completionRow({ job_id: jobId, visibility })
   }, Effect.orDie)
 }

@@ -164,7 +164,7 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
     const [fileRows, fileRow, idempotentRow] = [filesStatement(sql), findFileStatement(sql), findIdempotentStatement(sql)]
 
     /** The job if `visibility` lets the caller see it. */
-    const findById = Effect.fn("JobsRepo.findById")(function*(jobId: JobId, visibility: Visibility) {
+    const findById = Effect.fnUntraced(function*(jobId: JobId, visibility: Visibility) {
       return yield* findRow({ job_id: jobId, visibility })
     }, Effect.orDie)
 
@@ -174,13 +174,13 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
      * written: the idempotency key was taken first, or the agent is gone or
      * has another `input_schema` than `job.input_schema`.
      */
-    const insert = Effect.fn("JobsRepo.insert")(function*(job: Omit<typeof NewJob.Type, "data">) {
+    const insert = Effect.fnUntraced(function*(job: Omit<typeof NewJob.Type, "data">) {
       const rows = yield* insertRow({ ...job, data: { files: job.files.length } })
       return Option.fromNullable(rows[0])
     }, Effect.orDie)
 
     /** A page of visible jobs, newest first, after the job id `cursor`. */
-    const list = Effect.fn("JobsRepo.list")(function*(params: typeof ListRequest.Type) {
+    const list = Effect.fnUntraced(function*(params: typeof ListRequest.Type) {
       const jobs = yield* listRows(params)
       const data = jobs.slice(0, params.limit)
       const last = data[data.length - 1]
@@ -192,23 +192,23 @@ export class JobsRepo extends Effect.Service<JobsRepo>()("@agnt/server/JobsRepo"
       findById,
       list,
       /** The job an idempotency key of `accountId` made (with any of the account's keys), with the hash of its request. */
-      findIdempotent: Effect.fn("JobsRepo.findIdempotent")(function*(accountId: AccountId, key: string) {
+      findIdempotent: Effect.fnUntraced(function*(accountId: AccountId, key: string) {
         return yield* idempotentRow({ account_id: accountId, key })
       }, Effect.orDie),
       /** Pending jobs of an agent, oldest first. */
-      listPending: Effect.fn("JobsRepo.listPending")(function*(agentId: AgentId, limit: number) {
+      listPending: Effect.fnUntraced(function*(agentId: AgentId, limit: number) {
         return yield* pendingRows({ agent_id: agentId, limit })
       }, Effect.orDie),
       /** A page of a visible job's events after event id `after`, oldest first; `None` when the job is not visible. */
-      events: Effect.fn("JobsRepo.events")(function*(jobId: JobId, visibility: Visibility, after: number, limit: number) {
+      events: Effect.fnUntraced(function*(jobId: JobId, visibility: Visibility, after: number, limit: number) {
         return yield* eventsRow({ job_id: jobId, visibility, after, limit })
       }, Effect.orDie),
       /** A job's files of `kind`, by path. */
-      files: Effect.fn("JobsRepo.files")(function*(jobId: JobId, kind: "input" | "result") {
+      files: Effect.fnUntraced(function*(jobId: JobId, kind: "input" | "result") {
         return yield* fileRows({ job_id: jobId, kind })
       }, Effect.orDie),
       /** One file of a job. */
-      findFile: Effect.fn("JobsRepo.findFile")(function*(jobId: JobId, fileId: FileId) {
+      findFile: Effect.fnUntraced(function*(jobId: JobId, fileId: FileId) {
         return yield* fileRow({ job_id: jobId, file_id: fileId })
       }, Effect.orDie)
     } as const

@@ -64,7 +64,7 @@ export class LimitsRepo extends Effect.Service<LimitsRepo>()("@agnt/server/Limit
      *
      * @returns the requests granted, and when none was, the seconds until the next one would be.
      */
-    const reserve = Effect.fn("LimitsRepo.reserve")(function*(subject: string, rate: Rate, want: number) {
+    const reserve = Effect.fnUntraced(function*(subject: string, rate: Rate, want: number) {
       const interval = 1 / rate.perSecond
       const span = Math.max(1, rate.burst) * interval
       const decision = yield* reserveSome({ subject, interval, span, want })
@@ -92,20 +92,20 @@ export class LimitsRepo extends Effect.Service<LimitsRepo>()("@agnt/server/Limit
      * rarely pick the same; `None` when none was free or another holder
      * took the chosen one first.
      */
-    const take = Effect.fn("LimitsRepo.take")(function*(subject: string, holder: string, max: number, seconds: number) {
+    const take = Effect.fnUntraced(function*(subject: string, holder: string, max: number, seconds: number) {
       const rows = yield* takeOne({ subject, holder, max, seconds })
       return Option.map(Option.fromNullable(rows[0]), (row) => row.slot)
     }, Effect.orDie)
 
     /** Keep `holder`'s slot for `seconds` from now. */
-    const renew = Effect.fn("LimitsRepo.renew")(function*(subject: string, slot: number, holder: string, seconds: number) {
+    const renew = Effect.fnUntraced(function*(subject: string, slot: number, holder: string, seconds: number) {
       yield* sql`
         UPDATE limit_slots SET expires_at = now() + make_interval(secs => ${seconds}::float8)
         WHERE subject = ${subject} AND slot = ${slot} AND holder = ${holder}`
     }, Effect.orDie)
 
     /** Free `holder`'s slot. */
-    const free = Effect.fn("LimitsRepo.free")(function*(subject: string, slot: number, holder: string) {
+    const free = Effect.fnUntraced(function*(subject: string, slot: number, holder: string) {
       yield* sql`DELETE FROM limit_slots WHERE subject = ${subject} AND slot = ${slot} AND holder = ${holder}`
     }, Effect.orDie)
 
