@@ -2,11 +2,14 @@
  * `GET /v1/jobs/{id}` under 50 concurrent keep-alive connections, for
  * GET_SECONDS (10 by default, 2 quick) after a 1-second warm-up: requests/s
  * answered 200 and their median latency, from a real `agnt-server` process
- * (its per-key request rate raised out of the way) and from the baseline,
- * a bare `node:http` + `pg` server process doing the same work on the same
- * database (`bench/bareGetServer.ts`: the key's row by id, its SHA-256
- * compared, the job selected). One job, one buyer key; the load generator
- * is this process (`node:http` keep-alive agent), on the same cores.
+ * (its per-key request rate raised out of the way) and from two baselines
+ * on the same database: a bare `node:http` + `pg` server process doing the
+ * same work (`bench/bareGetServer.ts`: the key's row by id, its SHA-256
+ * compared, the job selected), and the framework's floor, the same
+ * endpoint as an `HttpApi` over `@effect/sql-pg` without authentication or
+ * agnt's middleware (`bench/floorGetServer.ts`). One job, one buyer key;
+ * the load generator is this process (`node:http` keep-alive agent), on the
+ * same cores.
  *
  *   npx tsx bench/get.ts
  *   GET_SECONDS=5 npx tsx bench/get.ts
@@ -62,17 +65,17 @@ export const load = (url: string, headers: NodeHttp.OutgoingHttpHeaders, seconds
     return { perSecond: latencies.length / seconds, latencies: latencies.sort((a, b) => a - b), others } satisfies Load
   })
 
-/** Start `bench/bareGetServer.ts` on `databaseUrl` for the life of the scope; yields its base URL. */
-const bareServer = (databaseUrl: string) =>
+/** Start the baseline server `script` of `bench/` on `databaseUrl` for the life of the scope; yields its base URL. */
+const baselineServer = (script: "bareGetServer.ts" | "floorGetServer.ts", databaseUrl: string) =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<{ readonly url: string; readonly stop: () => void }>((resolve, reject) => {
-        const file = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "bareGetServer.ts")
+        const file = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), script)
         const child = spawn(process.execPath, ["--import", "tsx", file], {
           env: { ...process.env, DATABASE_URL: databaseUrl },
           stdio: ["ignore", "pipe", "inherit"]
         })
-        child.on("exit", (code) => reject(new Error(`bareGetServer exited ${code}`)))
+        child.on("exit", (code) => reject(new Error(`${script} exited ${code}`)))
         child.stdout.setEncoding("utf8").on("data", (text: string) => {
           const port = /listening (\d+)/.exec(text)?.[1]
           if (port !== undefined) resolve({ url: `http://127.0.0.1:${port}`, stop: () => child.kill("SIGTERM") })
@@ -102,21 +105,28 @@ export const serverWithJob = (context: BenchContext, prefix: string, env: Readon
     return { databaseUrl, url, buyerKey, job }
   })
 
-/** agnt's and the bare server's loads over the same job of a fresh database, one after the other. */
+/**
+ * agnt's, the bare server's and the framework floor's loads over the same
+ * job of a fresh database, one after the other.
+ */
 export const getFigures = (context: BenchContext, seconds: number) =>
   Effect.gen(function*() {
     const { buyerKey, databaseUrl, job, url } = yield* serverWithJob(context, "agnt-bench-get-", {
       AGNT_RATE_LIMIT_PER_SECOND: "1000000",
       AGNT_RATE_LIMIT_BURST: "1000000"
     })
-    const bare = yield* bareServer(databaseUrl)
+    const bare = yield* baselineServer("bareGetServer.ts", databaseUrl)
+    const floor = yield* baselineServer("floorGetServer.ts", databaseUrl)
     const headers = { authorization: `Bearer ${Redacted.value(buyerKey.key)}` }
     const measure = (base: string) =>
       Effect.zipRight(load(`${base}/v1/jobs/${job.job_id}`, headers, 1), load(`${base}/v1/jobs/${job.job_id}`, headers, seconds))
-    return { agnt: yield* measure(url), bare: yield* measure(bare.url) }
+    return { agnt: yield* measure(url), bare: yield* measure(bare.url), floor: yield* measure(floor.url) }
   }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer))
 
-/** The suite's rows: requests/s and p50 beside the bare server. */
+/**
+ * The suite's rows: requests/s and p50 beside the bare server, and
+ * requests/s beside the framework's floor (`floorGetServer.ts`).
+ */
 export const getRows = (figures: Effect.Effect.Success<ReturnType<typeof getFigures>>): ReadonlyArray<Row> => {
   const baselineName = "bare node:http + pg"
   return [
@@ -135,14 +145,24 @@ export const getRows = (figures: Effect.Effect.Success<ReturnType<typeof getFigu
       agnt: percentile(figures.agnt.latencies, 50),
       baseline: percentile(figures.bare.latencies, 50),
       baselineName
+    },
+    {
+      measure: `GET /v1/jobs/{id}, ${connections} connections`,
+      unit: "req/s",
+      better: "higher",
+      agnt: figures.agnt.perSecond,
+      baseline: figures.floor.perSecond,
+      baselineName: "HttpApi + sql-pg, no auth"
     }
   ]
 }
 
 const others = (figures: Effect.Effect.Success<ReturnType<typeof getFigures>>) =>
-  figures.agnt.others + figures.bare.others === 0
+  figures.agnt.others + figures.bare.others + figures.floor.others === 0
     ? Effect.void
-    : Console.log(`  GET answers other than 200: agnt ${figures.agnt.others}, bare ${figures.bare.others}`)
+    : Console.log(
+      `  GET answers other than 200: agnt ${figures.agnt.others}, bare ${figures.bare.others}, floor ${figures.floor.others}`
+    )
 
 /** The suite's measure: 10 s per server (2 quick). */
 export const getMeasure: Measure = {

@@ -21,7 +21,8 @@
  * CPU (the agnt server process, PostgreSQL — every backend and background
  * process — and this process, where the clients run) and SQL statements
  * (`pg_stat_statements`) and commits (`pg_stat_database.xact_commit`) in the
- * system's database.
+ * system's database, and write transactions (the advance of the next
+ * transaction id: a transaction takes one only when it writes).
  *
  *   npx tsx bench/lifecycle.ts            # N=2000
  *   N=300 npx tsx bench/lifecycle.ts
@@ -54,7 +55,10 @@ import { databaseCounters, statisticsSettle } from "./statements.js"
 const producers = 4
 const workers = 4
 
-/** What one system's measured run cost: its wall seconds, CPU (ms), statements and commits, over `jobs` jobs. */
+/**
+ * What one system's measured run cost over `jobs` jobs: its wall seconds, CPU (ms), statements,
+ * commits (read-only transactions included) and write transactions.
+ */
 export interface LifecycleFigures {
   readonly name: string
   readonly jobs: number
@@ -62,6 +66,7 @@ export interface LifecycleFigures {
   readonly cpu: CpuReading
   readonly statements: number
   readonly commits: number
+  readonly writes: number
 }
 
 /** A system under test: runs `jobs` jobs through their whole lifecycle, ending when the last one has completed. */
@@ -90,22 +95,24 @@ const measureLifecycle = (
   Effect.scoped(Effect.gen(function*() {
     const databaseUrl = yield* freshDatabase(context.adminUrl)
     const counters = yield* databaseCounters(context.adminUrl, new URL(databaseUrl).pathname.slice(1))
-    const { commitsBefore, cpu, seconds } = yield* Effect.scoped(Effect.gen(function*() {
+    const { commitsBefore, cpu, seconds, writes } = yield* Effect.scoped(Effect.gen(function*() {
       const started = yield* system(databaseUrl)
       yield* started.run(Math.max(20, Math.round(jobs / 10)))
       yield* Effect.sleep(statisticsSettle)
       const commitsBefore = yield* counters.commits
       yield* counters.reset
+      const firstId = yield* counters.nextTransactionId
       const before = readCpu(started.serverPid, context.postmasterPid)
       const from = performance.now()
       yield* started.run(jobs)
       const seconds = (performance.now() - from) / 1000
-      return { commitsBefore, seconds, cpu: cpuSince(before, readCpu(started.serverPid, context.postmasterPid)) }
+      const cpu = cpuSince(before, readCpu(started.serverPid, context.postmasterPid))
+      return { commitsBefore, seconds, cpu, writes: (yield* counters.nextTransactionId) - firstId }
     }))
     yield* Effect.sleep("1 second")
     const commits = (yield* counters.commits) - commitsBefore
     const statements = yield* counters.statements
-    return { name, jobs, seconds, cpu, statements, commits } satisfies LifecycleFigures
+    return { name, jobs, seconds, cpu, statements, commits, writes } satisfies LifecycleFigures
   }))
 
 const retried = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -224,7 +231,7 @@ export const lifecycleFigures = (context: BenchContext, jobs: number) =>
 const perJob = (figures: LifecycleFigures, value: number) => value / figures.jobs
 const cpuPerJob = (figures: LifecycleFigures) => perJob(figures, figures.cpu.server + figures.cpu.postgres + figures.cpu.client)
 
-/** The suite's rows: jobs/s beside both peers; CPU, statements and commits per job beside each. */
+/** The suite's rows: jobs/s beside both peers; CPU, statements, commits and write transactions per job beside each. */
 export const lifecycleRows = (figures: Effect.Effect.Success<ReturnType<typeof lifecycleFigures>>): ReadonlyArray<Row> => {
   const { agnt } = figures
   return [figures.pgBoss, figures.graphile].flatMap((peer): ReadonlyArray<Row> => {
@@ -240,7 +247,8 @@ export const lifecycleRows = (figures: Effect.Effect.Success<ReturnType<typeof l
       row("lifecycle throughput", "jobs/s", "higher", (figures) => figures.jobs / figures.seconds),
       row("CPU per job, all processes", "ms", "lower", cpuPerJob),
       row("SQL statements per job", "statements", "lower", (figures) => perJob(figures, figures.statements)),
-      row("commits per job", "commits", "lower", (figures) => perJob(figures, figures.commits))
+      row("commits per job", "commits", "lower", (figures) => perJob(figures, figures.commits)),
+      row("write transactions per job", "transactions", "lower", (figures) => perJob(figures, figures.writes))
     ]
   })
 }

@@ -47,6 +47,13 @@ export interface DatabaseCounters {
   readonly commits: Effect.Effect<number>
   /** Each statement counted since the last reset: `calls × text`, one a line. */
   readonly queries: Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The next transaction id PostgreSQL will assign, in the whole cluster. A transaction gets one only
+   * when it writes, so its advance over a run counts the transactions that wrote (each a WAL flush at
+   * commit), leaving out read-only ones — such as those a `LISTEN` backend runs to read each batch
+   * of notifications (PostgreSQL `async.c`, `ProcessIncomingNotify`), which `commits` counts.
+   */
+  readonly nextTransactionId: Effect.Effect<number>
 }
 
 /** How long after its last transaction a backend may keep its statistics unreported (PostgreSQL's `PGSTAT_IDLE_INTERVAL`, 10 s), and a margin. */
@@ -75,6 +82,10 @@ export const databaseCounters = (adminUrl: string, name: string) =>
         await admin.query("SELECT pg_stat_clear_snapshot()")
         const result = await admin.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = $1", [name])
         return Number(result.rows[0]?.n ?? 0)
+      }),
+      nextTransactionId: Effect.promise(async () => {
+        const result = await admin.query<{ next: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next")
+        return Number(result.rows[0]?.next ?? 0)
       }),
       queries: Effect.promise(async () => {
         const result = await admin.query<{ calls: string; query: string }>(`SELECT calls, query ${perStatement}`, [name])
