@@ -5,8 +5,8 @@
  *
  * - agnt: a real `agnt-server` process with its default settings; 4 buyers
  *   over real HTTP (`@agnt/client`: the client derived from the domain
- *   `Api` over the keep-alive `HttpClientLive`, as `agnt` and executors use
- *   it) order the jobs (`POST /v1/jobs`, JSON as the CLI sends an order
+ *   `Api` over the keep-alive `HttpClientLive`, with tracing off, as `agnt`
+ *   and executors use it) order the jobs (`POST /v1/jobs`, JSON as the CLI sends an order
  *   without files), 4 executors claim and start them (`POST …/claim` with
  *   `start`, long-poll `wait` = 5 s, as the executor runtime does) and
  *   complete them (JSON, no files, as the runtime sends it);
@@ -159,7 +159,7 @@ const agntSystem = (databaseUrl: string) =>
         )
         yield* Deferred.await(done)
         yield* Fiber.interruptAll(executors)
-      }).pipe(Effect.orDie)
+      }).pipe(Effect.orDie, Effect.withTracerEnabled(false))
     return { serverPid: server.child.pid ?? 0, run } satisfies LifecycleSystem
   }).pipe(Effect.provide(HttpClientLive), Effect.orDie)
 

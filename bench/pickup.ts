@@ -30,7 +30,10 @@ import { graphileRunner, graphileUtils } from "./peers.js"
 /** An order's fields as the CLI sends them (a JSON body: no files). */
 const orderFields = (agentId: AgentId) => ({ agent_id: agentId, prompt: "review this", params: JSON.stringify({ level: 1 }) })
 
-/** Order → pickup latencies of `n` jobs through `mode`, each order after a gap of `gapMs()`; milliseconds, ascending. */
+/**
+ * Order → pickup latencies of `n` jobs through `mode`, each order after a gap of `gapMs()`; milliseconds, ascending.
+ * The clients run with tracing off, as `agnt` and executors do.
+ */
 export const pickupLatencies = (
   executor: ApiClient,
   buyer: ApiClient,
@@ -61,7 +64,7 @@ export const pickupLatencies = (
       yield* fiber.await
     }
     return latencies.sort((a, b) => a - b)
-  })
+  }).pipe(Effect.withTracerEnabled(false))
 
 const show = (name: string, sorted: ReadonlyArray<number>) => {
   const fmt = (value: number) => value.toFixed(1).padStart(8)
