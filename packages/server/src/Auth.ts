@@ -15,7 +15,7 @@ import { HttpServerRequest } from "@effect/platform"
 import { Effect, FiberRef, Layer, Option, type Redacted } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { ApiKeys } from "./ApiKeys.js"
-import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
+import { hasBearer, RateLimits } from "./RateLimits.js"
 import { Sessions } from "./Sessions.js"
 
 /**
@@ -43,7 +43,7 @@ const bearerKey = Effect.gen(function*() {
       Effect.tapError(() =>
         Effect.flatMap(
           HttpServerRequest.HttpServerRequest,
-          (request) => hasBearer(request) ? limits.admitAddress(clientAddress(request)) : Effect.void
+          (request) => hasBearer(request) ? limits.admitAddress(request) : Effect.void
         )
       ),
       Effect.tap((principal) => limits.admitKey(principal.key_id)),

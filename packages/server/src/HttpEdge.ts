@@ -23,7 +23,7 @@ import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import { Cause, Effect, Either, Layer, Option, Schema } from "effect"
 import { databaseUnavailable } from "./Database.js"
 import { guardMultipart } from "./MultipartGuard.js"
-import { clientAddress, hasBearer, RateLimits } from "./RateLimits.js"
+import { hasBearer, RateLimits } from "./RateLimits.js"
 import { allowedMethods } from "./Routes.js"
 import { ServerConfig, type ServerSettings } from "./ServerConfig.js"
 import { maxFieldBytesOf, multipartFailure } from "./Uploads.js"
@@ -113,7 +113,7 @@ export const withRequestLimits = <E, R>(app: HttpApp.Default<E, R>) =>
     const limits = yield* RateLimits
     const request = yield* HttpServerRequest.HttpServerRequest
     if (!hasBearer(request)) {
-      const admitted = yield* limits.admitAddress(clientAddress(request)).pipe(
+      const admitted = yield* limits.admitAddress(request).pipe(
         Effect.either,
         Effect.timeout(addressLimitWait),
         // The count lives in PostgreSQL: while it is away, a keyless request is let through rather than held or

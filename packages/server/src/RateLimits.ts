@@ -24,6 +24,7 @@ import type { ApiKeyId } from "@agnt/domain/Ids"
 import type { HttpServerRequest } from "@effect/platform"
 import { Deferred, Effect, FiberId, Layer, Metric, Option, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
+import * as NodeNet from "node:net"
 import { LimitsRepo, type Rate } from "./RateLimits/Repo.js"
 import { ServerConfig } from "./ServerConfig.js"
 
@@ -56,9 +57,40 @@ const maxRemembered = 10_000
 export const hasBearer = (request: HttpServerRequest.HttpServerRequest): boolean =>
   /^bearer\s+\S/i.test(request.headers["authorization"] ?? "")
 
-/** The client address a request's keyless rate counts against (the peer of its connection). */
-export const clientAddress = (request: HttpServerRequest.HttpServerRequest): string =>
-  Option.getOrElse(request.remoteAddress, () => "unknown")
+/** `address` with an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a dual-stack socket reports one) as plain IPv4. */
+const unmapped = (address: string): string => address.startsWith("::ffff:") && NodeNet.isIPv4(address.slice(7)) ? address.slice(7) : address
+
+/**
+ * The client address a request's keyless rate counts against: the peer of
+ * its connection, unless the peer is one of `trustedProxies` (IP addresses
+ * and CIDR ranges, `ServerSettings.trustedProxies`). Then it is the
+ * nearest address in `X-Forwarded-For` — read from the right, where each
+ * proxy appends the address it got the request from — that is not a
+ * trusted proxy itself, so a client cannot choose its address by sending
+ * the header: what it wrote stays to the left of what its first trusted
+ * proxy appended. A chain of trusted proxies only counts against its
+ * leftmost address.
+ */
+export const clientAddressOf = (trustedProxies: ReadonlyArray<string>) => {
+  const trusted = new NodeNet.BlockList()
+  for (const entry of trustedProxies) {
+    const [address = "", prefix] = entry.split("/")
+    const family = NodeNet.isIPv4(address) ? "ipv4" : "ipv6"
+    if (prefix === undefined) trusted.addAddress(address, family)
+    else trusted.addSubnet(address, Number(prefix), family)
+  }
+  const isTrusted = (address: string) => {
+    const plain = unmapped(address)
+    const family = NodeNet.isIPv4(plain) ? "ipv4" : NodeNet.isIPv6(plain) ? "ipv6" : undefined
+    return family !== undefined && trusted.check(plain, family)
+  }
+  return (request: HttpServerRequest.HttpServerRequest): string => {
+    const peer = Option.getOrElse(request.remoteAddress, () => "unknown")
+    if (trustedProxies.length === 0 || !isTrusted(peer)) return peer
+    const hops = (request.headers["x-forwarded-for"] ?? "").split(",").map((hop) => unmapped(hop.trim())).filter((hop) => hop !== "")
+    return hops.findLast((hop) => !isTrusted(hop)) ?? hops[0] ?? peer
+  }
+}
 
 /** The limits a request can be refused by, as `/metrics` labels them. */
 export const limitNames = ["key", "address", "long_poll", "upload"] as const
@@ -200,12 +232,15 @@ export class RateLimits extends Effect.Service<RateLimits>()("@agnt/server/RateL
      */
     const admitKey = (keyId: ApiKeyId) => spend("key", `key:${keyId}`, keyRate)
 
+    const clientAddress = clientAddressOf(settings.trustedProxies)
     /**
-     * Spend one keyless or failed request of a client address.
+     * Spend one keyless or failed request from the client address of
+     * `request` (`clientAddressOf`).
      *
      * @fails RateLimited past `addressRateLimitPerSecond` (bursts of `addressRateLimitBurst`).
      */
-    const admitAddress = (address: string) => spend("address", `address:${address}`, addressRate)
+    const admitAddress = (request: HttpServerRequest.HttpServerRequest) =>
+      spend("address", `address:${clientAddress(request)}`, addressRate)
 
     /**
      * Run `effect` as one of `keyId`'s open long-polls.

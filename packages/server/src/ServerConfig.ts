@@ -14,6 +14,7 @@ import {
 } from "@agnt/domain/Limits"
 import { defaultSessionSeconds } from "@agnt/domain/Session"
 import { Config, Context, Layer, Option, type Redacted } from "effect"
+import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 
@@ -100,6 +101,16 @@ export interface ServerSettings {
   /** Such requests one address may make at once from idle (AGNT_ADDRESS_RATE_LIMIT_BURST, default 100). */
   readonly addressRateLimitBurst: number
   /**
+   * The proxies in front of the server whose `X-Forwarded-For` is believed:
+   * IP addresses and CIDR ranges (AGNT_TRUSTED_PROXIES, comma-separated,
+   * e.g. `10.0.0.0/8,::1`; default none, which ignores the header). A
+   * request from one of them counts against the address its proxies
+   * recorded — the nearest one in `X-Forwarded-For` that is not itself a
+   * trusted proxy — so that clients behind one load balancer are not one
+   * client (`RateLimits.clientAddressOf`).
+   */
+  readonly trustedProxies: ReadonlyArray<string>
+  /**
    * Seconds a client has to send a request's headers (Node's
    * `headersTimeout`; AGNT_HEADERS_TIMEOUT_SECONDS, default 20).
    */
@@ -144,12 +155,20 @@ export const defaultDataDir = (env: { readonly xdgDataHome: Option.Option<string
     ? "/var/lib/agnt"
     : NodePath.join(Option.getOrElse(env.xdgDataHome, () => NodePath.join(NodeOs.homedir(), ".local", "share")), "agnt")
 
+/** Whether `entry` is an IP address, or a CIDR range (an address, `/`, a prefix length within its family's bits). */
+export const isAddressOrRange = (entry: string): boolean => {
+  const [address = "", prefix, ...rest] = entry.split("/")
+  const family = NodeNet.isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))
+}
+
 /**
  * `Config` for `ServerSettings`; variables: PORT, HOST, AGNT_DATA_DIR,
  * DATABASE_URL, AGNT_MAX_BODY_BYTES, AGNT_MAX_FILE_BYTES, AGNT_MAX_FILES,
  * AGNT_MAX_JOB_BYTES, AGNT_MAX_PROMPT_CHARS, AGNT_MAX_PARAMS_BYTES,
  * AGNT_MAX_LONG_POLLS_PER_KEY, AGNT_MAX_UPLOADS_PER_KEY, AGNT_RATE_LIMIT_PER_SECOND,
- * AGNT_RATE_LIMIT_BURST, AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, AGNT_ADDRESS_RATE_LIMIT_BURST,
+ * AGNT_RATE_LIMIT_BURST, AGNT_ADDRESS_RATE_LIMIT_PER_SECOND, AGNT_ADDRESS_RATE_LIMIT_BURST, AGNT_TRUSTED_PROXIES,
  * AGNT_HEADERS_TIMEOUT_SECONDS, AGNT_REQUEST_TIMEOUT_SECONDS, AGNT_BODY_IDLE_TIMEOUT_SECONDS,
  * AGNT_LEASE_SECONDS, AGNT_REAPER_INTERVAL_SECONDS, AGNT_REAPER_GRACE_SECONDS,
  * AGNT_POLL_FALLBACK_SECONDS, AGNT_SESSION_TTL_SECONDS.
@@ -177,6 +196,14 @@ export const settingsConfig: Config.Config<ServerSettings> = Config.all({
   rateLimitBurst: Config.number("AGNT_RATE_LIMIT_BURST").pipe(Config.withDefault(2000)),
   addressRateLimitPerSecond: Config.number("AGNT_ADDRESS_RATE_LIMIT_PER_SECOND").pipe(Config.withDefault(20)),
   addressRateLimitBurst: Config.number("AGNT_ADDRESS_RATE_LIMIT_BURST").pipe(Config.withDefault(100)),
+  trustedProxies: Config.array(Config.string(), "AGNT_TRUSTED_PROXIES").pipe(
+    Config.map((entries) => entries.map((entry) => entry.trim()).filter((entry) => entry !== "")),
+    Config.validate({
+      message: "AGNT_TRUSTED_PROXIES must list IP addresses or CIDR ranges, comma-separated (e.g. 10.0.0.0/8,::1)",
+      validation: (entries) => entries.every(isAddressOrRange)
+    }),
+    Config.withDefault([])
+  ),
   headersTimeoutSeconds: Config.number("AGNT_HEADERS_TIMEOUT_SECONDS").pipe(Config.withDefault(20)),
   requestTimeoutSeconds: Config.number("AGNT_REQUEST_TIMEOUT_SECONDS").pipe(Config.withDefault(600)),
   bodyIdleTimeoutSeconds: Config.number("AGNT_BODY_IDLE_TIMEOUT_SECONDS").pipe(Config.withDefault(30)),

@@ -58,6 +58,7 @@ export const testSettings = (dataDir: string, databaseUrl: string, overrides: Pa
   rateLimitBurst: 10_000,
   addressRateLimitPerSecond: 10_000,
   addressRateLimitBurst: 10_000,
+  trustedProxies: [],
   headersTimeoutSeconds: 20,
   requestTimeoutSeconds: 600,
   bodyIdleTimeoutSeconds: 30,

@@ -434,5 +434,39 @@ layer(serverWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 5, addressRateLimit
       for (let i = 0; i < 7; i++) statuses.push((yield* send(HttpClientRequest.get(`${url}/v1/agents/search`))).status)
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
       expect(statuses.slice(5)).toEqual([429, 429])
+      // With no trusted proxy, X-Forwarded-For is the client's own word: it cannot buy a fresh allowance.
+      const spoofed = yield* send(
+        HttpClientRequest.get(`${url}/v1/agents/search`).pipe(HttpClientRequest.setHeader("x-forwarded-for", "203.0.113.9"))
+      )
+      expect(spoofed.status).toBe(429)
     }))
+})
+
+/** Keyless requests from `forwardedFor`, as a proxy in front of the server forwards them. */
+const viaProxy = (url: string, forwardedFor: string) =>
+  Effect.map(
+    send(HttpClientRequest.get(`${url}/v1/agents/search`).pipe(HttpClientRequest.setHeader("x-forwarded-for", forwardedFor))),
+    (response) => response.status
+  )
+
+layer(serverWith({ addressRateLimitPerSecond: 0.01, addressRateLimitBurst: 3, trustedProxies: ["127.0.0.0/8", "::1"] }), {
+  excludeTestServices: true
+})("behind trusted proxies (AGNT_TRUSTED_PROXIES)", (it) => {
+  it.effect(
+    "keyless requests count against the address the proxy recorded, the nearest untrusted one in X-Forwarded-For, which a client cannot choose",
+    () =>
+      Effect.gen(function*() {
+        const url = yield* serverUrl
+        const first: Array<number> = []
+        for (let i = 0; i < 4; i++) first.push(yield* viaProxy(url, "198.51.100.1"))
+        expect(first).toEqual([401, 401, 401, 429])
+        // Another client behind the same proxy has its own allowance.
+        expect(yield* viaProxy(url, "198.51.100.2")).toBe(401)
+        // The refused client writes a fresh address itself; the proxy appends the real one, which is what counts.
+        expect(yield* viaProxy(url, "203.0.113.50, 198.51.100.1")).toBe(429)
+        // A second trusted proxy in the chain (loopback) is skipped, not counted as the client.
+        expect(yield* viaProxy(url, "198.51.100.1, 127.0.0.2")).toBe(429)
+        expect(yield* viaProxy(url, "198.51.100.3, 127.0.0.2")).toBe(401)
+      })
+  )
 })

@@ -11,7 +11,7 @@ import { Duration, Effect, Layer, Redacted } from "effect"
 import * as NodeHttp from "node:http"
 import * as NodeTls from "node:tls"
 import { BearerAuthenticationLive, SessionAuthenticationLive } from "../Auth.js"
-import { clientAddress, hasBearer, RateLimits } from "../RateLimits.js"
+import { hasBearer, RateLimits } from "../RateLimits.js"
 import { ServerConfig } from "../ServerConfig.js"
 import { Sessions } from "../Sessions.js"
 
@@ -63,7 +63,7 @@ const cookieOptions = (request: HttpServerRequest.HttpServerRequest) =>
 const signIn = (sessions: Sessions, limits: RateLimits, sessionSeconds: number, payload: SignInRequest) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (hasBearer(request)) yield* limits.admitAddress(clientAddress(request))
+    if (hasBearer(request)) yield* limits.admitAddress(request)
     yield* refuseForeignOrigin(request)
     const { session, token } = yield* sessions.signIn(payload)
     yield* HttpApiBuilder.securitySetCookie(sessionCookie, token, {
