@@ -69,12 +69,15 @@ const unmapped = (address: string): string => address.startsWith("::ffff:") && N
  * trusted proxy itself, so a client cannot choose its address by sending
  * the header: what it wrote stays to the left of what its first trusted
  * proxy appended. A chain of trusted proxies only counts against its
- * leftmost address.
+ * leftmost address. IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) count
+ * as the IPv4 address they carry. Yields the function from a request to
+ * its address (the text of an IP address, or `unknown` without a peer).
  */
 export const clientAddressOf = (trustedProxies: ReadonlyArray<string>) => {
   const trusted = new NodeNet.BlockList()
   for (const entry of trustedProxies) {
-    const [address = "", prefix] = entry.split("/")
+    const [listed = "", prefix] = entry.split("/")
+    const address = prefix === undefined ? unmapped(listed) : listed
     const family = NodeNet.isIPv4(address) ? "ipv4" : "ipv6"
     if (prefix === undefined) trusted.addAddress(address, family)
     else trusted.addSubnet(address, Number(prefix), family)
