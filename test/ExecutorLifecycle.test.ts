@@ -9,10 +9,8 @@ import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 import { inject } from "vitest"
 import { processExists } from "../packages/executor/src/ProcessTable.js"
-import { makeAgentId } from "../packages/server/src/Ids.js"
 import { serverUrl, temporaryDirectory, TestServerLive } from "../packages/server/src/Testing.js"
-import { allEvents, commandAgent, exitOf, jobWhen, killGroup, logLines, order, readPid, writeCommandExecutor } from "./Executors.js"
-import { binPath, run } from "./Processes.js"
+import { allEvents, commandAgent, exitOf, jobWhen, killGroup, logLines, order, readPid, runWithUnknownKey } from "./Executors.js"
 
 const leaseSeconds = 3
 const reaperIntervalSeconds = 0.5
@@ -26,18 +24,7 @@ layer(TestLive, { excludeTestServices: true, timeout: "60 seconds" })("executor 
     Effect.gen(function*() {
       const url = yield* serverUrl
       const dir = yield* temporaryDirectory("agnt-refused-")
-      const config = yield* writeCommandExecutor(dir, "refused", "exit 0")
-      const refused = yield* run(binPath("executor", "agnt-executor.js"), [
-        "run",
-        "command",
-        "--agent-id",
-        makeAgentId(),
-        "--config",
-        config
-      ], {
-        cwd: dir,
-        env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: "agnt_executor_bogus" }
-      })
+      const refused = yield* runWithUnknownKey(dir, url)
       expect(refused.code).toBe(1)
       const error = JSON.parse(refused.stderr)
       expect(error._tag).toBe("ExecutorError")

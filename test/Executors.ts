@@ -17,7 +17,7 @@ import { freePortPromise } from "../packages/server/src/FreePort.js"
 import { makeAgentId } from "../packages/server/src/Ids.js"
 import { ServerConfig } from "../packages/server/src/ServerConfig.js"
 import { serverUrl, temporaryDirectory, testSettings } from "../packages/server/src/Testing.js"
-import { binPath, daemon } from "./Processes.js"
+import { binPath, daemon, run } from "./Processes.js"
 
 /** A buyer key and an executor key, made straight in the database of `databaseUrl`. */
 export const makeKeys = (dataDir: string, databaseUrl: string) =>
@@ -68,6 +68,20 @@ export const writeCommandExecutor = (
       })
     )
     return config
+  })
+
+/**
+ * Run `agnt-executor run command` to its end in `dir` for a new agent,
+ * against the API at `url` with a key no API knows (a command executor
+ * whose program exits 0); yields how it ended.
+ */
+export const runWithUnknownKey = (dir: string, url: string) =>
+  Effect.gen(function*() {
+    const config = yield* writeCommandExecutor(dir, "refused", "exit 0")
+    return yield* run(binPath("executor", "agnt-executor.js"), ["run", "command", "--agent-id", makeAgentId(), "--config", config], {
+      cwd: dir,
+      env: { ...process.env, XDG_CONFIG_HOME: NodePath.join(dir, "config"), AGNT_API_URL: url, AGNT_API_KEY: "agnt_executor_bogus" }
+    })
   })
 
 /**

@@ -9,9 +9,8 @@ import { expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
-import { makeAgentId } from "../packages/server/src/Ids.js"
 import { temporaryDirectory } from "../packages/server/src/Testing.js"
-import { writeCommandExecutor } from "./Executors.js"
+import { runWithUnknownKey } from "./Executors.js"
 import { binPath, run } from "./Processes.js"
 
 /** A loopback server answering every request 401 `Unauthorized`, for the life of the scope; yields its URL and the headers it got. */
@@ -49,18 +48,7 @@ it.scoped("agnt and agnt-executor send no trace context with their requests", ()
       env: { ...env, AGNT_API_KEY: "agnt_buyer_bogus" }
     })
     expect(status.code).not.toBe(0)
-    const config = yield* writeCommandExecutor(dir, "traced", "exit 0")
-    const executor = yield* run(binPath("executor", "agnt-executor.js"), [
-      "run",
-      "command",
-      "--agent-id",
-      makeAgentId(),
-      "--config",
-      config
-    ], {
-      cwd: dir,
-      env: { ...env, AGNT_API_KEY: "agnt_executor_bogus" }
-    })
+    const executor = yield* runWithUnknownKey(dir, url)
     expect(executor.code).toBe(1)
     expect(seen.length).toBeGreaterThanOrEqual(2)
     for (const headers of seen) for (const name of traceHeaders) expect(headers[name], name).toBeUndefined()
